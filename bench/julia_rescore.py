@@ -16,8 +16,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from eval.julia.cases import iter_cases, iter_stored_runs, leaderboard_root  # noqa: E402
-from eval.julia.score import missing_packages, score_many  # noqa: E402
+from slingshot.metrics.julia.cases import iter_cases, iter_stored_runs, leaderboard_root  # noqa: E402
+from slingshot.metrics.julia.score import missing_packages, score_many  # noqa: E402
 from slingshot.io import atomic_write_json, atomic_write_text  # noqa: E402
 
 FIELDS = ("parsed", "executed", "unit_tests_passed", "examples_executed")
@@ -158,9 +158,9 @@ def main(argv=None):
             r["kind"] = classify(r["stored"], r["ours"])
             kinds[r["kind"]] += 1
             examples[r["kind"]].append(r)
-    from eval.julia.sandbox import isolation
+    from slingshot.metrics.julia.sandbox import isolation
     import subprocess
-    from eval.julia.sandbox import find_julia
+    from slingshot.metrics.julia.sandbox import find_julia
     version = subprocess.run([find_julia(), "--version"], capture_output=True, text=True).stdout.split()[-1]
     summary = {"n": len(rows), "selection": selection, "seed": args.seed, "workers": args.workers,
                "elapsed_s": elapsed, "julia_version": version, "skipped_cases": skipped,

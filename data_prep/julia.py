@@ -14,7 +14,7 @@ import random
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from eval.julia.cases import TARBALL, iter_cases, iter_stored_runs, leaderboard_root
+from slingshot.metrics.julia.cases import TARBALL, iter_cases, iter_stored_runs, leaderboard_root
 from slingshot.io import display_path, sha256_file, stable_hash
 from slingshot.tasks import julia as task
 
@@ -55,8 +55,8 @@ def _folder_fingerprint(root):
 
 def runnable_cases(cases):
     """{case name: None if the local Julia can load its imports, else the reason it cannot}."""
-    from eval.julia.sandbox import JuliaNotFound
-    from eval.julia.score import missing_packages
+    from slingshot.metrics.julia.sandbox import JuliaNotFound
+    from slingshot.metrics.julia.score import missing_packages
 
     reasons = {}
     for case in cases:

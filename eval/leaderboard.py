@@ -18,8 +18,8 @@ import tempfile
 from collections import defaultdict
 from pathlib import Path
 
-from eval.julia.cases import iter_stored_runs
-from eval.julia.score import NEW_FUNCTION_RULES, SNIPPETS_ESCAPED
+from slingshot.metrics.julia.cases import iter_stored_runs
+from slingshot.metrics.julia.score import NEW_FUNCTION_RULES, SNIPPETS_ESCAPED
 from eval.run import EvalError, load_split, prompt_hash, split_task
 from eval.store import RESULTS_DIR, RunStore, now
 from slingshot import ROOT
@@ -50,7 +50,7 @@ def run_label(model):
 
 def stored_points(evaluation, where):
     """The leaderboard's points (0..100) of one stored evaluation; a count of 0 drops its part,
-    as eval.julia.score does for live answers."""
+    as slingshot.metrics.julia.score does for live answers."""
     values = {}
     for key in ("parsed", "executed", "unit_tests_passed", "unit_tests_count", "examples_executed", "examples_count"):
         value = evaluation.get(key)

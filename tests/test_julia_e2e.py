@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from eval.julia.sandbox import find_julia
+from slingshot.metrics.julia.sandbox import find_julia
 from slingshot import ROOT
 from slingshot.recipe import load_recipe
 from slingshot.train import derive_recipe

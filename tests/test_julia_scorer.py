@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from eval.julia import extract
-from eval.julia.cases import iter_stored_runs, load_case
-from eval.julia.sandbox import JuliaNotFound, find_julia
-from eval.julia.score import harness_rules
+from slingshot.metrics.julia import extract
+from slingshot.metrics.julia.cases import iter_stored_runs, load_case
+from slingshot.metrics.julia.sandbox import JuliaNotFound, find_julia
+from slingshot.metrics.julia.score import harness_rules
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -138,7 +138,7 @@ slow = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def cases():
-    from eval.julia.cases import iter_cases
+    from slingshot.metrics.julia.cases import iter_cases
     return {c["name"]: c for c in iter_cases()}
 
 
@@ -146,7 +146,7 @@ def cases():
 @needs_julia
 @pytest.mark.julia
 def test_reference_solutions_score_100(cases):
-    from eval.julia import score_many
+    from slingshot.metrics.julia import score_many
     # bare fences: extract_julia_code's solution holds ```julia in a regex, and with text after the
     # closing fence the harness's fence pairing would split it (as it does for model answers)
     jobs = [{"case": c, "answer": f"```julia\n{c['reference_solution']}\n```", "mode": mode,
@@ -166,7 +166,7 @@ def test_reference_solutions_score_100(cases):
 @needs_julia
 @pytest.mark.julia
 def test_strings_reach_julia_unchanged(tmp_path):
-    from eval.julia.score import _julia_literal
+    from slingshot.metrics.julia.score import _julia_literal
     tricky = ['a $x "q" \\ \n\t end', 'é ∀ 😀 \x00\x1f', '"""', "$(run(`false`))"]
     script = tmp_path / "echo.jl"
     script.write_text(f'for s in {_julia_literal(tricky)}\n    write(stdout, s, "<SEP>")\nend\n')
@@ -178,7 +178,7 @@ def test_strings_reach_julia_unchanged(tmp_path):
 @needs_julia
 @pytest.mark.julia
 def test_triple_quote_bug_only_in_leaderboard_mode(cases):
-    from eval.julia import score_answer
+    from slingshot.metrics.julia import score_answer
     case = cases["wrap_string"]
     answer = fence('"""\n    wrap_string(text, width)\n\nWrap words.\n"""\n' + case["reference_solution"])
     assert score_answer(case, answer, mode="corrected")["score"] == 100.0
@@ -190,7 +190,7 @@ def test_triple_quote_bug_only_in_leaderboard_mode(cases):
 @needs_julia
 @pytest.mark.julia
 def test_old_snippet_quoting_breaks_tests_with_triple_quotes(cases):
-    from eval.julia import score_answer
+    from slingshot.metrics.julia import score_answer
     case = cases["q_and_a_extractor"]  # every unit test holds a """ string
     answer = fence(case["reference_solution"])
     old = score_answer(case, answer, mode="leaderboard", timestamp="20240410_000000")
@@ -202,7 +202,7 @@ def test_old_snippet_quoting_breaks_tests_with_triple_quotes(cases):
 @needs_julia
 @pytest.mark.julia
 def test_one_hanging_example_fails_alone(cases):
-    from eval.julia import score_answer
+    from slingshot.metrics.julia import score_answer
     case = cases["wrap_string"]  # example 2 calls wrap_string(..., 15)
     hanging = case["reference_solution"].replace(
         "words = split(text)", "text_width == 15 && while true end\n    words = split(text)")
@@ -217,7 +217,7 @@ def test_one_hanging_example_fails_alone(cases):
 @needs_julia
 @pytest.mark.julia
 def test_hostile_samples_are_contained(cases, tmp_path, monkeypatch):
-    from eval.julia import score_many
+    from slingshot.metrics.julia import score_many
     case = cases["wrap_string"]
     good = case["reference_solution"]
     victim = tmp_path / "victim.txt"
@@ -281,7 +281,7 @@ def test_cli_prints_one_json_line(cases, tmp_path):
     answer = tmp_path / "answer.md"
     answer.write_text(fence(case["reference_solution"]))
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    out = subprocess.run([sys.executable, "-m", "eval.julia", case["dir"], str(answer), "--mode", "leaderboard",
+    out = subprocess.run([sys.executable, "-m", "slingshot.metrics.julia", case["dir"], str(answer), "--mode", "leaderboard",
                           "--timestamp", "20240501_000000"], capture_output=True, text=True, cwd=REPO, env=env)
     assert out.returncode == 0, out.stderr
     lines = out.stdout.strip().splitlines()
@@ -291,6 +291,6 @@ def test_cli_prints_one_json_line(cases, tmp_path):
                 "examples_count", "score"):
         assert key in row
     assert row["score"] == 100.0
-    bad = subprocess.run([sys.executable, "-m", "eval.julia", str(tmp_path), str(answer)],
+    bad = subprocess.run([sys.executable, "-m", "slingshot.metrics.julia", str(tmp_path), str(answer)],
                          capture_output=True, text=True, cwd=REPO, env=env)
     assert bad.returncode == 2 and "definition.toml" in bad.stderr

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from data_prep import julia as julia_prep
-from eval.julia.cases import iter_cases, leaderboard_root
+from slingshot.metrics.julia.cases import iter_cases, leaderboard_root
 from eval.leaderboard import reference_runs
 from eval.report import build_report
 from eval.run import EvalError

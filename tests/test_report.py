@@ -9,7 +9,7 @@ import pytest
 
 from slingshot import ROOT
 from eval.report import build_report, report_main
-from eval.squad import score_prediction
+from slingshot.metrics.squad import score_prediction
 
 DEV = ROOT / "data_prep" / "sources" / "squad" / "dev-v1.1.json.gz"
 SPLIT_SHA = "1" * 64

@@ -104,7 +104,7 @@ def score(row, answer):
     Runs the answer's code in the Julia sandbox ("corrected" mode: the leaderboard's steps
     without its quoting bugs). A case whose packages the local Julia lacks comes back as
     {"skipped": True, "reason": ...} with no score, never as 0 points."""
-    from eval.julia.score import score_answer
+    from slingshot.metrics.julia.score import score_answer
 
     result = score_answer(ROOT / row["case_dir"], answer, mode="corrected")
     metrics = {k: result[k] for k in SCORE_FIELDS if k in result}

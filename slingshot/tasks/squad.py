@@ -65,6 +65,6 @@ EVAL_DEFAULTS = {"max_new_tokens": 32}
 
 def score(row, answer):
     """Per-example metrics of one extracted answer against the row's gold answers."""
-    from eval.squad import score_prediction
+    from slingshot.metrics.squad import score_prediction
 
     return score_prediction(answer, row["answers"])

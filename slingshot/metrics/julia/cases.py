@@ -12,7 +12,7 @@ import tempfile
 import tomllib
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 TARBALL = REPO / "data_prep" / "sources" / "julia-llm-leaderboard" / "code_generation.tar.gz"
 UNPACK_DIR = REPO / "data" / "julia-llm-leaderboard"
 REQUIRED_KEYS = ("name", "prompt", "examples", "unit_tests", "imports")

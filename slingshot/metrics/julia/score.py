@@ -21,9 +21,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from eval.julia import sandbox
-from eval.julia.cases import load_case
-from eval.julia.extract import answer_blocks, extract_function_name
+from slingshot.metrics.julia import sandbox
+from slingshot.metrics.julia.cases import load_case
+from slingshot.metrics.julia.extract import answer_blocks, extract_function_name
 
 DRIVER = Path(__file__).resolve().with_name("driver.jl")
 MODES = ("leaderboard", "corrected")

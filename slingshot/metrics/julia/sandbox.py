@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 REPO_JULIA = REPO / ".julia-install" / "bin" / "julia"
 NOBODY = 65534
 MEMORY_LIMIT = 4 << 30

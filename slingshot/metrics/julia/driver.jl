@@ -1,7 +1,7 @@
 # Julia side of the slingshot Julia scorer. Runs one answer's code blocks against one test case,
 # following the Julia-LLM-Leaderboard harness (PromptingTools' AICode + run_code_blocks_additive).
 #
-# Input: `job.jl` in the working folder defines JOB (a NamedTuple written by eval/julia/score.py).
+# Input: `job.jl` in the working folder defines JOB (a NamedTuple written by slingshot/metrics/julia/score.py).
 # Output: one protocol line per step on the original stdout; the answer's own output goes to /dev/null.
 #   READY                      driver loaded
 #   P <attempt> <0|1>          the attempt's code parsed (provisional: set before it runs)

@@ -1,19 +1,19 @@
-"""python -m eval.julia CASE_DIR ANSWER_FILE [--mode leaderboard|corrected] [--timestamp T]
+"""python -m slingshot.metrics.julia CASE_DIR ANSWER_FILE [--mode leaderboard|corrected] [--timestamp T]
 
 Scores one markdown answer against one case folder and prints one line of JSON."""
 import argparse
 import json
 import sys
 
-from eval.julia.sandbox import JuliaNotFound
-from eval.julia.score import MODES, score_answer
+from slingshot.metrics.julia.sandbox import JuliaNotFound
+from slingshot.metrics.julia.score import MODES, score_answer
 
 KEYS = ("parsed", "executed", "unit_tests_passed", "unit_tests_count", "examples_executed",
         "examples_count", "score", "skipped", "reason", "mode", "timestamp", "timeouts", "errors")
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m eval.julia", description=__doc__.splitlines()[2])
+    parser = argparse.ArgumentParser(prog="python -m slingshot.metrics.julia", description=__doc__.splitlines()[2])
     parser.add_argument("case_dir", help="folder with definition.toml")
     parser.add_argument("answer_file", help="markdown answer (use - for stdin)")
     parser.add_argument("--mode", choices=MODES, default="corrected")
