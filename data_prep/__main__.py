@@ -1,7 +1,7 @@
 """`python -m data_prep RECIPE`: build the recipe's training, validation and test JSONL.
 
-Outputs go where the recipe says (datasets[0].path, test_datasets[0].path) and the test
-split to data/<task>/test/<split>.jsonl, with manifest.json beside the training file.
+Outputs go where the recipe's paths say (slingshot.layout.recipe_paths): training and validation
+files with manifest.json beside them, the test split to data/<task>/test/<split>.jsonl.
 Re-running with the same inputs is a no-op; any change of inputs rebuilds everything.
 """
 import argparse
@@ -9,31 +9,14 @@ import importlib
 import json
 import sys
 import time
-from pathlib import Path
 
-from slingshot import ROOT
 from slingshot import contamination
-from slingshot.io import atomic_write_json, atomic_write_jsonl, display_path, sha256_file, stable_hash
-from slingshot.recipe import RecipeError, load_recipe
+from slingshot.errors import cli
+from slingshot.io import atomic_write_json, atomic_write_jsonl, sha256_file, stable_hash
+from slingshot.layout import ROOT, display_path
+from slingshot.recipe import load_recipe
 
-MANIFEST = "manifest.json"
-
-
-def output_paths(recipe):
-    params = recipe.params()
-    return {
-        "train": recipe.data_path("datasets"),
-        "validation": recipe.data_path("test_datasets"),
-        "test": test_split_path(recipe.block["task"], params["test_split"]),
-    }
-
-
-def test_split_path(task_name, split):
-    return ROOT / "data" / task_name / "test" / f"{split}.jsonl"
-
-
-def manifest_path(recipe):
-    return recipe.data_path("datasets").parent / MANIFEST
+OUTPUTS = ("train", "validation", "test")
 
 
 def is_up_to_date(manifest_file, fingerprint):
@@ -50,13 +33,13 @@ def prepare_recipe(recipe, force=False):
     """Write the recipe's data files and manifest; returns the manifest."""
     task = recipe.task
     params = recipe.params()
-    paths = output_paths(recipe)
+    paths = {split: recipe.paths[split] for split in OUTPUTS}
     module = importlib.import_module(f"data_prep.{recipe.block['task']}")
     fingerprint = stable_hash({"task": recipe.block["task"], "params": params,
                                "sources": module.source_fingerprint(params),
                                "prompt_version": task.PROMPT_VERSION,
                                "paths": {k: display_path(p) for k, p in paths.items()}})
-    manifest_file = manifest_path(recipe)
+    manifest_file = recipe.paths["manifest"]
     if not force and is_up_to_date(manifest_file, fingerprint):
         manifest = json.loads(manifest_file.read_text())
         print(f"{display_path(manifest_file)}: up to date")
@@ -84,18 +67,13 @@ def prepare_recipe(recipe, force=False):
     return manifest
 
 
+@cli
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m data_prep", description=__doc__.splitlines()[0])
     parser.add_argument("recipe", help="path to a recipe YAML")
     parser.add_argument("--force", action="store_true", help="rebuild even if up to date")
     args = parser.parse_args(argv)
-    try:
-        recipe = load_recipe(args.recipe)
-        prepare_recipe(recipe, force=args.force)
-    except (RecipeError, ValueError, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    return 0
+    prepare_recipe(load_recipe(args.recipe), force=args.force)
 
 
 if __name__ == "__main__":

@@ -15,14 +15,12 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 from slingshot.metrics.julia.cases import TARBALL, iter_cases, iter_stored_runs, leaderboard_root
-from slingshot.io import display_path, sha256_file, stable_hash
+from slingshot.errors import DataError
+from slingshot.io import sha256_file, stable_hash
+from slingshot.layout import display_path
 from slingshot.tasks import julia as task
 
 SHA256SUMS = TARBALL.parent / "SHA256SUMS"
-
-
-class DataError(ValueError):
-    """Bad input data or parameters; the message names the file or the key."""
 
 
 def expected_tarball_sha256():

@@ -10,20 +10,17 @@ import random
 from collections import defaultdict
 from pathlib import Path
 
-from slingshot import ROOT
+from slingshot.errors import DataError
+from slingshot.layout import SOURCES_DIR
 from slingshot.io import sha256_file, sha256_text
 from slingshot.tasks import squad as task
 
-SOURCES_DIR = ROOT / "data_prep" / "sources" / "squad"
+SQUAD_SOURCES = SOURCES_DIR / "squad"
 LOCAL_FILES = {
     "train": ("train-v1.1.part.json.gz", "e7853905d95f255090f58a2af5221c7f2b296934f8a6c1d77b36df4686f0d828"),
     "dev": ("dev-v1.1.json.gz", "95aa6a52d5d6a735563366753ca50492a658031da74f301ac5238b03966972c9"),
 }
 HUB_SPLITS = {"train": "train", "dev": "validation"}
-
-
-class DataError(ValueError):
-    """Bad input data; the message names the file and the key or line."""
 
 
 def load_source(source, which):
@@ -34,7 +31,7 @@ def load_source(source, which):
     """
     if source == "local":
         name, expected = LOCAL_FILES[which]
-        path = SOURCES_DIR / name
+        path = SQUAD_SOURCES / name
         text = _read_text(path)
         digest = sha256_text(text)
         if digest != expected:

@@ -13,7 +13,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from slingshot import ROOT
+from eval.stats import N_BOOT, SEED
+from slingshot.errors import UserError, cli
+from slingshot.layout import DATA_DIR, test_split_path
 
 
 def resolve_split(split, task=None):
@@ -24,14 +26,14 @@ def resolve_split(split, task=None):
     if "/" in split:
         task, split = split.split("/", 1)
     if task is None:
-        candidates = sorted((ROOT / "data").glob(f"*/test/{split}.jsonl"))
+        candidates = sorted(DATA_DIR.glob(f"*/test/{split}.jsonl"))
         if len(candidates) == 1:
             return candidates[0]
         if not candidates:
             raise FileNotFoundError(f"split {split!r} not found under data/*/test/; "
                                     f"run `make prepare` for a recipe that uses it")
-        raise ValueError(f"split {split!r} exists for several tasks; write <task>/{split}")
-    return ROOT / "data" / task / "test" / f"{split}.jsonl"
+        raise UserError(f"split {split!r} exists for several tasks; write <task>/{split}")
+    return test_split_path(task, split)
 
 
 def add_run_args(parser):
@@ -64,6 +66,7 @@ def cmd_run(args):
     backend = make_backend(args.model, adapter=args.adapter, base_url=args.base_url, **options)
     max_new_tokens = args.max_new_tokens or task.EVAL_DEFAULTS["max_new_tokens"]
     from eval.store import RESULTS_DIR
+
     evaluate(backend, split_path, max_new_tokens, results_dir=args.results_dir or RESULTS_DIR, label=args.label,
              limit=args.limit, hardware=args.hardware, usd_per_hour=args.usd_per_hour)
     return 0
@@ -77,16 +80,18 @@ def cmd_recipe(args):
 
 
 def cmd_report(args):
-    from eval.report import report_main
+    from eval.report import build_report, load_runs
+    from eval.store import RESULTS_DIR, RunStore, slug
 
-    argv = [*args.runs]
-    if args.baseline:
-        argv += ["--baseline", args.baseline]
-    if args.out:
-        argv += ["--out", args.out]
-    return report_main(argv) or 0
+    runs = load_runs(args.runs)  # fail early, before any output exists
+    out = Path(args.out) if args.out else RESULTS_DIR / slug(runs[0].meta["split"]) / "report"
+    report = build_report([RunStore(r.folder) for r in runs], out, baseline=args.baseline,
+                          prices=args.prices, n_boot=args.n_boot, seed=args.seed)
+    print(f"wrote {out / 'report.md'} ({len(report['models'])} models)")
+    print(report["reading"])
 
 
+@cli
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m eval", description=__doc__.splitlines()[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
@@ -102,18 +107,17 @@ def main(argv=None):
     report = commands.add_parser("report", help="compare finished runs: table, CIs, plots")
     report.add_argument("runs", nargs="+", help="result folders (a run or any folder above runs)")
     report.add_argument("--baseline", help="label of the run the others are tested against")
-    report.add_argument("--out", help="report folder")
+    report.add_argument("--out", help="report folder (default: results/<split>/report)")
+    report.add_argument("--prices", help="extra price YAML (default: $SLINGSHOT_PRICES)")
+    report.add_argument("--n-boot", type=int, default=N_BOOT, help="bootstrap resamples")
+    report.add_argument("--seed", type=int, default=SEED, help="bootstrap seed")
     report.set_defaults(handler=cmd_report)
     from eval import serve as serve_cli  # stdlib only: cheap to import
     serve = commands.add_parser("serve", help="an OpenAI-compatible server over a local model")
     serve_cli.add_arguments(serve)
     serve.set_defaults(handler=serve_cli.serve)
     args = parser.parse_args(argv)
-    try:
-        return args.handler(args)
-    except (ValueError, FileNotFoundError, KeyError, RuntimeError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    return args.handler(args)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import yaml
 
+from slingshot.errors import UserError, cli
+
 DEFAULT_PRICES = Path(__file__).with_name("prices.yaml")
 PRICES_ENV = "SLINGSHOT_PRICES"
 _SNAPSHOT_SUFFIX = re.compile(r"-(\d{4}-\d{2}-\d{2}|\d{4})$")
@@ -26,23 +28,23 @@ def _read_price_file(path):
         with open(path, encoding="utf-8") as f:
             doc = yaml.safe_load(f)
     except OSError as e:
-        raise ValueError(f"{path}: cannot read price file ({e.strerror or e})") from None
+        raise UserError(f"{path}: cannot read price file ({e.strerror or e})") from None
     except yaml.YAMLError as e:
-        raise ValueError(f"{path}: not valid YAML ({e})") from None
+        raise UserError(f"{path}: not valid YAML ({e})") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("models"), dict):
-        raise ValueError(f"{path}: expected a mapping with key 'models' (model -> {{input, output}})")
+        raise UserError(f"{path}: expected a mapping with key 'models' (model -> {{input, output}})")
     table = {}
     for model, entry in doc["models"].items():
         where = f"{path}: key models.{model}"
         if not isinstance(entry, dict):
-            raise ValueError(f"{where}: expected {{input: USD per 1M tokens, output: USD per 1M tokens}}")
+            raise UserError(f"{where}: expected {{input: USD per 1M tokens, output: USD per 1M tokens}}")
         for side in ("input", "output"):
             value = entry.get(side)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                raise ValueError(f"{where}.{side}: need a non-negative number (USD per million tokens), got {value!r}")
+                raise UserError(f"{where}.{side}: need a non-negative number (USD per million tokens), got {value!r}")
         as_of = entry.get("as_of", doc.get("as_of"))
         if as_of is None:
-            raise ValueError(f"{where}: no 'as_of' date (give one per model or at the top of the file)")
+            raise UserError(f"{where}: no 'as_of' date (give one per model or at the top of the file)")
         if isinstance(as_of, datetime.date):
             as_of = as_of.isoformat()
         table[str(model)] = {
@@ -168,6 +170,7 @@ def format_usd(value):
     return f"${value:.3g}" if value < 1 else f"${value:,.2f}"
 
 
+@cli
 def main(argv=None):
     import argparse
     from eval.store import find_runs
@@ -175,12 +178,8 @@ def main(argv=None):
     parser.add_argument("runs", nargs="*", help="run folders (or folders above them)")
     parser.add_argument("--prices", help=f"extra price YAML (default: ${PRICES_ENV})")
     args = parser.parse_args(argv)
-    try:
-        prices = load_prices(args.prices)
-        stores = find_runs(args.runs)
-    except (ValueError, OSError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    prices = load_prices(args.prices)
+    stores = find_runs(args.runs)
     if not args.runs:
         for model, p in sorted(prices.items()):
             print(f"{model:22s} in ${p['input']:>7.2f}  out ${p['output']:>7.2f} per 1M tokens  (as of {p['as_of']})")

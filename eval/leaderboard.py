@@ -11,19 +11,17 @@ each run's meta note counts the samples recorded before the harness fixes of 202
 2024-08-12. Cost and tokens are the recorded ones; throughput is unknown.
 """
 import argparse
-import os
-import shutil
 import sys
-import tempfile
 from collections import defaultdict
 from pathlib import Path
 
-from slingshot.metrics.julia.cases import iter_stored_runs
-from slingshot.metrics.julia.score import NEW_FUNCTION_RULES, SNIPPETS_ESCAPED
 from eval.run import EvalError, load_split, prompt_hash, split_task
 from eval.store import RESULTS_DIR, RunStore, now
-from slingshot import ROOT
-from slingshot.io import atomic_write_json, atomic_write_jsonl, display_path, sha256_file, stable_hash
+from slingshot.errors import cli
+from slingshot.io import sha256_file, stable_hash
+from slingshot.layout import ROOT, display_path
+from slingshot.metrics.julia.cases import iter_stored_runs
+from slingshot.metrics.julia.score import NEW_FUNCTION_RULES, SNIPPETS_ESCAPED
 from slingshot.tasks import julia as task
 
 # Names as the evaluation files' `model` field spells them. gpt-4-1106-preview is the GPT-4 the
@@ -158,21 +156,6 @@ def build_run(model, identity, rows, by_id):
     return meta, predictions
 
 
-def write_run_folder(store, meta, predictions):
-    """The whole folder appears at once (renamed into place), so a kill leaves no half run."""
-    store.folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=store.folder.parent, prefix=f".{store.folder.name}."))
-    try:
-        atomic_write_jsonl(tmp / store.predictions_path.name, predictions)
-        atomic_write_json(tmp / store.meta_path.name, meta)
-        if store.folder.exists():  # an unfinished folder of the same key: replaced, nothing done is lost
-            shutil.rmtree(store.folder)
-        os.rename(tmp, store.folder)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-
-
 def reference_runs(split_path, models=None, results_dir=RESULTS_DIR, limit=None, quiet=True):
     """One finished run folder per reference model with stored samples for the split; returns
     their RunStores. A folder already written for the same split and stored data is reused."""
@@ -216,7 +199,7 @@ def reference_runs(split_path, models=None, results_dir=RESULTS_DIR, limit=None,
             if model in missing:
                 continue
             meta, predictions = build_run(model, identity, rows, samples[model])
-            write_run_folder(store, meta, predictions)
+            store.write_complete(meta, predictions)
             stores[model] = store
             if not quiet:
                 print(f"{meta['label']}: {len(predictions)} prompts, {meta['n_samples']} stored answers -> "
@@ -224,6 +207,7 @@ def reference_runs(split_path, models=None, results_dir=RESULTS_DIR, limit=None,
     return [stores[m] for m in models if m in stores]
 
 
+@cli
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m eval.leaderboard", description=__doc__.split("\n")[0])
     parser.add_argument("split", help="a Julia split JSONL (data/julia/test/<split>.jsonl)")
@@ -231,16 +215,11 @@ def main(argv=None):
     parser.add_argument("--results-dir", default=RESULTS_DIR)
     parser.add_argument("--limit", type=int, help="only the first N prompts, as `eval run --limit`")
     args = parser.parse_args(argv)
-    try:
-        stores = reference_runs(args.split, args.model, args.results_dir, args.limit, quiet=False)
-    except (EvalError, OSError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    stores = reference_runs(args.split, args.model, args.results_dir, args.limit, quiet=False)
     for store in stores:
         rows = store.load_predictions().values()
         mean = _mean([r["metrics"]["score"] for r in rows])
         print(f"{store.read_meta()['label']}: score {mean:.1f} over {len(rows)} prompts ({display_path(store.folder)})")
-    return 0
 
 
 if __name__ == "__main__":

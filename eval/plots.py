@@ -15,9 +15,6 @@ import matplotlib.pyplot as plt  # noqa: E402
 from eval.cost import format_usd  # noqa: E402
 from slingshot.io import atomic_write_bytes  # noqa: E402
 
-METRIC_LABELS = {"exact_match": "Exact match", "f1": "F1", "score": "Score"}
-
-
 def _colors(report):
     cycle = plt.get_cmap("tab10" if len(report["models"]) <= 10 else "tab20").colors
     return {m["name"]: cycle[i % len(cycle)] for i, m in enumerate(report["models"])}
@@ -48,7 +45,7 @@ def plot_models(report, path):
                     alpha=0.85, capsize=3, edgecolor="black" if m["is_baseline"] else "none")
             ax.text(min(m[f"{metric}_ci"][1] + 1.5, 101), y, f"{m[metric]:.1f}", va="center", fontsize=8)
         ax.set_xlim(0, 110)
-        ax.set_xlabel(METRIC_LABELS.get(metric, metric))
+        ax.set_xlabel(report["metric_labels"].get(metric, metric))
         ax.grid(axis="x", alpha=0.3)
     axes[0][0].set_yticks(range(len(models)),
                           [m["name"] + (" (baseline)" if m["is_baseline"] else "") for m in models])
@@ -84,7 +81,7 @@ def plot_by_input_tokens(report, path):
             ax.errorbar(xs, ys, yerr=err, marker="o", capsize=3, color=colors[name], label=name)
         ax.set_xticks(range(len(buckets)), [f"{b['label']}\n(n={b['n_questions']})" for b in buckets])
         ax.set_xlabel("input tokens per question (median over models)")
-        ax.set_ylabel(METRIC_LABELS.get(metric, metric))
+        ax.set_ylabel(report["metric_labels"].get(metric, metric))
         ax.set_ylim(-3, 103)
         ax.grid(alpha=0.3)
     axes[0][-1].legend(loc="upper left", bbox_to_anchor=(1.02, 1), fontsize=8, frameon=False)
@@ -115,7 +112,7 @@ def plot_cost(report, path):
         ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: format_usd(v)))
         ax.margins(x=0.12)
         ax.set_xlabel("cost per 1,000 answers (USD)")
-        ax.set_ylabel(METRIC_LABELS.get(metric, metric))
+        ax.set_ylabel(report["metric_labels"].get(metric, metric))
         ax.set_ylim(-3, 103)
         ax.grid(alpha=0.3, which="both")
     if unknown:

@@ -1,26 +1,32 @@
 """`make eval`: score a recipe's base model and its tuned adapter on the recipe's test split,
 then write the report comparing them (and any other finished run on the same split)."""
+import importlib
 from pathlib import Path
 
 from eval.backends.local import LocalBackend
 from eval.run import evaluate
 from eval.store import RESULTS_DIR, find_runs, latest_per_label
-from slingshot import ROOT
-from slingshot.io import display_path
 from slingshot.contamination import check_recipe, contamination_statement
+from slingshot.layout import display_path, report_dir
 from slingshot.recipe import RecipeError, load_recipe
-from slingshot.train import ADAPTER_FILE
+
+
+def reference_runs(task, split, results_dir, limit):
+    """Recorded reference runs the task provides for a split (e.g. the Julia leaderboard's)."""
+    if not task.REFERENCE_RUNS:
+        return []
+    module, function = task.REFERENCE_RUNS.split(":")
+    return getattr(importlib.import_module(module), function)(split, results_dir=results_dir, limit=limit)
 
 
 def evaluate_recipe(recipe_path, limit=None, out=None, results_dir=RESULTS_DIR, include_others=True):
-    from data_prep.__main__ import test_split_path
     from eval.report import build_report
 
     recipe = load_recipe(recipe_path)
-    split = test_split_path(recipe.block["task"], recipe.params()["test_split"])
+    split = recipe.paths["test"]
     if not split.exists():
         raise RecipeError(f"{display_path(split)} is missing; run `make prepare RECIPE={recipe.path}`")
-    if not (recipe.output_dir / ADAPTER_FILE).exists():
+    if not recipe.paths["adapter"].exists():
         raise RecipeError(f"{display_path(recipe.output_dir)} holds no trained adapter; "
                           f"run `make train RECIPE={recipe.path}`")
     settings = recipe.eval_settings()
@@ -39,13 +45,11 @@ def evaluate_recipe(recipe_path, limit=None, out=None, results_dir=RESULTS_DIR, 
                                seen_ids=set(overlap["affected_ids"]) if tuned else None,
                                extra_meta=tuned_meta if tuned else None, **common))
         del backend
-    if recipe.block["task"] == "julia":  # the leaderboard's recorded GPT-4 & co. on the same prompts
-        from eval.leaderboard import reference_runs
-        stores += reference_runs(split, results_dir=results_dir, limit=limit)
+    stores += reference_runs(recipe.task, split, results_dir, limit)
     baseline = stores[0].read_meta()["label"]
     if include_others:  # API baselines and other recipes scored on the same split join the table
         stores = latest_per_label(find_runs([stores[0].folder.parent]))
-    out = Path(out) if out else ROOT / "reports" / recipe.name
+    out = Path(out) if out else report_dir(recipe.name)
     report = build_report(stores, out, baseline=baseline)
     print(f"\nreport: {display_path(out / 'report.md')}\n")
     print(headline_table(out / "report.md"))

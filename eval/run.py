@@ -1,17 +1,17 @@
 """Score one model on one held-out split, resumably: predictions are stored as they come."""
-import json
-import sys
 import time
 from pathlib import Path
 
 from tqdm import tqdm
 
 from eval.store import RESULTS_DIR, RunStore, now
-from slingshot.io import read_jsonl, sha256_file, sha256_text
+from slingshot.errors import UserError
+from slingshot.io import read_jsonl, sha256_file, stable_hash
+from slingshot.layout import split_of
 from slingshot.tasks import get_task
 
 
-class EvalError(ValueError):
+class EvalError(UserError):
     """Bad eval input; the message names the file, line or option."""
 
 
@@ -38,14 +38,11 @@ def load_split(path, limit=None):
     return rows
 
 
-def split_task(path):
-    """data/<task>/test/<split>.jsonl -> (task name, split name)."""
-    path = Path(path)
-    return path.parent.parent.name, path.stem
+split_task = split_of
 
 
 def prompt_hash(messages):
-    return sha256_text(json.dumps(messages, sort_keys=True, ensure_ascii=False))[:16]
+    return stable_hash(messages, length=16)
 
 
 def evaluate(backend, split_path, max_new_tokens, results_dir=RESULTS_DIR, label=None, limit=None,
@@ -135,8 +132,3 @@ def summary_line(meta, predictions):
     shown = ", ".join(f"{k} {sum(v) / len(v):.1f}" for k, v in metrics.items())
     rate = len(predictions) / meta["wall_s"] if meta["wall_s"] else float("nan")
     return f"{meta['label']} on {meta['split']}: n={len(predictions)}, {shown}, {rate:.2f} q/s"
-
-
-def fail(message):
-    print(f"error: {message}", file=sys.stderr)
-    return 2

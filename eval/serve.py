@@ -24,6 +24,8 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from slingshot.errors import UserError, cli
+
 ROLES = ("system", "user", "assistant")
 MAX_BODY_BYTES = 4 << 20
 
@@ -316,7 +318,7 @@ def serve(args):
     from eval.backends import make_backend, parse_model_spec
 
     if parse_model_spec(args.model)[0] != "hf":
-        raise SystemExit(f"eval serve: --model {args.model!r}: only hf: models can be served")
+        raise UserError(f"eval serve: --model {args.model!r}: only hf: models can be served")
     backend = make_backend(args.model, adapter=args.adapter)
     served_name = args.served_name or default_served_name(args.model, args.adapter)
     server = ChatServer((args.host, args.port), backend, served_name, max_batch=args.max_batch,
@@ -333,6 +335,7 @@ def serve(args):
     return 0
 
 
+@cli
 def serve_main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m eval serve", description=__doc__.split("\n")[0])
     add_arguments(parser)

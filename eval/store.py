@@ -14,13 +14,13 @@ A prediction line:
 import json
 import os
 import re
+import shutil
+import tempfile
 import time
 from pathlib import Path
 
-from slingshot import ROOT
-from slingshot.io import atomic_write_json, stable_hash
-
-RESULTS_DIR = Path(os.environ.get("SLINGSHOT_RESULTS_DIR", ROOT / "results"))
+from slingshot.io import atomic_write_json, atomic_write_jsonl, stable_hash
+from slingshot.layout import PREDICTIONS, RESULTS_DIR, RUN_META, results_split_dir
 
 
 def run_key(identity):
@@ -35,13 +35,13 @@ def slug(text):
 class RunStore:
     def __init__(self, folder):
         self.folder = Path(folder)
-        self.meta_path = self.folder / "meta.json"
-        self.predictions_path = self.folder / "predictions.jsonl"
+        self.meta_path = self.folder / RUN_META
+        self.predictions_path = self.folder / PREDICTIONS
 
     @classmethod
     def for_identity(cls, identity, label, results_dir=RESULTS_DIR):
         key = run_key(identity)
-        return cls(Path(results_dir) / slug(identity["split"]) / f"{slug(label)}-{key}")
+        return cls(results_split_dir(slug(identity["split"]), results_dir) / f"{slug(label)}-{key}")
 
     def exists(self):
         return self.meta_path.exists()
@@ -77,6 +77,20 @@ class RunStore:
             with open(self.predictions_path, "r+b") as f:
                 f.truncate(cut)
 
+    def write_complete(self, meta, predictions):
+        """Write a whole finished run at once (renamed into place), so a kill leaves no half run."""
+        self.folder.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=self.folder.parent, prefix=f".{self.folder.name}."))
+        try:
+            atomic_write_jsonl(tmp / PREDICTIONS, predictions)
+            atomic_write_json(tmp / RUN_META, meta)
+            if self.folder.exists():  # an unfinished folder of the same key: replaced, nothing done is lost
+                shutil.rmtree(self.folder)
+            os.rename(tmp, self.folder)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+
     def append(self, row):
         self.folder.mkdir(parents=True, exist_ok=True)
         with open(self.predictions_path, "a", encoding="utf-8") as f:
@@ -92,8 +106,8 @@ def find_runs(paths):
         path = Path(path)
         if not path.exists():
             raise FileNotFoundError(f"{path}: no such run folder")
-        candidates = [path] if (path / "meta.json").exists() else sorted(
-            p.parent for p in path.rglob("meta.json"))
+        candidates = [path] if (path / RUN_META).exists() else sorted(
+            p.parent for p in path.rglob(RUN_META))
         for folder in candidates:
             store = RunStore(folder)
             if store.read_meta().get("status") == "done":

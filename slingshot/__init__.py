@@ -1,4 +1,2 @@
 """Slingshot: config-driven LoRA recipes that are scored honestly against API models."""
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parent.parent
+from slingshot.layout import ROOT  # noqa: F401

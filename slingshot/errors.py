@@ -24,3 +24,7 @@ def cli(main):
     wrapped.__doc__ = main.__doc__
     wrapped.__wrapped__ = main
     return wrapped
+
+
+class DataError(UserError):
+    """A data source or data parameter is wrong; the message names the file or the recipe key."""

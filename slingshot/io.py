@@ -5,6 +5,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from slingshot.errors import DataError
+
 
 def sha256_file(path, chunk=1 << 20):
     digest = hashlib.sha256()
@@ -57,7 +59,7 @@ def atomic_write_jsonl(path, rows):
 
 
 def read_jsonl(path):
-    """Rows of a JSONL file; a malformed line raises ValueError naming file and line."""
+    """Rows of a JSONL file; a malformed line raises DataError naming file and line."""
     rows = []
     with open(path, encoding="utf-8") as f:
         for lineno, line in enumerate(f, 1):
@@ -66,16 +68,5 @@ def read_jsonl(path):
             try:
                 rows.append(json.loads(line))
             except json.JSONDecodeError as e:
-                raise ValueError(f"{path}:{lineno}: not valid JSON ({e.msg})") from None
+                raise DataError(f"{path}:{lineno}: not valid JSON ({e.msg})") from None
     return rows
-
-
-def display_path(path):
-    """A path as a user of the repo writes it: relative to the repo root when inside it."""
-    from slingshot import ROOT
-
-    path = Path(path)
-    try:
-        return str(path.resolve().relative_to(ROOT))
-    except ValueError:
-        return str(path)

@@ -1,5 +1,6 @@
 """Where every file goes: the one place that decides paths. Imports nothing of the project.
 
+    data_prep/sources/                                       carried source data (SQuAD, the Julia leaderboard)
     data/<recipe>/{train,validation}.jsonl, manifest.json   a recipe's prepared data
     data/<task>/test/<split>.jsonl                          held-out test splits, shared by a task's recipes
     runs/<recipe>/                                           a training run: adapter, summary, logs
@@ -16,6 +17,8 @@ DATA_DIR = ROOT / "data"
 RUNS_DIR = ROOT / "runs"
 REPORTS_DIR = ROOT / "reports"
 MODELS_DIR = ROOT / "models"
+SOURCES_DIR = ROOT / "data_prep" / "sources"     # carried source data, hash-checked on read
+LEADERBOARD_DIR = DATA_DIR / "julia-llm-leaderboard"  # the leaderboard tarball, unpacked on first use
 RESULTS_DIR = Path(os.environ.get("SLINGSHOT_RESULTS_DIR", ROOT / "results"))
 
 MANIFEST = "manifest.json"
@@ -72,3 +75,26 @@ def display_path(path):
         return str(path.resolve().relative_to(ROOT))
     except ValueError:
         return str(path)
+
+
+def recipe_paths(config, task_name, test_split):
+    """Every file a recipe reads or writes, from its Axolotl config (datasets[0].path,
+    test_datasets[0].path, output_dir, dataset_prepared_path) and its task's test split."""
+    def first_path(key):
+        entries = config.get(key) or []
+        return ROOT / entries[0]["path"] if entries and isinstance(entries[0], dict) and entries[0].get("path") \
+            else None
+
+    train = first_path("datasets")
+    run = ROOT / config["output_dir"]
+    return {
+        "train": train,
+        "validation": first_path("test_datasets"),
+        "test": test_split_path(task_name, test_split),
+        "manifest": train.parent / MANIFEST if train else None,
+        "run": run,
+        "summary": run / TRAIN_SUMMARY,
+        "adapter": run / ADAPTER_FILE,
+        "export": run / EXPORT_DIR,
+        "prepared": ROOT / config.get("dataset_prepared_path", "last_run_prepared"),
+    }

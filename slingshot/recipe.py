@@ -10,7 +10,9 @@ from pathlib import Path
 
 import yaml
 
-from slingshot import ROOT
+from slingshot import layout
+from slingshot.errors import UserError
+from slingshot.io import atomic_write_text
 from slingshot.tasks import get_task
 
 # Keys every task's `slingshot:` block may hold, besides the task's RECIPE_DEFAULTS.
@@ -18,12 +20,11 @@ COMMON_KEYS = {
     "task": "which task module builds the data and scores the model (squad, julia)",
     "eval": "generation settings for the eval, e.g. max_new_tokens, batch_size",
     "hardware": "name and usd_per_hour of the machine the recipe is sized for (for cost per answer)",
-    "measured": "time, memory and cost measured for this recipe, shown in the README table",
     "allow_test_contamination": "true to train on data that holds test examples (reports mark them seen)",
 }
 
 
-class RecipeError(ValueError):
+class RecipeError(UserError):
     """A recipe problem; the message names the file, the line and the key."""
 
 
@@ -35,15 +36,7 @@ class Recipe:
 
     @property
     def name(self):
-        """recipes/squad/smollm2-135m/lora-cpu.yml -> squad-smollm2-135m-lora-cpu;
-        runs/derived/<name>/recipe.yml -> <name>"""
-        if self.path.name == "recipe.yml":
-            return self.path.parent.name
-        try:
-            rel = self.path.resolve().relative_to(ROOT / "recipes")
-        except ValueError:
-            rel = Path(self.path.name)
-        return "-".join(rel.with_suffix("").parts)
+        return layout.recipe_name(self.path)
 
     @property
     def block(self):
@@ -62,15 +55,13 @@ class Recipe:
         return {**self.task.EVAL_DEFAULTS, **(self.block.get("eval") or {})}
 
     @property
-    def output_dir(self):
-        return ROOT / self.config["output_dir"]
+    def paths(self):
+        """Where the recipe's data, run, summary, adapter and exports are (see slingshot.layout)."""
+        return layout.recipe_paths(self.config, self.block["task"], self.params()["test_split"])
 
-    def data_path(self, key):
-        """Path of the first dataset under `datasets` or `test_datasets`."""
-        entries = self.config.get(key) or []
-        if not entries:
-            raise RecipeError(f"{self.path}: '{key}' must name a dataset file")
-        return ROOT / entries[0]["path"]
+    @property
+    def output_dir(self):
+        return self.paths["run"]
 
     def where(self, key):
         line = self.lines.get(key)
@@ -165,6 +156,10 @@ def check_recipe(recipe):
     for key in ("base_model", "datasets", "output_dir"):
         if key not in config:
             raise RecipeError(f"{recipe.path}: missing required key '{key}'")
+    for key in ("datasets", "test_datasets"):
+        entries = config.get(key)
+        if not entries or not isinstance(entries[0], dict) or not entries[0].get("path"):
+            raise RecipeError(f"{recipe.where(key)}: '{key}' must name a dataset file (path:)")
     validate_with_axolotl(recipe)
 
 
@@ -183,3 +178,22 @@ def validate_with_axolotl(recipe):
         raise RecipeError(f"{recipe.path}: Axolotl rejects the config: {problems}") from None
     except ValueError as e:
         raise RecipeError(f"{recipe.path}: Axolotl rejects the config: {e}") from None
+
+
+def derive_recipe(recipe, name, config_overrides=None, block_overrides=None):
+    """A copy of a recipe under runs/derived/<name>/ with its own data and output folders."""
+    config = dict(recipe.config)
+    for key, value in (config_overrides or {}).items():
+        if value is None:
+            config.pop(key, None)
+        else:
+            config[key] = value
+    config["output_dir"] = f"runs/derived/{name}"
+    config["dataset_prepared_path"] = f"runs/derived/{name}/prepared"
+    for key, file in (("datasets", "train.jsonl"), ("test_datasets", "validation.jsonl")):
+        if config.get(key):
+            config[key] = [{**config[key][0], "path": f"data/derived/{name}/{file}"}]
+    config["slingshot"] = {**recipe.block, **(block_overrides or {})}
+    path = layout.RUNS_DIR / "derived" / name / "recipe.yml"
+    atomic_write_text(path, yaml.safe_dump(config, sort_keys=False))
+    return load_recipe(path)

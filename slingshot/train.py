@@ -21,13 +21,15 @@ from pathlib import Path
 
 import yaml
 
-from slingshot import ROOT
 from slingshot import contamination
-from slingshot.io import atomic_write_json, atomic_write_text, display_path, read_jsonl, sha256_file, stable_hash
-from slingshot.recipe import RecipeError, load_recipe
+from slingshot.errors import UserError, cli
+from slingshot.io import atomic_write_json, atomic_write_text, read_jsonl, sha256_file, stable_hash
+from slingshot.layout import ADAPTER_FILE, ROOT, display_path
+from slingshot.recipe import derive_recipe, load_recipe
 
-SUMMARY = "train_summary.json"
-ADAPTER_FILE = "adapter_model.safetensors"
+
+class TrainingFailed(UserError):
+    """Axolotl failed or left no adapter; the message points at train.log."""
 
 
 def axolotl_env(recipe):
@@ -42,18 +44,16 @@ def axolotl_env(recipe):
 
 
 def run_fingerprint(recipe):
-    from data_prep.__main__ import manifest_path
-
-    manifest = manifest_path(recipe)
+    manifest = recipe.paths["manifest"]
     if not manifest.exists():
-        raise RecipeError(f"{recipe.path}: no prepared data at {display_path(manifest.parent)}; "
+        raise UserError(f"{recipe.path}: no prepared data at {display_path(manifest.parent)}; "
                           f"run `make prepare RECIPE={recipe.path}` first")
     return stable_hash({"recipe": sha256_file(recipe.path), "data": sha256_file(manifest)})
 
 
 def is_trained(recipe, fingerprint):
-    summary = recipe.output_dir / SUMMARY
-    return (summary.exists() and (recipe.output_dir / ADAPTER_FILE).exists()
+    summary = recipe.paths["summary"]
+    return (summary.exists() and recipe.paths["adapter"].exists()
             and json.loads(summary.read_text()).get("fingerprint") == fingerprint)
 
 
@@ -117,7 +117,7 @@ def count_training_tokens(recipe):
     if tokenizer is None:
         return None
     total = 0
-    for row in read_jsonl(recipe.data_path("datasets")):
+    for row in read_jsonl(recipe.paths["train"]):
         total += len(tokenizer.apply_chat_template(row["messages"], tokenize=True, return_dict=False))
     return total
 
@@ -130,12 +130,12 @@ def train(recipe, force=False):
     out = recipe.output_dir
     if not force and is_trained(recipe, fingerprint):
         print(f"{display_path(out)}: already trained on this recipe and data")
-        return json.loads((out / SUMMARY).read_text())
-    prepared = ROOT / recipe.config.get("dataset_prepared_path", "last_run_prepared")
+        return json.loads(recipe.paths["summary"].read_text())
+    prepared = recipe.paths["prepared"]
     if prepared.exists():
         shutil.rmtree(prepared)  # tokenized data from an older version of the files must not be reused
     out.mkdir(parents=True, exist_ok=True)
-    (out / SUMMARY).unlink(missing_ok=True)
+    recipe.paths["summary"].unlink(missing_ok=True)
     if recipe.path.resolve() != (out / "recipe.yml").resolve():  # derived recipes already live there
         shutil.copyfile(recipe.path, out / "recipe.yml")
     resolved = resolved_config(recipe)
@@ -155,9 +155,9 @@ def train(recipe, force=False):
         code = process.wait()
     wall = time.time() - started
     if code != 0:
-        raise SystemExit(f"axolotl train failed with exit code {code}; see {display_path(out / 'train.log')}")
+        raise TrainingFailed(f"axolotl train failed with exit code {code}; see {display_path(out / 'train.log')}")
     if not (out / ADAPTER_FILE).exists():
-        raise SystemExit(f"axolotl finished but left no {ADAPTER_FILE} in {display_path(out)}")
+        raise TrainingFailed(f"axolotl finished but left no {ADAPTER_FILE} in {display_path(out)}")
     records = parse_log((out / "train.log").read_text(encoding="utf-8"))
     write_loss_curve(records, out)
     final = next((r for r in reversed(records) if "train_runtime" in r), {})
@@ -178,7 +178,7 @@ def train(recipe, force=False):
         "trainable_parameters": trainable_parameters(out),
         "contamination": contamination.contamination_statement(overlap),
     }
-    atomic_write_json(out / SUMMARY, summary)
+    atomic_write_json(recipe.paths["summary"], summary)
     print(f"trained {recipe.name} in {wall:.0f} s: {summary}")
     return summary
 
@@ -228,26 +228,6 @@ SMOKE_OVERRIDES = {
 }
 
 
-def derive_recipe(recipe, name, config_overrides=None, block_overrides=None):
-    """A copy of a recipe under runs/derived/<name>/ with its own data and output folders."""
-    config = dict(recipe.config)
-    for key, value in (config_overrides or {}).items():
-        if value is None:
-            config.pop(key, None)
-        else:
-            config[key] = value
-    config["output_dir"] = f"runs/derived/{name}"
-    config["dataset_prepared_path"] = f"runs/derived/{name}/prepared"
-    for key, file in (("datasets", "train.jsonl"), ("test_datasets", "validation.jsonl")):
-        if config.get(key):
-            config[key] = [{**config[key][0], "path": f"data/derived/{name}/{file}"}]
-    config["slingshot"] = {**recipe.block, **(block_overrides or {})}
-    path = ROOT / "runs" / "derived" / name / "recipe.yml"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path, yaml.safe_dump(config, sort_keys=False))
-    return load_recipe(path)
-
-
 def smoke_recipe(recipe):
     """A GPU recipe cut down to a few CPU steps on the embedded model."""
     block = {"source": "local", "train_size": 8, "validation_size": 4, "seed": 0}
@@ -256,23 +236,26 @@ def smoke_recipe(recipe):
     return derive_recipe(recipe, f"smoke-{recipe.name}", SMOKE_OVERRIDES, block)
 
 
+def prepare_smoke(recipe):
+    """The smoke recipe of a GPU recipe, with its data prepared (by data_prep, in its own process)."""
+    smoke = smoke_recipe(recipe)
+    command = [sys.executable, "-m", "data_prep", str(smoke.path)]
+    if subprocess.run(command, cwd=ROOT).returncode != 0:
+        raise UserError(f"preparing the smoke data of {recipe.path} failed (see above)")
+    return smoke
+
+
+@cli
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m slingshot.train", description=__doc__.splitlines()[0])
     parser.add_argument("recipe")
     parser.add_argument("--force", action="store_true", help="train again even if the run is up to date")
     parser.add_argument("--smoke", action="store_true", help="a few CPU steps on the embedded model")
     args = parser.parse_args(argv)
-    try:
-        recipe = load_recipe(args.recipe)
-        if args.smoke:
-            from data_prep.__main__ import prepare_recipe
-            recipe = smoke_recipe(recipe)
-            prepare_recipe(recipe)
-        train(recipe, force=args.force)
-    except (RecipeError, contamination.ContaminationError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    return 0
+    recipe = load_recipe(args.recipe)
+    if args.smoke:
+        recipe = prepare_smoke(recipe)
+    train(recipe, force=args.force)
 
 
 if __name__ == "__main__":

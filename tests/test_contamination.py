@@ -5,7 +5,7 @@ import yaml
 
 from data_prep import julia as julia_prep
 from data_prep import squad as squad_prep
-from slingshot import ROOT
+from slingshot.layout import ROOT
 from slingshot.contamination import ContaminationError, check, contamination_statement, enforce
 from slingshot.recipe import Recipe
 from slingshot.tasks import julia as task

@@ -7,7 +7,7 @@ import pytest
 from data_prep import julia as prep
 from data_prep.__main__ import prepare_recipe
 from slingshot.metrics.julia.cases import iter_stored_runs, leaderboard_root
-from slingshot import ROOT
+from slingshot.layout import ROOT
 from slingshot.io import read_jsonl
 from slingshot.recipe import load_recipe
 from slingshot.tasks import julia as task

@@ -6,9 +6,8 @@ import json
 import pytest
 
 from slingshot.metrics.julia.sandbox import find_julia
-from slingshot import ROOT
-from slingshot.recipe import load_recipe
-from slingshot.train import derive_recipe
+from slingshot.layout import ROOT
+from slingshot.recipe import derive_recipe, load_recipe
 from tests.conftest import run_module
 
 JULIA_RECIPE = ROOT / "recipes" / "julia" / "smollm2-135m" / "lora-cpu.yml"

@@ -10,9 +10,10 @@ from eval.leaderboard import reference_runs
 from eval.report import build_report
 from eval.run import EvalError
 from eval.store import RunStore
-from slingshot import ROOT
+from slingshot.layout import ROOT
 from slingshot.contamination import check, contamination_statement
-from slingshot.io import display_path, sha256_file
+from slingshot.io import sha256_file
+from slingshot.layout import display_path
 
 MODELS = ["gpt-4-1106-preview", "claude-3-opus-20240229"]
 PICKED = ["wrap_string/InJulia", "wrap_string/JuliaExpertAsk", "pig_latinify/InJulia"]

@@ -11,7 +11,7 @@ import pytest
 from eval.backends.openai_api import BackendError, OpenAIBackend, clean_base_url
 from faulty_proxy import FaultyProxy, messages_hash
 from servers import WordBackend, start_server, stop_server
-from slingshot import ROOT
+from slingshot.layout import ROOT
 from slingshot.io import atomic_write_jsonl
 
 MODEL_DIR = ROOT / "models" / "smollm2-135m-instruct"

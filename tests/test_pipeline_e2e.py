@@ -3,9 +3,8 @@ import json
 
 import pytest
 
-from slingshot import ROOT
-from slingshot.recipe import load_recipe
-from slingshot.train import derive_recipe
+from slingshot.layout import ROOT
+from slingshot.recipe import derive_recipe, load_recipe
 from tests.conftest import DEFAULT_RECIPE, run_module
 
 

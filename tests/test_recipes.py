@@ -1,10 +1,12 @@
 """Every recipe parses, passes Axolotl's own schema offline, and follows the layout."""
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from slingshot import ROOT
+from slingshot.layout import ROOT
 from slingshot.recipe import RecipeError, load_recipe
 from tests.conftest import DEFAULT_RECIPE, run_module, write_recipe
 
@@ -81,3 +83,14 @@ def test_gpu_recipe_smoke_trains_on_cpu(path, model_dir):
     assert (run / "adapter_model.safetensors").exists()
     summary = yaml.safe_load((run / "train_summary.json").read_text())
     assert summary["steps"] == 2 and summary["final_train_loss"] > 0
+
+
+def test_only_the_library_is_packaged_and_eval_runs_from_the_checkout():
+    import tomllib
+    found = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]
+    assert found["include"] == ["slingshot*"]
+    result = run_module("eval.squad", "--help", check=True)
+    assert "SQuAD" in result.stdout
+    where = subprocess.run([sys.executable, "-c", "import eval; print(eval.__file__)"], cwd=ROOT,
+                           capture_output=True, text=True, check=True).stdout.strip()
+    assert Path(where).resolve().parent == ROOT / "eval"

@@ -7,8 +7,9 @@ from math import comb
 import matplotlib.image
 import pytest
 
-from slingshot import ROOT
-from eval.report import build_report, report_main
+from slingshot.layout import ROOT
+from eval.__main__ import main as eval_main
+from eval.report import build_report
 from slingshot.metrics.squad import score_prediction
 
 DEV = ROOT / "data_prep" / "sources" / "squad" / "dev-v1.1.json.gz"
@@ -135,21 +136,21 @@ def test_mixed_splits_are_refused(tmp_path, questions, capsys):
     write_run(tmp_path / "r" / "b", questions, "b", 0.5, 8, split_sha="2" * 64)
     with pytest.raises(ValueError, match="different splits"):
         build_report([tmp_path / "r"], tmp_path / "out")
-    assert report_main([str(tmp_path / "r"), "--out", str(tmp_path / "out")]) == 2
+    assert eval_main(["report", str(tmp_path / "r"), "--out", str(tmp_path / "out")]) == 2
     assert "different splits" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
 
 
 def test_bad_inputs_name_the_file(tmp_path, questions, capsys):
     write_run(tmp_path / "r" / "a", questions, "a", 0.5, 9)
-    assert report_main([str(tmp_path / "r"), "--baseline", "nope", "--out", str(tmp_path / "o")]) == 2
+    assert eval_main(["report", str(tmp_path / "r"), "--baseline", "nope", "--out", str(tmp_path / "o")]) == 2
     assert "'nope' not found" in capsys.readouterr().err
     broken = tmp_path / "r" / "a" / "predictions.jsonl"
     rows = broken.read_text().splitlines()
     row = json.loads(rows[0])
     del row["metrics"]["f1"]
     broken.write_text("\n".join([json.dumps(row)] + rows[1:]) + "\n")
-    assert report_main([str(tmp_path / "r"), "--out", str(tmp_path / "o")]) == 2
+    assert eval_main(["report", str(tmp_path / "r"), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert "predictions.jsonl" in err and "metrics.f1" in err and row["id"] in err
 
@@ -157,7 +158,7 @@ def test_bad_inputs_name_the_file(tmp_path, questions, capsys):
 def test_cli_writes_report(tmp_path, questions, capsys):
     write_run(tmp_path / "r" / "a", questions, "a", 0.3, 10)
     write_run(tmp_path / "r" / "b", questions, "b", 0.6, 11)
-    assert report_main([str(tmp_path / "r" / "a"), str(tmp_path / "r" / "b"), "--baseline", "a",
+    assert eval_main(["report", str(tmp_path / "r" / "a"), str(tmp_path / "r" / "b"), "--baseline", "a",
                         "--out", str(tmp_path / "o"), "--n-boot", "500"]) == 0
     report = json.loads((tmp_path / "o" / "report.json").read_text())
     assert report["n_boot"] == 500 and [m["name"] for m in report["models"]] == ["b", "a"]

@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from servers import WordBackend, start_server, stop_server
-from slingshot import ROOT
+from slingshot.layout import ROOT
 
 MODEL_DIR = ROOT / "models" / "smollm2-135m-instruct"
 needs_model = pytest.mark.skipif(

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from slingshot import ROOT
+from slingshot.layout import ROOT
 from slingshot.metrics.squad import evaluate, exact_match, f1, normalize_answer, score_prediction
 
 DEV = ROOT / "data_prep" / "sources" / "squad" / "dev-v1.1.json.gz"

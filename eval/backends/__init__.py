@@ -5,6 +5,8 @@
 """
 from dataclasses import dataclass
 
+from slingshot.errors import UserError
+
 
 @dataclass
 class Generation:
@@ -18,7 +20,7 @@ class Generation:
 def parse_model_spec(spec):
     kind, sep, name = spec.partition(":")
     if not sep or kind not in ("hf", "openai") or not name:
-        raise ValueError(
+        raise UserError(
             f"unknown model spec {spec!r}: use hf:<folder or hub id> or openai:<model name>")
     return kind, name
 
@@ -29,6 +31,6 @@ def make_backend(spec, adapter=None, base_url=None, **options):
         from eval.backends.local import LocalBackend
         return LocalBackend(name, adapter=adapter, **options)
     if adapter:
-        raise ValueError("--adapter applies to hf: models only")
+        raise UserError("--adapter applies to hf: models only")
     from eval.backends.openai_api import OpenAIBackend
     return OpenAIBackend(name, base_url=base_url, **options)

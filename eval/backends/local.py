@@ -12,8 +12,9 @@ from pathlib import Path
 import torch
 
 from eval.backends import Generation
-from slingshot import ROOT
+from slingshot.layout import ROOT
 from slingshot.io import sha256_file
+from slingshot.errors import UserError
 
 DEFAULT_BATCH_TOKENS = 4096   # prompt tokens per batch on a CPU; a GPU takes far more
 MAX_BATCH_SIZE = 64
@@ -31,7 +32,7 @@ def weights_digest(folder):
     folder = Path(folder)
     files = sorted(list(folder.glob("*.safetensors")) + list(folder.glob("*.bin")))
     if not files:
-        raise ValueError(f"{folder}: no weight files (*.safetensors or *.bin)")
+        raise UserError(f"{folder}: no weight files (*.safetensors or *.bin)")
     cache_file = folder / ".slingshot-weights.json"
     stamp = [[f.name, f.stat().st_size, f.stat().st_mtime_ns] for f in files]
     if cache_file.exists():
@@ -65,7 +66,7 @@ class LocalBackend:
         if adapter:
             adapter_path = resolve_path(adapter)
             if not (adapter_path / "adapter_config.json").exists():
-                raise ValueError(f"{adapter}: not a LoRA run folder (no adapter_config.json); "
+                raise UserError(f"{adapter}: not a LoRA run folder (no adapter_config.json); "
                                  f"train it first with `make train`")
             self.adapter = adapter_path
             if (adapter_path / "tokenizer_config.json").exists():

@@ -20,6 +20,7 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from urllib.parse import urlsplit, urlunsplit
 
 from eval.backends import Generation
+from slingshot.errors import UserError
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_KEY_ENV = "OPENAI_API_KEY"
@@ -39,7 +40,7 @@ def clean_base_url(url):
     """The base URL without credentials, query or trailing slash: safe to store and print."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"--base-url {url!r}: expected http(s)://host[:port]/path")
+        raise UserError(f"--base-url {url!r}: expected http(s)://host[:port]/path")
     host = parts.hostname + (f":{parts.port}" if parts.port else "")
     return urlunsplit((parts.scheme, host, parts.path.rstrip("/"), "", ""))
 
@@ -68,7 +69,7 @@ class OpenAIBackend:
         self.backoff_s = float(backoff_s)
         self.max_backoff_s = float(max_backoff_s)
         if self.concurrency < 1 or self.max_retries < 0 or self.timeout <= 0:
-            raise ValueError("concurrency >= 1, max_retries >= 0 and timeout > 0 are required")
+            raise UserError("concurrency >= 1, max_retries >= 0 and timeout > 0 are required")
 
         if api_key_env is None and is_openai(self.base_url):
             api_key_env = DEFAULT_KEY_ENV

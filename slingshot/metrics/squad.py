@@ -14,6 +14,8 @@ import string
 import sys
 from collections import Counter
 
+from slingshot.errors import UserError, cli
+
 EXPECTED_VERSION = "1.1"
 _PUNCTUATION = set(string.punctuation)  # ASCII only, as in the official script
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
@@ -82,7 +84,7 @@ def evaluate(dataset, predictions, warn=None):
     return {"exact_match": 100.0 * em_sum / total, "f1": 100.0 * f1_sum / total}
 
 
-class InputError(ValueError):
+class InputError(UserError):
     """Bad user input; the message names the file and the key."""
 
 
@@ -141,6 +143,7 @@ def load_predictions(path, dataset):
     return predictions
 
 
+@cli
 def main(argv=None):
     import argparse
     parser = argparse.ArgumentParser(prog="python -m eval.squad",
@@ -148,14 +151,9 @@ def main(argv=None):
     parser.add_argument("dataset_file", help="official SQuAD v1.1 JSON (optionally .gz)")
     parser.add_argument("prediction_file", help="JSON object: question id -> answer text")
     args = parser.parse_args(argv)
-    try:
-        dataset = load_dataset(args.dataset_file)
-        predictions = load_predictions(args.prediction_file, dataset)
-    except InputError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    dataset = load_dataset(args.dataset_file)
+    predictions = load_predictions(args.prediction_file, dataset)
     print(json.dumps(evaluate(dataset, predictions, warn=lambda m: print(m, file=sys.stderr))))
-    return 0
 
 
 if __name__ == "__main__":

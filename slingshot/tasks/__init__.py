@@ -1,10 +1,38 @@
-"""Task definitions: the one place where each task's prompt format and splits live."""
+"""Task definitions: each task module owns everything about its task.
+
+A task module defines PROMPT_VERSION, TEST_SPLITS, RECIPE_DEFAULTS, EVAL_DEFAULTS, METRICS (name ->
+label, the first one primary), BINARY_METRICS, extract_answer(), score(), CONTAMINATION_CHECKS and
+contamination_overlap() for the contamination check, and REFERENCE_RUNS (a "module:function" that
+writes recorded reference runs for a split, or None). Adding a task means one module here plus its
+data builder in data_prep/; nothing else branches on a task's name.
+"""
 import importlib
+
+from slingshot.errors import UserError
 
 TASKS = ("squad", "julia")
 
 
 def get_task(name):
     if name not in TASKS:
-        raise ValueError(f"unknown task {name!r}; known tasks: {', '.join(TASKS)}")
+        raise UserError(f"unknown task {name!r}; known tasks: {', '.join(TASKS)}")
     return importlib.import_module(f"slingshot.tasks.{name}")
+
+
+def prompt_of(messages):
+    """The messages a model is given: everything before the first assistant turn."""
+    prompt = []
+    for message in messages:
+        if message["role"] == "assistant":
+            break
+        prompt.append(message)
+    return prompt
+
+
+def prompt_text(messages):
+    """One string per prompt, for exact comparisons (contamination checks, rendering counts)."""
+    return "\n\n".join(f"<{m['role']}>\n{m['content']}" for m in prompt_of(messages))
+
+
+def user_messages(messages):
+    return [m["content"].strip() for m in messages if m["role"] == "user"]

@@ -5,7 +5,8 @@ messages that PromptingTools rendered in the stored runs. Training rows are stor
 that scored full points; test rows are one prompt per (case, template) of a named split.
 Bump PROMPT_VERSION whenever the choice of rendering or the message conversion changes.
 """
-from slingshot import ROOT
+from slingshot.layout import ROOT
+from slingshot.tasks import prompt_of, prompt_text, user_messages  # noqa: F401  (data_prep uses task.prompt_of)
 
 PROMPT_VERSION = "julia-leaderboard-v1"
 
@@ -33,21 +34,6 @@ def to_chat(conversation):
             raise ValueError(f"message {i}: 'content' must be a string")
         messages.append({"role": ROLES[kind], "content": message["content"]})
     return messages
-
-
-def prompt_of(messages):
-    """The messages a model is given: everything before the first assistant turn."""
-    prompt = []
-    for message in messages:
-        if message["role"] == "assistant":
-            break
-        prompt.append(message)
-    return prompt
-
-
-def prompt_text(messages):
-    """One string per prompt, for exact comparisons (contamination checks, rendering counts)."""
-    return "\n\n".join(f"<{m['role']}>\n{m['content']}" for m in prompt_of(messages))
 
 
 def pick_rendering(renderings):
@@ -88,6 +74,42 @@ RECIPE_DEFAULTS = {
 }
 EVAL_DEFAULTS = {"max_new_tokens": 512}
 
+# Report columns: metric name -> label, the first one primary; every per-example score is 0..100.
+METRICS = {"score": "Score"}
+BINARY_METRICS = set()
+
+# The leaderboard's recorded runs of GPT-4 & co. on the same prompts join every Julia report.
+REFERENCE_RUNS = "eval.leaderboard:reference_runs"
+
+CONTAMINATION_CHECKS = "case names, task statements and exact prompts"
+
+
+def contamination_overlap(train_rows, test_rows, affected):
+    """Julia-specific overlap: task statements (the user message) found in training, whatever system
+    message they came with, and test cases named in training rows. A test row counts as affected
+    when its case is seen at all: a model that trained on a case's solutions recalls them under any
+    template. Returns (overlap entries, affected ids, extra result fields)."""
+    train_cases = {r.get("case") for r in train_rows}
+    train_users = {u for r in train_rows for u in user_messages(r["messages"])}
+    statements = [r["id"] for r in test_rows if set(user_messages(r["messages"])) & train_users]
+    by_id = {r["id"]: r["case"] for r in test_rows}
+    test_cases = sorted(set(by_id.values()))
+    seen = {c for c in test_cases if c in train_cases}
+    seen |= {by_id[i] for i in affected | set(statements)}
+    affected = affected | {i for i, case in by_id.items() if case in seen}
+    extra = {"seen_cases": sorted(seen), "unseen_cases": [c for c in test_cases if c not in seen]}
+    return {"task_statements": statements, "cases": sorted(seen)}, affected, extra
+
+
+def contamination_statement(result, names):
+    """The Julia wording: which test cases the training data covers."""
+    seen, unseen, overlap = result["seen_cases"], result["unseen_cases"], result["overlap"]
+    text = (f"Contaminated: the training data covers {len(seen)} of the {len(seen) + len(unseen)} test "
+            f"cases ({names(seen)}), which hold {result['n_test_affected']} of the {result['n_test']} test "
+            f"prompts; {len(overlap['prompts'])} of those appear in it word for word. Scores on these cases "
+            f"measure recall of answers seen in training, not skill on new problems")
+    return text + (f"; only the unseen cases ({names(unseen)}) measure that." if unseen else ".")
+
 
 def extract_answer(raw_output):
     """The whole reply: the scorer finds the code blocks in it, as the leaderboard does."""
@@ -105,6 +127,7 @@ def score(row, answer):
     without its quoting bugs). A case whose packages the local Julia lacks comes back as
     {"skipped": True, "reason": ...} with no score, never as 0 points."""
     from slingshot.metrics.julia.score import score_answer
+
 
     result = score_answer(ROOT / row["case_dir"], answer, mode="corrected")
     metrics = {k: result[k] for k in SCORE_FIELDS if k in result}

@@ -62,6 +62,34 @@ RECIPE_DEFAULTS = {
 }
 EVAL_DEFAULTS = {"max_new_tokens": 32}
 
+# Report columns: metric name -> label, the first one primary; every per-example score is 0..100.
+METRICS = {"exact_match": "EM", "f1": "F1"}
+BINARY_METRICS = {"exact_match"}  # 0 or 100 per example: tested with exact McNemar
+REFERENCE_RUNS = None
+
+CONTAMINATION_CHECKS = "question ids, passages and exact prompts"
+
+
+def passage(row):
+    """The passage of a row: its `context` field, else parsed back from the user message
+    (the inverse of user_prompt)."""
+    if "context" in row:
+        return row["context"].strip()
+    text = next((m["content"] for m in row["messages"] if m["role"] == "user"), "")
+    body, sep, _ = text.rpartition("\n\nQuestion: ")
+    return body.removeprefix("Passage: ").strip() if sep else None
+
+
+def contamination_overlap(train_rows, test_rows, affected):
+    """SQuAD-specific overlap: test passages found in training. Returns (overlap entries,
+    affected ids, extra result fields)."""
+    train_passages = {passage(r) for r in train_rows} - {None}
+    passages = [r["id"] for r in test_rows if passage(r) in train_passages]
+    return {"passages": passages}, affected | set(passages), {}
+
+
+contamination_statement = None  # the generic wording fits
+
 
 def score(row, answer):
     """Per-example metrics of one extracted answer against the row's gold answers."""

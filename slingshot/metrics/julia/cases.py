@@ -12,9 +12,10 @@ import tempfile
 import tomllib
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[3]
-TARBALL = REPO / "data_prep" / "sources" / "julia-llm-leaderboard" / "code_generation.tar.gz"
-UNPACK_DIR = REPO / "data" / "julia-llm-leaderboard"
+from slingshot.layout import LEADERBOARD_DIR, SOURCES_DIR
+
+TARBALL = SOURCES_DIR / "julia-llm-leaderboard" / "code_generation.tar.gz"
+UNPACK_DIR = LEADERBOARD_DIR
 REQUIRED_KEYS = ("name", "prompt", "examples", "unit_tests", "imports")
 
 
