@@ -1,0 +1,52 @@
+"""Data-parallel training through torchrun, on the CPU: two processes talking over gloo."""
+import json
+
+import pytest
+
+from tests.conftest import run_module, write_recipe
+
+
+def small_recipe(folder):
+    def edit(config):
+        config["slingshot"].update(train_size=8, validation_size=4)
+        config.update(micro_batch_size=1, gradient_accumulation_steps=1, num_epochs=1, warmup_steps=0,
+                      sequence_len=512, evals_per_epoch=None, logging_steps=1)
+        config.pop("evals_per_epoch")
+    return write_recipe(folder, edit=edit)
+
+
+@pytest.mark.slow
+def test_two_processes_train_the_default_recipe_each_on_half_the_data(tmp_path, model_dir):
+    path = small_recipe(tmp_path)
+    run_module("data_prep", path, check=True)
+    result = run_module("slingshot.train", "--gpus", "2", path, timeout=1200)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    log = (tmp_path / "run" / "train.log").read_text()
+    assert "torchrun" in result.stdout and "--nproc_per_node 2" in result.stdout
+    summary = json.loads((tmp_path / "run" / "train_summary.json").read_text())
+    assert summary["processes"] == 2
+    # 8 rows, micro batch 1, no accumulation: one process takes 8 steps; two take 4, each on 4 rows
+    assert summary["steps"] == 4, summary
+    assert summary["final_train_loss"] > 0
+    assert "gloo" in log.lower() or "world_size: 2" in log.lower() or "world size: 2" in log.lower(), log[-2000:]
+    assert (tmp_path / "run" / "adapter_model.safetensors").exists()
+
+
+def test_launch_commands_for_one_gpu_n_gpus_and_several_nodes(monkeypatch):
+    from slingshot import ROOT
+    from slingshot.recipe import load_recipe
+    from slingshot.train import launch_command, recipe_gpus
+
+    recipe = load_recipe(ROOT / "recipes/squad/llama-3.1-8b/lora.yml")
+    assert launch_command(recipe)[-2:] == ["train", str(recipe.path)]
+    four = launch_command(recipe, gpus=4)
+    assert four[four.index("--launcher") + 1] == "torchrun"
+    assert four[four.index("--nproc_per_node") + 1] == "4" and four[four.index("--nnodes") + 1] == "1"
+    nodes = launch_command(recipe, gpus=8, nodes=2, node_rank=1, head="10.0.0.1:29500")
+    tail = " ".join(nodes[nodes.index("--"):])
+    assert "--nnodes 2 --nproc_per_node 8 --node_rank 1 --rdzv_backend c10d --rdzv_endpoint 10.0.0.1:29500" in tail
+    monkeypatch.setenv("GPUS", "3")
+    assert recipe_gpus(recipe) == 3
+    monkeypatch.setenv("GPUS", "two")
+    with pytest.raises(ValueError, match="GPUS='two'"):
+        recipe_gpus(recipe)
