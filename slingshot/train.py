@@ -112,9 +112,10 @@ def count_training_tokens(recipe):
     """Tokens the trainer sees in one epoch (prompt and answer), from the prepared JSONL."""
     from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(ROOT / recipe.config["base_model"]) \
-        if (ROOT / recipe.config["base_model"]).exists() else None
-    if tokenizer is None:
+    base = recipe.config["base_model"]
+    try:  # a hub model's tokenizer is in the local cache once training has run
+        tokenizer = AutoTokenizer.from_pretrained(ROOT / base if (ROOT / base).exists() else base)
+    except (OSError, ValueError):
         return None
     total = 0
     for row in read_jsonl(recipe.data_path("datasets")):
@@ -255,7 +256,7 @@ class GpuMemoryMonitor:
 
 def gpu_measurements(recipe, records, gpu_used_gb, gpus):
     """On a GPU: measured peak memory and tokens/s beside the planner's prediction."""
-    allocated = [v for r in records for k, v in r.items() if "max_allocated" in k and isinstance(v, float)]
+    allocated = [v for r in records for k, v in r.items() if "max_allocated" in k and isinstance(v, float) and v > 0]
     if gpu_used_gb is None and not allocated:
         return {}
     from slingshot.errors import UserError
@@ -264,7 +265,10 @@ def gpu_measurements(recipe, records, gpu_used_gb, gpus):
         predicted = estimate(recipe.config, model_config(recipe.config["base_model"]), gpus=gpus)["peak_gb"]
     except UserError:
         predicted = None
+    per_gpu = [r["tokens/train_per_sec_per_gpu"] for r in records
+               if isinstance(r.get("tokens/train_per_sec_per_gpu"), float) and "loss" in r]
     return {"gpu_peak_memory_used_gb": gpu_used_gb,
+            "trainer_tokens_per_s_per_gpu": round(sum(per_gpu) / len(per_gpu), 1) if per_gpu else None,
             "gpu_max_allocated_gb": round(max(allocated) * 2**30 / 1e9, 2) if allocated else None,
             "predicted_peak_gpu_memory_gb": predicted}
 

@@ -50,3 +50,20 @@ def test_launch_commands_for_one_gpu_n_gpus_and_several_nodes(monkeypatch):
     monkeypatch.setenv("GPUS", "two")
     with pytest.raises(ValueError, match="GPUS='two'"):
         recipe_gpus(recipe)
+
+
+def test_gpu_measurements_sit_beside_the_prediction():
+    from slingshot import ROOT
+    from slingshot.recipe import load_recipe
+    from slingshot.train import gpu_measurements, parse_log
+
+    recipe = load_recipe(ROOT / "recipes/squad/llama-3.1-8b/lora.yml")
+    cpu_log = "{'loss': '5.7', 'memory/max_allocated (GiB)': '0', 'tokens/train_per_sec_per_gpu': '0.05'}"
+    assert gpu_measurements(recipe, parse_log(cpu_log), None, 1) == {}  # a CPU run records none
+    gpu_log = ("{'loss': '1.2', 'memory/max_allocated (GiB)': '17.9', 'tokens/train_per_sec_per_gpu': '2100.5'}\n"
+               "{'loss': '1.1', 'memory/max_allocated (GiB)': '18.4', 'tokens/train_per_sec_per_gpu': '2200.5'}")
+    measured = gpu_measurements(recipe, parse_log(gpu_log), 21.3, 1)
+    assert measured["gpu_max_allocated_gb"] == round(18.4 * 2**30 / 1e9, 2)
+    assert measured["trainer_tokens_per_s_per_gpu"] == 2150.5
+    assert measured["gpu_peak_memory_used_gb"] == 21.3
+    assert 19 < measured["predicted_peak_gpu_memory_gb"] < 22
