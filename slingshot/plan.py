@@ -184,13 +184,13 @@ def estimate(config, model_cfg, gpu_memory_gb=None, micro_batch=None, checkpoint
             "micro_batch": mb, "sequence_len": seq, "gradient_checkpointing": ckpt}
 
 
-def flops_per_token(model_cfg, config, checkpointing):
+def flops_per_token(model_cfg, config, checkpointing, tokens_per_row):
     """Forward 2N, backward 2N (input grads only: the base is frozen), +2N to recompute when
     checkpointing; plus attention over half a row on average."""
     s = Shapes.from_config(model_cfg)
     n = s.total_params() - s.vocab * s.hidden * (0 if s.tied else 1)  # the input embedding is a lookup
     passes = 6 if checkpointing else 4
-    context = min(config.get("sequence_len", 512), TOKENS_PER_ROW.get("squad")) / 2
+    context = min(config.get("sequence_len", 512), tokens_per_row) / 2
     attention = 4 * s.layers * s.heads * s.head_dim * context * (passes / 2)
     return passes * n + attention
 
@@ -216,7 +216,7 @@ def plan(recipe, gpu="A10G-24GB", gpus=1, usd_per_hour=None, mfu=None):
     if not config.get("sample_packing") and config.get("pad_to_sequence_len"):
         per_row = config.get("sequence_len", 512)
     train_tokens = rows * per_row * epochs
-    seconds = train_tokens * flops_per_token(model_cfg, config, est["gradient_checkpointing"]) / (
+    seconds = train_tokens * flops_per_token(model_cfg, config, est["gradient_checkpointing"], per_row) / (
         tflops * 1e12 * mfu * gpus)
     hours = seconds / 3600
     result = {
@@ -286,7 +286,7 @@ def format_plan(p):
 
 def gpu_of_recipe(recipe):
     """The table's GPU that a recipe's `hardware.name` names ('1x A10G 24 GB' -> A10G-24GB)."""
-    name = str((recipe.block.get("hardware") or {}).get("name", "")).replace(" ", "").replace("RTX", "RTX").upper()
+    name = str((recipe.block.get("hardware") or {}).get("name", "")).replace(" ", "").upper()
     for gpu in GPUS:
         if gpu.split("-")[0].upper() in name and gpu.split("-")[1].upper().replace("GB", "") in name:
             return gpu

@@ -102,3 +102,10 @@ def test_unknown_model_without_network_is_a_clear_error(tmp_path, monkeypatch):
 def test_gpu_table_is_sane():
     for name, (memory, tflops, price) in GPUS.items():
         assert str(memory) in name and tflops > 0 and price > 0
+
+
+def test_trainable_parameters_equal_what_axolotl_trains(model_dir):
+    """The default recipe's adapter, as Axolotl saves it (r32 on all 7 linears of SmolLM2-135M):
+    9,768,960 parameters, the count `make train` reads from the adapter's tensor shapes."""
+    recipe = load_recipe(ROOT / "recipes/squad/smollm2-135m/lora-cpu.yml")
+    assert plan(recipe, gpu="T4-16GB")["trainable_params"] == 9_768_960
