@@ -176,6 +176,8 @@ def train(recipe, force=False, gpus=None, nodes=1, node_rank=0, head="127.0.0.1:
     env = axolotl_env(recipe)
     if gpus > 1 and "OMP_NUM_THREADS" not in os.environ:  # share the cores between the processes
         env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // gpus))
+    if gpus * nodes > 1 and not shutil.which("nvidia-smi"):
+        env.setdefault("ACCELERATE_USE_CPU", "true")  # else each CPU process trains alone on all the data
     monitor = GpuMemoryMonitor().start()
     started = time.time()
     with open(out / "train.log", "w", encoding="utf-8") as log:
