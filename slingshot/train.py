@@ -181,14 +181,11 @@ def train(recipe, force=False, gpus=None, nodes=1, node_rank=0, head="127.0.0.1:
     monitor = GpuMemoryMonitor().start()
     started = time.time()
     with open(out / "train.log", "w", encoding="utf-8") as log:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                                   stderr=subprocess.STDOUT, text=True, bufsize=1)
-        for line in process.stdout:
-            log.write(line)
-            if _worth_showing(line):
-                sys.stdout.write(line)
-                sys.stdout.flush()
-        code = process.wait()
+        code = 0
+        if gpus * nodes > 1:  # tokenize once, here, so the ranks only read it (no race to write it)
+            code = _run([sys.executable, "-m", "axolotl.cli.main", "preprocess", str(recipe.path)], env, log)
+        if code == 0:
+            code = _run(command, env, log)
     wall = time.time() - started
     gpu_used_gb = monitor.stop()
     if code != 0:
@@ -220,6 +217,17 @@ def train(recipe, force=False, gpus=None, nodes=1, node_rank=0, head="127.0.0.1:
     atomic_write_json(out / SUMMARY, summary)
     print(f"trained {recipe.name} in {wall:.0f} s: {summary}")
     return summary
+
+
+def _run(command, env, log):
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, bufsize=1)
+    for line in process.stdout:
+        log.write(line)
+        if _worth_showing(line):
+            sys.stdout.write(line)
+            sys.stdout.flush()
+    return process.wait()
 
 
 class GpuMemoryMonitor:
