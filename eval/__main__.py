@@ -3,6 +3,7 @@
     python -m eval run --model hf:models/smollm2-135m-instruct [--adapter runs/<run>] --split dev-200
     python -m eval run --model openai:gpt-4o-mini --split dev-200          # needs OPENAI_API_KEY
     python -m eval run --model openai:<name> --base-url http://localhost:8000/v1 --split dev-200
+    python -m eval run --model openai:<name> --base-url https://host/v1 --api-key-env HOST_KEY --split dev-200
     python -m eval recipe RECIPE             # base and tuned model of a recipe, then the report
     python -m eval report RESULT_DIR... [--baseline LABEL] [--out DIR]
     python -m eval serve --model hf:... [--adapter runs/<run>] [--port 8000]
@@ -45,6 +46,9 @@ def add_run_args(parser):
     parser.add_argument("--limit", type=int, help="score only the first N examples of the split")
     parser.add_argument("--batch-size", default="auto", help="local models: 'auto' or a number")
     parser.add_argument("--concurrency", type=int, default=8, help="API models: requests in flight")
+    parser.add_argument("--api-key-env", metavar="NAME",
+                        help="API models: the environment variable holding the server's key (default: "
+                             "OPENAI_API_KEY for OpenAI, no key elsewhere); the key is never logged or stored")
     parser.add_argument("--label", help="the name shown in reports")
     parser.add_argument("--results-dir", default=None, help="default: results/ (or $SLINGSHOT_RESULTS_DIR)")
     parser.add_argument("--hardware", help="what ran it, for the report (e.g. '1x A10G')")
@@ -63,6 +67,9 @@ def cmd_run(args):
         options["batch_size"] = args.batch_size
     elif args.model.startswith("openai:"):
         options["concurrency"] = args.concurrency
+        options["api_key_env"] = args.api_key_env
+    elif args.api_key_env:
+        raise ValueError("--api-key-env applies to openai: models only")
     backend = make_backend(args.model, adapter=args.adapter, base_url=args.base_url, **options)
     max_new_tokens = args.max_new_tokens or task.EVAL_DEFAULTS["max_new_tokens"]
     from eval.store import RESULTS_DIR

@@ -3,7 +3,7 @@ then write the report comparing them (and any other finished run on the same spl
 import importlib
 from pathlib import Path
 
-from eval.backends.local import LocalBackend
+from eval.backends.local import LocalBackend, recipe_quantization
 from eval.run import evaluate
 from eval.store import RESULTS_DIR, find_runs, latest_per_label
 from slingshot.contamination import check_recipe, contamination_statement
@@ -40,7 +40,8 @@ def evaluate_recipe(recipe_path, limit=None, out=None, results_dir=RESULTS_DIR, 
     for adapter, label in ((None, f"{Path(base_model).name} (base)"),
                            (recipe.output_dir, f"{recipe.name} (tuned)")):
         tuned = adapter is not None
-        backend = LocalBackend(base_model, adapter=adapter, batch_size=settings.get("batch_size", "auto"))
+        backend = LocalBackend(base_model, adapter=adapter, batch_size=settings.get("batch_size", "auto"),
+                               quantize=eval_quantization(recipe))
         stores.append(evaluate(backend, split, settings["max_new_tokens"], label=label,
                                seen_ids=set(overlap["affected_ids"]) if tuned else None,
                                extra_meta=tuned_meta if tuned else None, **common))
@@ -54,6 +55,16 @@ def evaluate_recipe(recipe_path, limit=None, out=None, results_dir=RESULTS_DIR, 
     print(f"\nreport: {display_path(out / 'report.md')}\n")
     print(headline_table(out / "report.md"))
     return report
+
+
+def eval_quantization(recipe):
+    """A recipe trained on a quantized base is scored on the same quantized base, so its eval
+    fits the GPU it trained on (an 8B base in bf16 alone is 16 GB). `slingshot.eval.quantize:
+    none` scores it in 16-bit instead; the report keys differ, so the two never mix."""
+    setting = recipe.eval_settings().get("quantize", "auto")
+    if setting == "auto":
+        return recipe_quantization(recipe.config)
+    return None if setting in (None, "none") else setting
 
 
 def headline_table(report_md):

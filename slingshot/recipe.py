@@ -5,6 +5,9 @@ train with the default rank. `check_recipe` rejects unknown keys (naming file, l
 the closest known key) and validates the rest with Axolotl's own pydantic schema.
 """
 import difflib
+import logging
+import sys
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +21,7 @@ from slingshot.tasks import get_task
 # Keys every task's `slingshot:` block may hold, besides the task's RECIPE_DEFAULTS.
 COMMON_KEYS = {
     "task": "which task module builds the data and scores the model (squad, julia)",
-    "eval": "generation settings for the eval, e.g. max_new_tokens, batch_size",
+    "eval": "generation settings for the eval, e.g. max_new_tokens, batch_size, quantize (auto|none|4bit|8bit)",
     "hardware": "name and usd_per_hour of the machine the recipe is sized for (for cost per answer)",
     "allow_test_contamination": "true to train on data that holds test examples (reports mark them seen)",
 }
@@ -33,6 +36,7 @@ class Recipe:
     path: Path
     config: dict          # the whole YAML, as Axolotl reads it
     lines: dict           # top-level key -> line number
+    deprecations: tuple = ()  # what Axolotl's validation says is deprecated in this recipe
 
     @property
     def name(self):
@@ -160,24 +164,46 @@ def check_recipe(recipe):
         entries = config.get(key)
         if not entries or not isinstance(entries[0], dict) or not entries[0].get("path"):
             raise RecipeError(f"{recipe.where(key)}: '{key}' must name a dataset file (path:)")
-    validate_with_axolotl(recipe)
+    recipe.deprecations = validate_with_axolotl(recipe)
+    for message in recipe.deprecations:
+        print(f"warning: {recipe.path}: {message}", file=sys.stderr)
+
+
+class _Collect(logging.Handler):
+    def __init__(self):
+        super().__init__(level=logging.WARNING)
+        self.messages = []
+
+    def emit(self, record):
+        self.messages.append(record.getMessage())
 
 
 def validate_with_axolotl(recipe):
-    """Axolotl's own schema, offline (no GPU capability probe, no hub access)."""
+    """Axolotl's own schema, offline (no GPU capability probe, no hub access).
+
+    Returns the deprecation warnings Axolotl logs while validating (a deprecated key still
+    trains today, and silently stops working in a later Axolotl)."""
     from axolotl.utils.config import validate_config
     from axolotl.utils.dict import DictDefault
     from pydantic import ValidationError
 
     config = {k: v for k, v in recipe.config.items() if k != "slingshot"}
+    collect = _Collect()
+    axolotl_log = logging.getLogger("axolotl")
+    axolotl_log.addHandler(collect)
     try:
-        validate_config(DictDefault(config))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            validate_config(DictDefault(config))
+        return [m for m in collect.messages + [str(w.message) for w in caught] if "deprecat" in m.lower()]
     except ValidationError as e:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc']) or '(config)'}: {err['msg']}" for err in e.errors())
         raise RecipeError(f"{recipe.path}: Axolotl rejects the config: {problems}") from None
     except ValueError as e:
         raise RecipeError(f"{recipe.path}: Axolotl rejects the config: {e}") from None
+    finally:
+        axolotl_log.removeHandler(collect)
 
 
 def derive_recipe(recipe, name, config_overrides=None, block_overrides=None):

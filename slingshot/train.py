@@ -112,9 +112,10 @@ def count_training_tokens(recipe):
     """Tokens the trainer sees in one epoch (prompt and answer), from the prepared JSONL."""
     from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(ROOT / recipe.config["base_model"]) \
-        if (ROOT / recipe.config["base_model"]).exists() else None
-    if tokenizer is None:
+    base = recipe.config["base_model"]
+    try:  # a hub model's tokenizer is in the local cache once training has run
+        tokenizer = AutoTokenizer.from_pretrained(ROOT / base if (ROOT / base).exists() else base)
+    except (OSError, ValueError):
         return None
     total = 0
     for row in read_jsonl(recipe.paths["train"]):
@@ -122,7 +123,35 @@ def count_training_tokens(recipe):
     return total
 
 
-def train(recipe, force=False):
+def launch_command(recipe, gpus=1, nodes=1, node_rank=0, head="127.0.0.1:29500"):
+    """`axolotl train` on one process, or data-parallel through torchrun: `gpus` processes on this
+    machine, `nodes` machines meeting at `head` (host:port of node 0), Axolotl's own multi-node launch.
+    DeepSpeed ZeRO or FSDP come from the recipe's `deepspeed:` / `fsdp:` keys."""
+    command = [sys.executable, "-m", "axolotl.cli.main", "train", str(recipe.path)]
+    if gpus <= 1 and nodes <= 1:
+        return command
+    torchrun = ["--nnodes", str(nodes), "--nproc_per_node", str(gpus)]
+    if nodes > 1:
+        torchrun += ["--node_rank", str(node_rank), "--rdzv_backend", "c10d", "--rdzv_endpoint", head,
+                     "--rdzv_id", recipe.name]
+    else:
+        torchrun += ["--master_port", head.rsplit(":", 1)[-1]]
+    return command + ["--launcher", "torchrun", "--", *torchrun]
+
+
+def recipe_gpus(recipe):
+    """Processes per machine: GPUS= on the command line, else the recipe's hardware.gpus, else 1."""
+    value = os.environ.get("GPUS") or (recipe.block.get("hardware") or {}).get("gpus") or 1
+    try:
+        gpus = int(value)
+    except ValueError:
+        raise UserError(f"GPUS={value!r}: expected a whole number of GPUs (processes) per machine") from None
+    if gpus < 1:
+        raise UserError(f"GPUS={gpus}: at least 1")
+    return gpus
+
+
+def train(recipe, force=False, gpus=None, nodes=1, node_rank=0, head="127.0.0.1:29500"):
     fingerprint = run_fingerprint(recipe)
     overlap = contamination.check_recipe(recipe)
     contamination.enforce(overlap, recipe.block.get("allow_test_contamination", False),
@@ -141,19 +170,24 @@ def train(recipe, force=False):
     resolved = resolved_config(recipe)
     atomic_write_text(out / "resolved_config.yml", yaml.safe_dump(resolved, sort_keys=True))
 
-    command = [sys.executable, "-m", "axolotl.cli.main", "train", str(recipe.path)]
+    gpus = gpus or recipe_gpus(recipe)
+    command = launch_command(recipe, gpus, nodes, node_rank, head)
     print(f"training {recipe.name}: {' '.join(command[2:])} (log: {display_path(out / 'train.log')})")
+    env = axolotl_env(recipe)
+    if gpus > 1 and "OMP_NUM_THREADS" not in os.environ:  # share the cores between the processes
+        env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // gpus))
+    if gpus * nodes > 1 and not shutil.which("nvidia-smi"):
+        env.setdefault("ACCELERATE_USE_CPU", "true")  # else each CPU process trains alone on all the data
+    monitor = GpuMemoryMonitor().start()
     started = time.time()
     with open(out / "train.log", "w", encoding="utf-8") as log:
-        process = subprocess.Popen(command, cwd=ROOT, env=axolotl_env(recipe), stdout=subprocess.PIPE,
-                                   stderr=subprocess.STDOUT, text=True, bufsize=1)
-        for line in process.stdout:
-            log.write(line)
-            if _worth_showing(line):
-                sys.stdout.write(line)
-                sys.stdout.flush()
-        code = process.wait()
+        code = 0
+        if gpus * nodes > 1:  # tokenize once, here, so the ranks only read it (no race to write it)
+            code = _run([sys.executable, "-m", "axolotl.cli.main", "preprocess", str(recipe.path)], env, log)
+        if code == 0:
+            code = _run(command, env, log)
     wall = time.time() - started
+    gpu_used_gb = monitor.stop()
     if code != 0:
         raise TrainingFailed(f"axolotl train failed with exit code {code}; see {display_path(out / 'train.log')}")
     if not (out / ADAPTER_FILE).exists():
@@ -176,11 +210,77 @@ def train(recipe, force=False):
         "final_eval_loss": next((r["eval_loss"] for r in reversed(records) if "eval_loss" in r), None),
         "steps": sum(1 for r in records if "loss" in r),
         "trainable_parameters": trainable_parameters(out),
+        "processes": gpus * nodes,
         "contamination": contamination.contamination_statement(overlap),
+        **gpu_measurements(recipe, records, gpu_used_gb, gpus),
     }
     atomic_write_json(recipe.paths["summary"], summary)
     print(f"trained {recipe.name} in {wall:.0f} s: {summary}")
     return summary
+
+
+def _run(command, env, log):
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, bufsize=1)
+    for line in process.stdout:
+        log.write(line)
+        if _worth_showing(line):
+            sys.stdout.write(line)
+            sys.stdout.flush()
+    return process.wait()
+
+
+class GpuMemoryMonitor:
+    """Highest GPU memory in use on any device while training, polled through NVML (it counts the
+    CUDA context and allocator cache too, so it reads above torch's max_memory_allocated)."""
+
+    def __init__(self, interval_s=1.0):
+        self.interval_s, self.peak, self._stop = interval_s, None, None
+
+    def start(self):
+        try:
+            import pynvml
+            pynvml.nvmlInit()
+            handles = [pynvml.nvmlDeviceGetHandleByIndex(i) for i in range(pynvml.nvmlDeviceGetCount())]
+        except Exception:  # no NVIDIA driver: a CPU run
+            return self
+        if not handles:
+            return self
+        import threading
+        self.peak, self._stop = 0, threading.Event()
+
+        def poll():
+            while not self._stop.wait(self.interval_s):
+                self.peak = max([self.peak] + [pynvml.nvmlDeviceGetMemoryInfo(h).used for h in handles])
+        self._thread = threading.Thread(target=poll, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self):
+        if self._stop is None:
+            return None
+        self._stop.set()
+        self._thread.join()
+        return round(self.peak / 1e9, 2)
+
+
+def gpu_measurements(recipe, records, gpu_used_gb, gpus):
+    """On a GPU: measured peak memory and tokens/s beside the planner's prediction."""
+    allocated = [v for r in records for k, v in r.items() if "max_allocated" in k and isinstance(v, float) and v > 0]
+    if gpu_used_gb is None and not allocated:
+        return {}
+    from slingshot.errors import UserError
+    from slingshot.plan import estimate, model_config
+    try:
+        predicted = estimate(recipe.config, model_config(recipe.config["base_model"]), gpus=gpus)["peak_gb"]
+    except UserError:
+        predicted = None
+    per_gpu = [r["tokens/train_per_sec_per_gpu"] for r in records
+               if isinstance(r.get("tokens/train_per_sec_per_gpu"), float) and "loss" in r]
+    return {"gpu_peak_memory_used_gb": gpu_used_gb,
+            "trainer_tokens_per_s_per_gpu": round(sum(per_gpu) / len(per_gpu), 1) if per_gpu else None,
+            "gpu_max_allocated_gb": round(max(allocated) * 2**30 / 1e9, 2) if allocated else None,
+            "predicted_peak_gpu_memory_gb": predicted}
 
 
 def _worth_showing(line):
@@ -211,29 +311,83 @@ def resolved_config(recipe):
     return json.loads(json.dumps(resolved, default=str))
 
 
-SMOKE_OVERRIDES = {
-    "base_model": "models/smollm2-135m-instruct",
-    "chat_template": "tokenizer_default",
-    "load_in_8bit": False, "load_in_4bit": False, "adapter": "lora",
-    "deepspeed": None, "fsdp": None, "fsdp_config": None,
-    "bf16": False, "fp16": False, "tf32": False, "flash_attention": False, "sdp_attention": False,
-    "lora_mlp_kernel": False, "lora_qkv_kernel": False, "lora_o_kernel": False,
-    "gradient_checkpointing": False, "optimizer": "adamw_torch", "sample_packing": False,
-    "eval_sample_packing": False, "pad_to_sequence_len": False, "sequence_len": 512,
-    "micro_batch_size": 1, "gradient_accumulation_steps": 1, "max_steps": 2, "warmup_steps": 0,
+# `--smoke` trains a GPU recipe on the CPU. It changes only what a CPU cannot run, each with its
+# reason, and keeps the recipe's training geometry: sequence length, sample packing, padding,
+# micro batch, gradient checkpointing, LoRA shape, schedule. The run is one optimizer step of at
+# most two accumulated micro batches (SMOKE_RUN_LENGTH, smoke_recipe).
+SMOKE_OVERRIDES = [
+    # (key, value or None to drop it, why the CPU needs the change)
+    ("base_model", "models/smollm2-135m-instruct", "a 7-8B model does not train on a CPU in test time; the embedded model is local"),
+    ("chat_template", "tokenizer_default", "the template belongs to the swapped base model's tokenizer"),
+    ("special_tokens", None, "tokens of the GPU base model's tokenizer, not the embedded one's"),
+    ("eot_tokens", None, "tokens of the GPU base model's tokenizer, not the embedded one's"),
+    ("tokenizer_type", None, "names the GPU base model's tokenizer class"),
+    ("model_type", None, "names the GPU base model's class"),
+    ("tokenizer_config", None, "names the GPU base model's tokenizer"),
+    ("load_in_8bit", False, "bitsandbytes quantized weights need CUDA"),
+    ("load_in_4bit", False, "bitsandbytes quantized weights need CUDA"),
+    ("adapter", "lora", "QLoRA is LoRA on a 4-bit base, which needs CUDA; the LoRA shape is kept"),
+    ("bf16", False, "the CPU trains in fp32 (no bf16 autocast fast path)"),
+    ("fp16", False, "fp16 mixed precision needs CUDA"),
+    ("tf32", False, "TF32 is a CUDA matmul mode"),
+    ("attn_implementation", "sdpa", "xformers and flash-attention kernels are CUDA-only; packing stays on (Axolotl packs real batches with sdpa)"),
+    ("lora_mlp_kernel", False, "Triton LoRA kernels need CUDA"),
+    ("lora_qkv_kernel", False, "Triton LoRA kernels need CUDA"),
+    ("lora_o_kernel", False, "Triton LoRA kernels need CUDA"),
+    ("deepspeed", None, "DeepSpeed ZeRO runs on CUDA/NCCL"),
+    ("fsdp", None, "FSDP here is a multi-GPU setting"),
+    ("fsdp_config", None, "FSDP here is a multi-GPU setting"),
+]
+AUTO_ENABLED = {"lora_mlp_kernel", "lora_qkv_kernel", "lora_o_kernel"}  # Axolotl turns these on when unset
+CPU_OPTIMIZERS = {  # CUDA-only optimizers and the CPU one with the same update rule
+    "adamw_bnb_8bit": "adamw_torch", "paged_adamw_8bit": "adamw_torch", "paged_adamw_32bit": "adamw_torch",
+    "adamw_torch_fused": "adamw_torch",
+}
+# How long the smoke run is: one optimizer step at the recipe's full batch, nothing saved or sent.
+SMOKE_RUN_LENGTH = {
+    "max_steps": 1, "warmup_steps": 0, "warmup_ratio": None, "logging_steps": 1,
     "evals_per_epoch": None, "eval_steps": None, "saves_per_epoch": None, "save_steps": None,
-    "save_strategy": "no", "hub_model_id": None, "wandb_project": None, "auto_resume_from_checkpoints": None,
-    "special_tokens": None, "tokenizer_type": None, "model_type": None, "tokenizer_config": None,
-    "lora_r": 8, "lora_alpha": 16, "logging_steps": 1,
+    "save_strategy": "no", "auto_resume_from_checkpoints": None, "hub_model_id": None, "wandb_project": None,
 }
 
 
+def smoke_overrides(config):
+    """The overrides a recipe needs on the CPU: [(key, new value, reason)], only keys it changes."""
+    changes = []
+    for key, value, why in SMOKE_OVERRIDES:
+        current = config.get(key)
+        unset_is_fine = current is None and (value is None or value is False) and key not in AUTO_ENABLED
+        if current != value and not unset_is_fine:
+            changes.append((key, value, why))
+    optimizer = config.get("optimizer")
+    if optimizer in CPU_OPTIMIZERS:
+        changes.append(("optimizer", CPU_OPTIMIZERS[optimizer], f"{optimizer} runs on CUDA only"))
+    return changes
+
+
+def smoke_rows(recipe):
+    """Training rows for one optimizer step at the recipe's batch: packed sequences x micro batch x
+    accumulation, at a generous guess of 200 tokens a row (more rows only cost tokenization)."""
+    config = recipe.config
+    tokens = config.get("micro_batch_size", 1) * min(2, config.get("gradient_accumulation_steps", 1)) * \
+        (config.get("sequence_len", 512) if config.get("sample_packing") else 200)
+    return max(8, -(-tokens // 200))
+
+
 def smoke_recipe(recipe):
-    """A GPU recipe cut down to a few CPU steps on the embedded model."""
-    block = {"source": "local", "train_size": 8, "validation_size": 4, "seed": 0}
+    """A GPU recipe cut down to one CPU step on the embedded model (SMOKE_OVERRIDES)."""
+    overrides = {k: v for k, v, _ in smoke_overrides(recipe.config)}
+    overrides.update(SMOKE_RUN_LENGTH)
+    # Accumulation repeats the micro batch's shape: two micro batches run the accumulation path
+    # at a fraction of a full step's CPU time (a 16-step accumulation of 1024-token packs is ~15 min).
+    overrides["gradient_accumulation_steps"] = min(2, recipe.config.get("gradient_accumulation_steps", 1))
+    rows = smoke_rows(recipe)
+    block = {"source": "local", "train_size": rows, "validation_size": 4, "seed": 0}
     if "top_n_per_case" in recipe.block:
-        block["top_n_per_case"] = 1
-    return derive_recipe(recipe, f"smoke-{recipe.name}", SMOKE_OVERRIDES, block)
+        cases = len(recipe.block.get("train_cases") or [1])
+        block["top_n_per_case"] = min(recipe.block["top_n_per_case"], max(1, -(-rows // cases)))
+        block["train_size"] = "all"
+    return derive_recipe(recipe, f"smoke-{recipe.name}", overrides, block)
 
 
 def prepare_smoke(recipe):
@@ -251,11 +405,19 @@ def main(argv=None):
     parser.add_argument("recipe")
     parser.add_argument("--force", action="store_true", help="train again even if the run is up to date")
     parser.add_argument("--smoke", action="store_true", help="a few CPU steps on the embedded model")
+    parser.add_argument("--gpus", type=int, help="data-parallel processes on this machine "
+                        "(default: $GPUS, else the recipe's slingshot.hardware.gpus, else 1)")
+    parser.add_argument("--nodes", type=int, default=int(os.environ.get("NODES", 1)), help="machines ($NODES)")
+    parser.add_argument("--node-rank", type=int, default=int(os.environ.get("NODE_RANK", 0)),
+                        help="this machine's rank, 0 on the head node ($NODE_RANK)")
+    parser.add_argument("--head", default=os.environ.get("HEAD", "127.0.0.1:29500"),
+                        help="host:port of node 0, reachable from every node ($HEAD)")
     args = parser.parse_args(argv)
     recipe = load_recipe(args.recipe)
     if args.smoke:
         recipe = prepare_smoke(recipe)
-    train(recipe, force=args.force)
+    train(recipe, force=args.force, gpus=args.gpus, nodes=args.nodes, node_rank=args.node_rank,
+          head=args.head)
 
 
 if __name__ == "__main__":

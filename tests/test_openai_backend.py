@@ -305,3 +305,28 @@ def test_killed_run_resumes_without_asking_finished_questions_again(real_server,
         assert mean(resumed_rows, metric) == mean(list(reference.values()), metric)
     meta = json.loads(next(resumed_dir.rglob("meta.json")).read_text())
     assert meta["status"] == "done"
+
+
+def test_cli_sends_the_key_named_by_api_key_env_and_never_stores_it(word_server, tmp_path):
+    """A keyed OpenAI-compatible server from the command line: the key reaches the server
+    as a Bearer token, and appears in no output and no result file."""
+    split = tmp_path / "squad" / "test" / "dev-2.jsonl"
+    from data_prep import squad
+    dev = squad.test_split(squad.load_source("local", "dev")[0], "dev-200")[:2]
+    atomic_write_jsonl(split, [squad.test_row(q) for q in dev])
+    proxy = proxy_for(word_server)
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "eval", "run", "--model", "openai:word-model", "--base-url", proxy.url,
+             "--api-key-env", "HOSTED_VLLM_KEY", "--split", str(split), "--max-new-tokens", "8",
+             "--results-dir", str(tmp_path / "results")],
+            cwd=ROOT, capture_output=True, text=True, timeout=120,
+            env={**__import__("os").environ, "HOSTED_VLLM_KEY": SECRET})
+    finally:
+        proxy.stop()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert [e["authorization"] for e in proxy.log] == [f"Bearer {SECRET}"] * 2
+    stored = "".join(f.read_text() for f in (tmp_path / "results").rglob("*") if f.is_file())
+    assert "predictions" in " ".join(str(f) for f in (tmp_path / "results").rglob("*"))
+    for text in (result.stdout, result.stderr, stored):
+        assert SECRET not in text and "DoNotLeak" not in text

@@ -47,9 +47,32 @@ def weights_digest(folder):
     return digest
 
 
+def quantization_config(quantize, device):
+    """bitsandbytes settings equal to Axolotl's for `load_in_4bit` (NF4, double quant) and `load_in_8bit`."""
+    if quantize not in ("4bit", "8bit"):
+        raise ValueError(f"quantize={quantize!r}: expected '4bit' or '8bit'")
+    if device != "cuda":
+        raise ValueError(f"a {quantize} base model needs a CUDA GPU (bitsandbytes); this machine has none. "
+                         f"Score the adapter on a GPU, or with the base in 16-bit where it fits")
+    from transformers import BitsAndBytesConfig
+    if quantize == "8bit":
+        return BitsAndBytesConfig(load_in_8bit=True)
+    return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+                              bnb_4bit_compute_dtype=torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16)
+
+
+def recipe_quantization(config):
+    """'4bit', '8bit' or None: how a recipe loaded its base for training."""
+    if config.get("load_in_4bit") or config.get("adapter") == "qlora":
+        return "4bit"
+    return "8bit" if config.get("load_in_8bit") else None
+
+
 class LocalBackend:
     def __init__(self, model, adapter=None, batch_size="auto", device=None, dtype=None,
-                 batch_tokens=DEFAULT_BATCH_TOKENS):
+                 batch_tokens=DEFAULT_BATCH_TOKENS, quantize=None):
+        """`quantize` ("4bit" or "8bit") loads the base as a QLoRA or 8-bit recipe trained it,
+        so its eval fits the GPU it trained on; the adapter then stays unmerged, as in training."""
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         self.spec = f"hf:{model}"
@@ -75,11 +98,21 @@ class LocalBackend:
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
-        self.model = AutoModelForCausalLM.from_pretrained(self.model_source, dtype=self.dtype)
+        self.quantize = quantize
+        if quantize:
+            self.model = AutoModelForCausalLM.from_pretrained(
+                self.model_source, dtype=self.dtype, quantization_config=quantization_config(quantize, self.device),
+                device_map={"": 0})
+        else:
+            self.model = AutoModelForCausalLM.from_pretrained(self.model_source, dtype=self.dtype)
         if self.adapter:
             from peft import PeftModel
-            self.model = PeftModel.from_pretrained(self.model, str(self.adapter)).merge_and_unload()
-        self.model.to(self.device).eval()
+            self.model = PeftModel.from_pretrained(self.model, str(self.adapter))
+            if not quantize:  # merging into 4-bit weights would round them again
+                self.model = self.model.merge_and_unload()
+        if not quantize:
+            self.model.to(self.device)
+        self.model.eval()
         self.eos_ids = self._eos_ids()
 
     def _eos_ids(self):
@@ -91,6 +124,8 @@ class LocalBackend:
     def identity(self):
         model_path = Path(self.model_source)
         identity = {"backend": "hf", "model": self.spec, "dtype": str(self.dtype).replace("torch.", "")}
+        if self.quantize:
+            identity["quantize"] = self.quantize
         if model_path.exists():
             identity["model_weights"] = weights_digest(model_path)
         if self.adapter:

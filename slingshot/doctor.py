@@ -1,0 +1,167 @@
+"""`make doctor RECIPE=...`: before anything is downloaded or paid for, can this machine run the recipe?
+
+Checks Python, the GPU and its driver against the CUDA the pinned torch was built for, free GPU
+memory against the planner's prediction, disk space for the base model, access to the model on
+the hub (gated models need the licence accepted and a token), and the packages the recipe's
+settings need. Prints one line per check; exits 1 if any check fails.
+"""
+import importlib.util
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from slingshot.layout import ROOT
+
+# Every pinned binary wheel exists for these (scripts/check_wheels.py; 3.10 and 3.13 not checked yet).
+SUPPORTED_PYTHON = ((3, 11), (3, 12))
+# Lowest Linux driver that runs any CUDA minor release of a major one (NVIDIA's minor version
+# compatibility, CUDA toolkit release notes).
+MIN_DRIVER = {"13": (580, 65), "12": (525, 60), "11": (450, 80)}
+
+
+def check_python(version=sys.version_info[:2]):
+    shown = ".".join(map(str, version))
+    if tuple(version) in SUPPORTED_PYTHON:
+        return "ok", f"Python {shown}"
+    names = ", ".join(".".join(map(str, v)) for v in SUPPORTED_PYTHON)
+    return "FAIL", f"Python {shown}: the pinned set has wheels for {names}; make venv PYTHON_FOR_VENV=python3.12"
+
+
+def gpus():
+    """[(name, total bytes, free bytes)] and the driver version, through NVML; ([], None) without one."""
+    try:
+        import pynvml
+        pynvml.nvmlInit()
+    except Exception:
+        return [], None
+    found = []
+    for i in range(pynvml.nvmlDeviceGetCount()):
+        handle = pynvml.nvmlDeviceGetHandleByIndex(i)
+        memory = pynvml.nvmlDeviceGetMemoryInfo(handle)
+        name = pynvml.nvmlDeviceGetName(handle)
+        found.append((name.decode() if isinstance(name, bytes) else name, memory.total, memory.free))
+    driver = pynvml.nvmlSystemGetDriverVersion()
+    return found, driver.decode() if isinstance(driver, bytes) else driver
+
+
+def check_driver(driver, cuda):
+    """The driver against the CUDA runtime torch was built with (torch.version.cuda)."""
+    need = MIN_DRIVER.get(cuda.split(".")[0])
+    have = tuple(int(p) for p in driver.split(".")[:2])
+    if need is None:
+        return "warn", f"driver {driver}; no minimum known here for CUDA {cuda}"
+    if have >= need:
+        return "ok", f"driver {driver} runs CUDA {cuda} (needs {need[0]}.{need[1]}+)"
+    return "FAIL", (f"driver {driver} is older than torch's CUDA {cuda} needs ({need[0]}.{need[1]}+): pick an image "
+                    f"with driver {need[0]}+, or install the same torch built for CUDA 12: "
+                    f"make venv GPU=1 TORCH_INDEX=https://download.pytorch.org/whl/cu126")
+
+
+def check_gpu_memory(recipe, devices):
+    from slingshot.plan import estimate, model_config
+    per_gpu = min(free for _, _, free in devices) / 1e9
+    need = estimate(recipe.config, model_config(recipe.config["base_model"]), gpus=len(devices))["peak_gb"]
+    verdict = "ok" if need + 1.0 <= per_gpu else "FAIL"
+    hint = "" if verdict == "ok" else "; see `python -m slingshot plan` for what would fit"
+    return verdict, f"{per_gpu:.1f} GB free per GPU, the recipe needs ~{need} GB + ~1 GB CUDA context{hint}"
+
+
+def model_bytes(recipe):
+    from slingshot.plan import Shapes, model_config
+    return Shapes.from_config(model_config(recipe.config["base_model"])).total_params() * 2  # bf16 checkpoint
+
+
+def check_disk(recipe):
+    if (ROOT / recipe.config["base_model"]).exists():
+        return "ok", "base model is local"
+    cache = Path(os.environ.get("HF_HUB_CACHE") or Path(os.environ.get("HF_HOME", Path.home() / ".cache" / "huggingface")) / "hub")
+    probe = cache
+    while not probe.exists():
+        probe = probe.parent
+    free = shutil.disk_usage(probe).free
+    need = model_bytes(recipe) * 1.1 + 5e9  # the weights, plus room for data, checkpoints and the adapter
+    verdict = "ok" if free >= need else "FAIL"
+    return verdict, f"{free / 1e9:.0f} GB free at {cache}, ~{need / 1e9:.0f} GB needed (weights + runs)" + (
+        "" if verdict == "ok" else "; set HF_HOME to a larger disk")
+
+
+def check_hub(recipe):
+    base = recipe.config["base_model"]
+    if (ROOT / base).exists():
+        return "ok", "base model is local"
+    try:
+        from huggingface_hub import auth_check
+        from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
+    except ImportError:
+        return "warn", "huggingface_hub too old to check access"
+    try:
+        auth_check(base)
+    except GatedRepoError:
+        return "FAIL", (f"{base} is gated: accept its licence on its hub page with your account, then "
+                        f"`huggingface-cli login` (or export HF_TOKEN)")
+    except RepositoryNotFoundError:
+        return "FAIL", f"{base}: no such model, or it is private and this token cannot see it"
+    except Exception as e:  # offline, DNS, proxy
+        return "FAIL", f"the hub did not answer for {base} ({type(e).__name__}): check the network"
+    return "ok", f"{base}: this token can download it"
+
+
+def check_packages(recipe):
+    config = recipe.config
+    needs = []
+    if config.get("deepspeed"):
+        needs.append(("deepspeed", "make venv GPU=1"))
+    if config.get("attn_implementation") == "xformers":
+        needs.append(("xformers", "make venv"))
+    if config.get("load_in_4bit") or config.get("load_in_8bit") or "bnb" in str(config.get("optimizer")):
+        needs.append(("bitsandbytes", "make venv"))
+    missing = [f"{name} ({fix})" for name, fix in needs if importlib.util.find_spec(name) is None]
+    if missing:
+        return "FAIL", "missing: " + ", ".join(missing)
+    return "ok", "packages the recipe's settings use: " + (", ".join(n for n, _ in needs) or "none extra")
+
+
+def needs_gpu(recipe):
+    return not (ROOT / recipe.config["base_model"]).exists() or bool(recipe.config.get("bf16") not in (False, None))
+
+
+def run_checks(recipe):
+    results = [("python", *check_python())]
+    devices, driver = gpus()
+    if devices:
+        import torch
+        results.append(("gpu", "ok", ", ".join(f"{n} {t / 1e9:.0f} GB" for n, t, _ in devices)))
+        results.append(("driver", *check_driver(driver, torch.version.cuda or "")))
+        if not torch.cuda.is_available():
+            results.append(("torch", "FAIL", "torch sees no GPU although NVML does: CUDA runtime and driver disagree"))
+        results.append(("gpu memory", *check_gpu_memory(recipe, devices)))
+    elif needs_gpu(recipe):
+        results.append(("gpu", "FAIL", "no NVIDIA GPU or driver found (nvidia-smi); this recipe needs one. "
+                                       "On the CPU use a *-cpu.yml recipe"))
+    else:
+        results.append(("gpu", "ok", "none needed: a CPU recipe"))
+    results.append(("disk", *check_disk(recipe)))
+    results.append(("hub", *check_hub(recipe)))
+    results.append(("packages", *check_packages(recipe)))
+    return results
+
+
+def main(argv=None):
+    import argparse
+    from slingshot.errors import UserError
+    from slingshot.recipe import RecipeError, load_recipe
+
+    parser = argparse.ArgumentParser(prog="python -m slingshot doctor", description=__doc__.splitlines()[0])
+    parser.add_argument("recipe")
+    args = parser.parse_args(argv)
+    try:
+        recipe = load_recipe(args.recipe)
+    except RecipeError as e:
+        raise UserError(str(e)) from None
+    results = run_checks(recipe)
+    for name, verdict, detail in results:
+        print(f"{verdict:5} {name:11} {detail}")
+    failed = [name for name, verdict, _ in results if verdict == "FAIL"]
+    print(f"\n{'not ready: fix ' + ', '.join(failed) if failed else 'ready'} for {args.recipe}")
+    return 1 if failed else 0

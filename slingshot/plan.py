@@ -1,0 +1,293 @@
+"""`python -m slingshot plan RECIPE --gpu A10G-24GB`: what a recipe will need before renting a GPU.
+
+From the base model's config.json and the recipe alone: trainable LoRA parameters, peak GPU
+memory (weights at their precision, LoRA weights, their gradients and optimizer state,
+activations at the recipe's micro batch and sequence length, logits), tokens to train on,
+hours at a stated MFU and dollars. It says whether the run fits and, if not, what would.
+
+The memory model counts the tensors PyTorch keeps for the backward pass of a Llama/Mistral
+decoder layer with an efficient attention kernel (no seq x seq matrix). It predicts
+torch.cuda.max_memory_allocated; the CUDA context and allocator slack come on top, which is
+why a GPU is taken to offer RESERVE_GB less than its size.
+"""
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from slingshot.errors import UserError
+from slingshot.layout import ROOT
+
+CONFIGS_DIR = Path(__file__).resolve().parent / "model_configs"
+GB = 1e9
+RESERVE_GB = 1.0  # CUDA context and allocator fragmentation, outside max_memory_allocated
+
+# name: (memory GB, dense bf16 tensor TFLOPS (fp16 where there is no bf16), on-demand USD/hour).
+# Prices are typical list prices; pass --usd-per-hour for yours.
+GPUS = {
+    "T4-16GB": (16, 65, 0.35),
+    "V100-16GB": (16, 125, 0.60),
+    "A10G-24GB": (24, 70, 1.01),
+    "L4-24GB": (24, 121, 0.80),
+    "RTXA5000-24GB": (24, 111, 0.39),
+    "RTX4090-24GB": (24, 165, 0.40),
+    "L40S-48GB": (48, 362, 1.00),
+    "A100-40GB": (40, 312, 1.30),
+    "A100-80GB": (80, 312, 1.80),
+    "H100-80GB": (80, 989, 2.50),
+    "H200-141GB": (141, 989, 3.50),
+}
+
+# Training rows per task when a size is a percentage, and mean tokens per row (prompt and
+# answer; measured on the CPU recipes' prepared data with the SmolLM2 tokenizer).
+SOURCE_ROWS = {"squad": 87599}
+TOKENS_PER_ROW = {"squad": 233, "julia": 260}
+LINEAR_NAMES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+# Quantized (bitsandbytes) training keeps about ten more hidden-size 16-bit tensors per token and
+# layer than the count below explains: fitted to litgpt's three published QLoRA peaks
+# (Llama-2-7B, Mistral-7B, Llama-3.1-8B, all within 0.1 GB of each other after this term);
+# measured, not derived.
+QUANTIZED_EXTRA_PER_TOKEN_LAYER = 10 * 2  # x hidden size, bytes
+LOGIT_BYTES = 16  # per logit: bf16 logits, their fp32 copy, log-softmax kept for backward, fp32 and bf16 grads
+
+
+@dataclass
+class Shapes:
+    hidden: int
+    intermediate: int
+    layers: int
+    heads: int
+    kv_heads: int
+    head_dim: int
+    vocab: int
+    tied: bool
+
+    @classmethod
+    def from_config(cls, c):
+        heads = c["num_attention_heads"]
+        return cls(c["hidden_size"], c["intermediate_size"], c["num_hidden_layers"], heads,
+                   c.get("num_key_value_heads") or heads, c.get("head_dim") or c["hidden_size"] // heads,
+                   c["vocab_size"], bool(c.get("tie_word_embeddings", False)))
+
+    def linears(self):
+        """(name, in_features, out_features) of each linear layer in one decoder layer."""
+        h, q, kv, i = self.hidden, self.heads * self.head_dim, self.kv_heads * self.head_dim, self.intermediate
+        return [("q_proj", h, q), ("k_proj", h, kv), ("v_proj", h, kv), ("o_proj", q, h),
+                ("gate_proj", h, i), ("up_proj", h, i), ("down_proj", i, h)]
+
+    def layer_linear_params(self):
+        return sum(a * b for _, a, b in self.linears())
+
+    def embedding_params(self):
+        return self.vocab * self.hidden * (1 if self.tied else 2)
+
+    def total_params(self):
+        return self.layers * (self.layer_linear_params() + 2 * self.hidden) + self.embedding_params() + self.hidden
+
+
+def model_config(base_model):
+    """config.json of a local model folder, a carried hub config, or the hub."""
+    local = ROOT / base_model / "config.json"
+    if local.exists():
+        return json.loads(local.read_text())
+    carried = CONFIGS_DIR / (base_model.replace("/", "--") + ".json")
+    if carried.exists():
+        return json.loads(carried.read_text())
+    try:
+        from huggingface_hub import hf_hub_download
+        return json.loads(Path(hf_hub_download(base_model, "config.json")).read_text())
+    except Exception as e:  # offline, gated without a token, or no such model
+        raise UserError(f"base_model {base_model!r}: no config.json here and the hub did not give one "
+                        f"({type(e).__name__}); log in with `huggingface-cli login` or put its config.json "
+                        f"in {CONFIGS_DIR.relative_to(ROOT)}/") from None
+
+
+def lora_targets(config):
+    if config.get("lora_target_linear"):
+        return set(LINEAR_NAMES)
+    return {t for t in (config.get("lora_target_modules") or ["q_proj", "v_proj"]) if t in LINEAR_NAMES}
+
+
+def weight_bytes_per_param(config):
+    if config.get("load_in_4bit") or config.get("adapter") == "qlora":
+        return 0.5 + 0.5 / 64 + 4 / (64 * 256)  # NF4 + 8-bit absmax per 64 + fp32 per 256 blocks (double quant)
+    if config.get("load_in_8bit"):
+        return 1.0 + 4 / 4096  # int8 + one fp32 scale per row
+    return 2 if _half(config) else 4
+
+
+def _half(config):
+    return bool(config.get("bf16") or config.get("fp16"))
+
+
+def optimizer_state_bytes(optimizer):
+    return 2 if "8bit" in (optimizer or "") else 8  # two moments, int8 or fp32
+
+
+def train_rows(recipe_block, task):
+    size = recipe_block.get("train_size")
+    if isinstance(size, str) and size.endswith("%"):
+        return round(SOURCE_ROWS.get(task, 0) * float(size[:-1]) / 100)
+    if size == "all" or size is None:
+        cases = len(recipe_block.get("train_cases") or [])
+        return cases * recipe_block.get("top_n_per_case", 1) if cases else 0
+    return int(size)
+
+
+def estimate(config, model_cfg, gpu_memory_gb=None, micro_batch=None, checkpointing=None, gpus=1,
+             zero3=None):
+    """Peak memory in bytes, by part, for one GPU of a data-parallel run."""
+    s = Shapes.from_config(model_cfg)
+    mb = micro_batch or config.get("micro_batch_size", 1)
+    seq = config.get("sequence_len", 512)
+    ckpt = bool(config.get("gradient_checkpointing")) if checkpointing is None else checkpointing
+    if zero3 is None:
+        zero3 = "zero3" in str(config.get("deepspeed") or "")
+    half = _half(config)
+    act = 2 if half else 4
+    r = config.get("lora_r", 8)
+    targets = lora_targets(config)
+    dropout = (config.get("lora_dropout") or 0) > 0
+    lora_params = s.layers * sum(r * (a + b) for name, a, b in s.linears() if name in targets)
+
+    quantized_linears = s.layers * s.layer_linear_params()
+    rest = s.total_params() - quantized_linears  # embeddings, lm_head, norms stay 16-bit when quantized
+    wbytes = weight_bytes_per_param(config)
+    weights = quantized_linears * wbytes + rest * (wbytes if wbytes >= 2 else 2)
+    shard = gpus if zero3 else 1
+    weights /= shard
+    # peft keeps adapter weights in fp32; grads fp32; Adam's two moments.
+    lora = lora_params * (4 + 4 + optimizer_state_bytes(config.get("optimizer"))) / (gpus if zero3 else 1)
+
+    tokens = mb * seq
+    h, q, kv, i = s.hidden, s.heads * s.head_dim, s.kv_heads * s.head_dim, s.intermediate
+    # Saved for backward per token and layer: norm inputs and outputs, q/k/v and their rotary
+    # versions, attention output, MLP gate, up, activation and product.
+    per_token_layer = act * (2 * h + (q + 2 * kv) + (q + kv) + q + 2 * h + 4 * i)
+    if dropout:  # a LoRA-wrapped linear keeps its dropped-out input (and the 1-byte mask)
+        per_token_layer += sum((act + 1) * a for name, a, _ in s.linears() if name in targets)
+    per_token_layer += sum(act * r for name, _, _ in s.linears() if name in targets)
+    if ckpt:  # only each layer's input, plus one layer's activations while it is recomputed
+        activations = tokens * (s.layers * act * h + per_token_layer)
+    else:
+        activations = tokens * s.layers * per_token_layer
+    if wbytes < 2:  # per layer whose activations are alive at once
+        activations += tokens * (1 if ckpt else s.layers) * QUANTIZED_EXTRA_PER_TOKEN_LAYER * h
+    logits = tokens * s.vocab * (LOGIT_BYTES if half else 12)
+    # the largest weight dequantized to 16-bit for a matmul, alive during forward and backward
+    dequant = max(a * b for _, a, b in s.linears()) * 2 if wbytes < 2 else 0
+    parts = {"weights": weights, "lora_and_optimizer": lora, "activations": activations,
+             "logits": logits, "dequantized": dequant}
+    return {"parts_gb": {k: round(v / GB, 2) for k, v in parts.items()},
+            "peak_gb": round(sum(parts.values()) / GB, 2),
+            "trainable_params": lora_params, "total_params": s.total_params(),
+            "micro_batch": mb, "sequence_len": seq, "gradient_checkpointing": ckpt}
+
+
+def flops_per_token(model_cfg, config, checkpointing, tokens_per_row):
+    """Forward 2N, backward 2N (input grads only: the base is frozen), +2N to recompute when
+    checkpointing; plus attention over half a row on average."""
+    s = Shapes.from_config(model_cfg)
+    n = s.total_params() - s.vocab * s.hidden * (0 if s.tied else 1)  # the input embedding is a lookup
+    passes = 6 if checkpointing else 4
+    context = min(config.get("sequence_len", 512), tokens_per_row) / 2
+    attention = 4 * s.layers * s.heads * s.head_dim * context * (passes / 2)
+    return passes * n + attention
+
+
+def plan(recipe, gpu="A10G-24GB", gpus=1, usd_per_hour=None, mfu=None):
+    if gpu not in GPUS:
+        raise UserError(f"--gpu {gpu!r} is not in the table; choose one of {', '.join(GPUS)}")
+    memory_gb, tflops, price = GPUS[gpu]
+    price = price if usd_per_hour is None else usd_per_hour
+    config, block = recipe.config, recipe.block
+    task = block.get("task")
+    model_cfg = model_config(config["base_model"])
+    quantized = bool(config.get("load_in_4bit") or config.get("load_in_8bit"))
+    mfu = mfu or (0.2 if quantized else 0.35)  # dequantizing every matmul costs QLoRA about 40%
+    est = estimate(config, model_cfg, gpus=gpus)
+    alt = estimate(config, model_cfg, gpus=gpus, checkpointing=not est["gradient_checkpointing"])
+    usable = memory_gb - RESERVE_GB
+    fits = est["peak_gb"] <= usable
+
+    rows = train_rows({**recipe.params(), **block}, task)
+    epochs = config.get("num_epochs", 1)
+    per_row = TOKENS_PER_ROW.get(task, 256)
+    if not config.get("sample_packing") and config.get("pad_to_sequence_len"):
+        per_row = config.get("sequence_len", 512)
+    train_tokens = rows * per_row * epochs
+    seconds = train_tokens * flops_per_token(model_cfg, config, est["gradient_checkpointing"], per_row) / (
+        tflops * 1e12 * mfu * gpus)
+    hours = seconds / 3600
+    result = {
+        "recipe": str(recipe.path), "base_model": config["base_model"], "gpu": gpu, "gpus": gpus,
+        "gpu_memory_gb": memory_gb, "usable_gpu_memory_gb": usable,
+        "trainable_params": est["trainable_params"], "total_params": est["total_params"],
+        "peak_gpu_memory_gb": est["peak_gb"], "memory_parts_gb": est["parts_gb"],
+        "gradient_checkpointing": est["gradient_checkpointing"],
+        "peak_gpu_memory_gb_other_checkpointing": alt["peak_gb"],
+        "micro_batch_size": est["micro_batch"], "sequence_len": est["sequence_len"],
+        "train_rows": rows, "tokens_per_row": per_row, "epochs": epochs, "train_tokens": train_tokens,
+        "bf16_tflops": tflops, "mfu": mfu, "hours": round(hours, 3), "usd_per_hour": price,
+        "usd": round(hours * price * gpus, 2), "fits": fits,
+        "to_fit": [] if fits else ways_to_fit(config, model_cfg, usable, gpus),
+    }
+    return result
+
+
+def ways_to_fit(config, model_cfg, usable, gpus):
+    """Changes that bring the predicted peak under the usable memory, cheapest first."""
+    ways = []
+    if not config.get("gradient_checkpointing"):
+        e = estimate(config, model_cfg, checkpointing=True, gpus=gpus)
+        if e["peak_gb"] <= usable:
+            ways.append(f"gradient_checkpointing: true ({e['peak_gb']} GB)")
+    for mb in range(config.get("micro_batch_size", 1) - 1, 0, -1):
+        e = estimate(config, model_cfg, micro_batch=mb, gpus=gpus)
+        if e["peak_gb"] <= usable:
+            acc = config.get("gradient_accumulation_steps", 1) * config.get("micro_batch_size", 1) // mb
+            ways.append(f"micro_batch_size: {mb} with gradient_accumulation_steps: {acc}, same batch ({e['peak_gb']} GB)")
+            break
+    if not (config.get("load_in_4bit") or config.get("adapter") == "qlora"):
+        q = {**config, "load_in_4bit": True, "load_in_8bit": False, "adapter": "qlora",
+             "gradient_checkpointing": True}
+        e = estimate(q, model_cfg, gpus=gpus)
+        if e["peak_gb"] <= usable:
+            ways.append(f"QLoRA: load_in_4bit: true, adapter: qlora, gradient_checkpointing: true ({e['peak_gb']} GB)")
+    for n in (2, 4, 8):
+        e = estimate(config, model_cfg, gpus=n, zero3=True)
+        if e["peak_gb"] <= usable:
+            ways.append(f"ZeRO-3 across {n} GPUs: deepspeed: recipes/deepspeed/zero3.json, GPUS={n} ({e['peak_gb']} GB each)")
+            break
+    return ways or ["none of micro batch, checkpointing, QLoRA or ZeRO-3 on 8 GPUs is enough: pick a larger GPU"]
+
+
+def format_plan(p):
+    parts = ", ".join(f"{k} {v}" for k, v in p["memory_parts_gb"].items())
+    other = "without" if p["gradient_checkpointing"] else "with"
+    lines = [
+        f"plan for {p['recipe']} on {p['gpus']}x {p['gpu']}",
+        f"  base model            {p['base_model']} ({p['total_params'] / 1e9:.2f}B parameters)",
+        f"  trainable parameters  {p['trainable_params']:,} (LoRA)",
+        f"  peak GPU memory       {p['peak_gpu_memory_gb']} GB per GPU "
+        f"(gradient checkpointing {'on' if p['gradient_checkpointing'] else 'off'}; "
+        f"{other} it: {p['peak_gpu_memory_gb_other_checkpointing']} GB)",
+        f"                        {parts}",
+        f"  GPU memory usable     {p['usable_gpu_memory_gb']} GB of {p['gpu_memory_gb']} GB",
+        f"  micro batch x length  {p['micro_batch_size']} x {p['sequence_len']} tokens",
+        f"  tokens to train on    {p['train_tokens']:,} ({p['train_rows']:,} rows x ~{p['tokens_per_row']} tokens x {p['epochs']} epochs)",
+        f"  time                  {p['hours'] * 60:.0f} min at {p['mfu']:.0%} MFU of {p['bf16_tflops']} TFLOPS per GPU",
+        f"  cost                  ${p['usd']:.2f} at ${p['usd_per_hour']}/h per GPU",
+        f"  fits                  {'yes' if p['fits'] else 'NO: will not fit'}",
+    ]
+    lines += [f"  to fit                {w}" for w in p["to_fit"]]
+    return "\n".join(lines)
+
+
+def gpu_of_recipe(recipe):
+    """The table's GPU that a recipe's `hardware.name` names ('1x A10G 24 GB' -> A10G-24GB)."""
+    name = str((recipe.block.get("hardware") or {}).get("name", "")).replace(" ", "").upper()
+    for gpu in GPUS:
+        if gpu.split("-")[0].upper() in name and gpu.split("-")[1].upper().replace("GB", "") in name:
+            return gpu
+    return "A10G-24GB"

@@ -1,0 +1,111 @@
+"""The planner: offline for every shipped recipe, and close to published peak-memory measurements."""
+import json
+
+import pytest
+
+from slingshot import ROOT
+from slingshot.plan import GPUS, estimate, model_config, plan
+from slingshot.recipe import load_recipe
+from tests.conftest import run_module
+
+RECIPES = sorted((ROOT / "recipes").glob("*/*/*.yml"))
+
+# litgpt's config_hub/finetune table (1x A10G, bf16-true, Alpaca2k, LoRA r32 on q and v, no
+# gradient checkpointing): torch.cuda.max_memory_allocated in GB. The 4-bit runs use bnb NF4.
+LITGPT = [
+    # (name, model config changes from Llama-3.1-8B, micro batch, 4-bit, published peak GB)
+    ("llama-3.1-8b/lora", {}, 1, False, 19.73),
+    ("llama-3.1-8b/qlora", {}, 2, True, 17.41),
+    ("mistral-7b/lora", {"vocab_size": 32000}, 2, False, 20.66),
+    ("mistral-7b/qlora", {"vocab_size": 32000}, 2, True, 14.29),
+    ("llama-2-7b/lora", {"vocab_size": 32000, "intermediate_size": 11008, "num_key_value_heads": 32}, 2, False, 19.77),
+    ("llama-2-7b/qlora", {"vocab_size": 32000, "intermediate_size": 11008, "num_key_value_heads": 32}, 2, True, 13.68),
+]
+
+
+def litgpt_config(micro_batch, four_bit):
+    config = {"sequence_len": 512, "micro_batch_size": micro_batch, "lora_r": 32, "lora_dropout": 0.05,
+              "lora_target_modules": ["q_proj", "v_proj"], "bf16": True, "gradient_checkpointing": False}
+    if four_bit:
+        config.update(load_in_4bit=True, adapter="qlora")
+    return config
+
+
+@pytest.mark.parametrize("name,changes,micro_batch,four_bit,published", LITGPT, ids=[r[0] for r in LITGPT])
+def test_peak_memory_within_6_percent_of_litgpt(name, changes, micro_batch, four_bit, published):
+    model = {**model_config("meta-llama/Llama-3.1-8B"), **changes}
+    predicted = estimate(litgpt_config(micro_batch, four_bit), model)["peak_gb"]
+    assert abs(predicted - published) / published < 0.06, (name, predicted, published)
+
+
+def test_llama_lora_r32_qv_trainable_parameters():
+    # 32 layers x r32 x ((4096 + 4096) for q + (4096 + 1024) for v)
+    e = estimate(litgpt_config(1, False), model_config("meta-llama/Llama-3.1-8B"))
+    assert e["trainable_params"] == 32 * 32 * (8192 + 5120) == 13_631_488
+    assert 8.02e9 < e["total_params"] < 8.04e9  # Llama-3.1-8B: 8.03B
+
+
+@pytest.mark.parametrize("path", RECIPES, ids=lambda p: str(p.relative_to(ROOT / "recipes")))
+def test_every_shipped_recipe_plans_offline_and_fits_its_hardware(path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    recipe = load_recipe(path)
+    from slingshot.plan import gpu_of_recipe
+    if "cpu" in path.stem:
+        return  # a CPU recipe has no GPU to fit; it still plans on any GPU:
+    result = plan(recipe, gpu=gpu_of_recipe(recipe))
+    assert result["fits"], result
+    assert result["gpu"] != "A10G-24GB" or "A10G" in recipe.block["hardware"]["name"]
+    for key in ("trainable_params", "peak_gpu_memory_gb", "train_tokens", "hours", "usd", "fits"):
+        assert key in result
+
+
+def test_gradient_checkpointing_and_micro_batch_change_the_prediction():
+    model = model_config("meta-llama/Llama-3.1-8B")
+    base = {"sequence_len": 1024, "micro_batch_size": 4, "lora_r": 32, "lora_target_linear": True, "bf16": True}
+    on = estimate({**base, "gradient_checkpointing": True}, model)["peak_gb"]
+    off = estimate({**base, "gradient_checkpointing": False}, model)["peak_gb"]
+    smaller = estimate({**base, "gradient_checkpointing": True, "micro_batch_size": 1}, model)["peak_gb"]
+    assert smaller < on < off
+
+
+def test_will_not_fit_says_what_would():
+    recipe = load_recipe(ROOT / "recipes/squad/llama-3.1-8b/lora.yml")
+    result = plan(recipe, gpu="T4-16GB")
+    assert not result["fits"]
+    assert any("QLoRA" in way or "ZeRO-3" in way for way in result["to_fit"]), result["to_fit"]
+    # and each suggestion really fits by the same model
+    assert all(float(way.rsplit("(", 1)[1].split()[0]) <= 15.0 for way in result["to_fit"])
+
+
+def test_cli_json_and_table():
+    result = run_module("slingshot", "plan", "recipes/squad/llama-3.1-8b/qlora.yml", "--gpu", "T4-16GB",
+                        "--usd-per-hour", "0.5", "--json", env={"HF_HUB_OFFLINE": "1"})
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout.strip().splitlines()[-1])
+    assert data["fits"] is True and data["usd_per_hour"] == 0.5
+    assert data["usd"] == round(data["hours"] * 0.5, 2)
+    assert data["train_tokens"] == 3504 * data["tokens_per_row"]
+    table = run_module("slingshot", "plan", "recipes/squad/llama-3.1-8b/lora.yml", "--gpu", "T4-16GB",
+                       env={"HF_HUB_OFFLINE": "1"})
+    assert "will not fit" in table.stdout and "to fit" in table.stdout
+    bad = run_module("slingshot", "plan", "recipes/squad/llama-3.1-8b/lora.yml", "--gpu", "B300")
+    assert bad.returncode == 2 and "T4-16GB" in bad.stderr
+
+
+def test_unknown_model_without_network_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    from slingshot.errors import UserError
+    with pytest.raises(UserError, match="no config.json here"):
+        model_config("nobody/no-such-model")
+
+
+def test_gpu_table_is_sane():
+    for name, (memory, tflops, price) in GPUS.items():
+        assert str(memory) in name and tflops > 0 and price > 0
+
+
+def test_trainable_parameters_equal_what_axolotl_trains(model_dir):
+    """The default recipe's adapter, as Axolotl saves it (r32 on all 7 linears of SmolLM2-135M):
+    9,768,960 parameters, the count `make train` reads from the adapter's tensor shapes."""
+    recipe = load_recipe(ROOT / "recipes/squad/smollm2-135m/lora-cpu.yml")
+    assert plan(recipe, gpu="T4-16GB")["trainable_params"] == 9_768_960
