@@ -66,7 +66,7 @@ def evaluate(backend, split_path, max_new_tokens, results_dir=RESULTS_DIR, label
     store = RunStore.for_identity(identity, label, results_dir)
     store.lock(wait=wait)
     if store.exists() and store.read_meta().get("status") == "done":
-        problem = store.problem()
+        problem = store.problem(expected=len(rows))
         if problem is None:
             if not quiet:
                 print(f"{label}: already scored on {split_name} ({store.folder})")
@@ -115,7 +115,7 @@ def evaluate(backend, split_path, max_new_tokens, results_dir=RESULTS_DIR, label
     if missing:
         raise EvalError(f"{label}: {len(missing)} examples got no answer (first: {missing[0]}); "
                         f"run again to retry them")
-    meta.update(status="done", finished=now(), usage={
+    meta.update(status="done", finished=now(), n_stored=len(predictions), usage={
         "tokens_in": sum(p["tokens_in"] for p in predictions.values()),
         "tokens_out": sum(p["tokens_out"] for p in predictions.values()),
     }, generation_s=round(sum(p["latency_s"] for p in predictions.values()), 3))

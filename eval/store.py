@@ -2,6 +2,7 @@
 
     results/<split>/<model-slug>-<key>/meta.json           what was run, status, timing, usage
     results/<split>/<model-slug>-<key>/predictions.jsonl   one line per answered example
+    results/<split>/<model-slug>-<key>/run.lock            held by the one process writing the store
 
 Each prediction is appended and flushed as soon as it exists, so a killed run resumes
 where it stopped and a finished one is never recomputed or paid for twice. The key
@@ -79,14 +80,16 @@ class RunStore:
                 done[row["id"]] = row
         return done, bad
 
-    def problem(self):
-        """What is wrong with a finished store (predictions missing or corrupt), or None."""
-        expected = self.read_meta().get("n_expected")
+    def problem(self, expected=None):
+        """What is wrong with a finished store (predictions missing or corrupt), or None. `expected`
+        defaults to the n_stored that `eval run` records when it finishes (a leaderboard record may
+        answer fewer prompts than its split has, so n_expected alone cannot tell)."""
+        expected = expected if expected is not None else self.read_meta().get("n_stored")
         done, bad = self.scan()
         if not bad and (expected is None or len(done) == expected):
             return None
         corrupt = f", {len(bad)} corrupt line(s) (line {', '.join(map(str, bad[:5]))})" if bad else ""
-        return (f"{self.predictions_path}: meta.json expects {expected} predictions but the file holds "
+        return (f"{self.predictions_path}: the finished run expects {expected} predictions but the file holds "
                 f"{len(done)} usable{corrupt}")
 
     def repair(self):
