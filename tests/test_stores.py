@@ -147,16 +147,16 @@ def wait_for_lock_holder(results, process, timeout=60):
 
 
 def test_a_second_process_on_the_same_store_refuses_or_waits(server, split, tmp_path):
-    server.delay_s = 2.0  # the first run takes about 10 s: long enough for two more to start
+    server.delay_s = 3.0  # the first run takes about 15 s: long enough for two more to start
     results = tmp_path / "results"
     first = eval_run(server, split, results)
     wait_for_lock_holder(results, first)
-    code, _, err = finish(eval_run(server, split, results))
+    second, queued = eval_run(server, split, results), eval_run(server, split, results, "--wait")
+    code, _, err = finish(second)
     assert code == 2 and f"pid {first.pid}" in err and "--wait" in err
-    queued = eval_run(server, split, results, "--wait")
     assert finish(first)[0] == 0
     code, out, err = finish(queued)
-    assert code == 0 and "already scored" in out, err
+    assert code == 0 and f"waiting for pid {first.pid}" in err and "already scored" in out, err
     assert server.asked == Counter({f"question {i}: where?": 1 for i in range(N)})  # each asked, and paid, once
     meta = RunStore(next(results.glob("*/*"))).read_meta()
     assert meta["requests"] == N and meta["status"] == "done"
