@@ -71,12 +71,23 @@ def fresh_prepared_folder(recipe):
         raise UserError(f"{recipe.where(key)}: {key} {display_path(prepared)} is outside the run folder "
                         f"{display_path(run)}; training only clears folders it made inside the run folder")
     if prepared.exists():
-        if not (prepared / PREPARED_MARK).is_file():
+        if not ((prepared / PREPARED_MARK).is_file() or _only_axolotl_output(prepared)):
             raise UserError(f"{recipe.where(key)}: {key} {display_path(prepared)} exists but was not made by "
                             f"training; move it away or name a new folder inside {display_path(run)}")
         shutil.rmtree(prepared)
     prepared.mkdir(parents=True)
     (prepared / PREPARED_MARK).write_text("made by slingshot.train; deleted and remade on every training\n")
+
+
+AXOLOTL_PREP_FILES = {"datasets_prep.lock", "datasets_ready.flag", "process_counter.txt"}
+
+
+def _only_axolotl_output(folder):
+    """A folder left by training before it was marked: only Axolotl's lock files and saved
+    datasets (folders holding a datasets `state.json`), or nothing."""
+    return folder.is_dir() and all(
+        entry.name in AXOLOTL_PREP_FILES if entry.is_file() else any(entry.rglob("state.json"))
+        for entry in folder.iterdir())
 
 
 def parse_log(text):

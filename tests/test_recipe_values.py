@@ -95,6 +95,13 @@ def test_training_clears_only_the_prepared_folder_it_made(tmp_path):
     fresh_prepared_folder(recipe)  # ours: cleared and marked again
     assert sorted(p.name for p in prepared.iterdir()) == [PREPARED_MARK]
 
+    (prepared / PREPARED_MARK).unlink()  # left by an older training: only Axolotl's own output
+    (prepared / "0a1b2c").mkdir()
+    (prepared / "0a1b2c" / "state.json").write_text("{}")
+    (prepared / "datasets_ready.flag").write_text("")
+    fresh_prepared_folder(recipe)
+    assert sorted(p.name for p in prepared.iterdir()) == [PREPARED_MARK]
+
 
 def test_training_refuses_a_prepared_folder_outside_the_run(tmp_path):
     recipe = load_recipe(write_recipe(tmp_path))
