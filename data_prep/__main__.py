@@ -14,7 +14,7 @@ from slingshot import contamination
 from slingshot.errors import cli
 from slingshot.io import atomic_write_json, atomic_write_jsonl, sha256_file, stable_hash
 from slingshot.layout import ROOT, display_path
-from slingshot.recipe import load_recipe
+from slingshot.recipe import data_errors_located, load_recipe
 
 OUTPUTS = ("train", "validation", "test")
 
@@ -73,7 +73,9 @@ def main(argv=None):
     parser.add_argument("recipe", help="path to a recipe YAML")
     parser.add_argument("--force", action="store_true", help="rebuild even if up to date")
     args = parser.parse_args(argv)
-    prepare_recipe(load_recipe(args.recipe), force=args.force)
+    recipe = load_recipe(args.recipe)
+    with data_errors_located(recipe):
+        prepare_recipe(recipe, force=args.force)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,8 @@ slingshot.tasks.squad.TEST_SPLITS), shared by every recipe of the task.
 """
 import gzip
 import json
+import math
+import os
 import random
 from collections import defaultdict
 from pathlib import Path
@@ -110,7 +112,16 @@ def _load_hub(name, which):
     """The hub dataset (flat rows), regrouped into the official article/paragraph schema."""
     import datasets
 
-    rows = datasets.load_dataset(name, split=HUB_SPLITS[which])
+    offline = any(os.environ.get(v, "").lower() in ("1", "true", "yes", "on")
+                  for v in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"))
+    if offline and not Path(name).exists():
+        raise DataError(f"slingshot.source: hub:{name} needs the Hugging Face hub, but this process is "
+                        f"offline (HF_HUB_OFFLINE); use `source: local` or a folder holding the official files")
+    try:
+        rows = datasets.load_dataset(name, split=HUB_SPLITS[which])
+    except (OSError, ConnectionError, ValueError) as e:  # no network, unknown dataset, wrong split
+        raise DataError(f"slingshot.source: hub:{name} could not be loaded ({type(e).__name__}: "
+                        f"{str(e)[:200]}); use `source: local` or a folder holding the official files") from None
     articles = {}
     for row in rows:
         article = articles.setdefault(row["title"], {"title": row["title"], "paragraphs": {}})
@@ -144,6 +155,8 @@ def parse_size(size, total, key):
             fraction = float(size[:-1]) / 100
         except ValueError:
             raise DataError(f"{key}: {size!r} is not a percentage") from None
+        if not (math.isfinite(fraction) and 0 < fraction <= 1):
+            raise DataError(f"{key}: {size!r}: a percentage must be above 0 and at most 100")
         count = round(total * fraction)
     elif isinstance(size, int) and not isinstance(size, bool):
         count = size

@@ -49,6 +49,13 @@ def add_run_args(parser):
     parser.add_argument("--api-key-env", metavar="NAME",
                         help="API models: the environment variable holding the server's key (default: "
                              "OPENAI_API_KEY for OpenAI, no key elsewhere); the key is never logged or stored")
+    parser.add_argument("--timeout", type=float, default=None,
+                        help="API models: seconds per request attempt (default 60 for OpenAI, "
+                             "120 for other servers)")
+    parser.add_argument("--max-retries", type=int, default=None,
+                        help="API models: retries of a failed request before the run stops (default 4)")
+    parser.add_argument("--wait", action="store_true",
+                        help="if another process is scoring the same run, wait for it instead of refusing")
     parser.add_argument("--label", help="the name shown in reports")
     parser.add_argument("--results-dir", default=None, help="default: results/ (or $SLINGSHOT_RESULTS_DIR)")
     parser.add_argument("--hardware", help="what ran it, for the report (e.g. '1x A10G')")
@@ -60,22 +67,24 @@ def cmd_run(args):
     from eval.run import evaluate, split_task
     from slingshot.tasks import get_task
 
+    if not args.model.startswith("openai:") and (args.timeout is not None or args.max_retries is not None):
+        raise UserError("--timeout and --max-retries apply to openai: models only")
     split_path = resolve_split(args.split)
     task = get_task(split_task(split_path)[0])
     options = {}
     if args.model.startswith("hf:"):
         options["batch_size"] = args.batch_size
     elif args.model.startswith("openai:"):
-        options["concurrency"] = args.concurrency
-        options["api_key_env"] = args.api_key_env
+        options.update(concurrency=args.concurrency, timeout=args.timeout, max_retries=args.max_retries,
+                       api_key_env=args.api_key_env)
     elif args.api_key_env:
-        raise ValueError("--api-key-env applies to openai: models only")
+        raise UserError("--api-key-env applies to openai: models only")
     backend = make_backend(args.model, adapter=args.adapter, base_url=args.base_url, **options)
     max_new_tokens = args.max_new_tokens or task.EVAL_DEFAULTS["max_new_tokens"]
     from eval.store import RESULTS_DIR
 
     evaluate(backend, split_path, max_new_tokens, results_dir=args.results_dir or RESULTS_DIR, label=args.label,
-             limit=args.limit, hardware=args.hardware, usd_per_hour=args.usd_per_hour)
+             limit=args.limit, hardware=args.hardware, usd_per_hour=args.usd_per_hour, wait=args.wait)
     return 0
 
 

@@ -1,10 +1,11 @@
 """Score one model on one held-out split, resumably: predictions are stored as they come."""
+import sys
 import time
 from pathlib import Path
 
 from tqdm import tqdm
 
-from eval.store import RESULTS_DIR, RunStore, now
+from eval.store import RESULTS_DIR, RunStore, holding_store_locks, now
 from slingshot.errors import UserError
 from slingshot.io import read_jsonl, sha256_file, stable_hash
 from slingshot.layout import split_of
@@ -45,9 +46,11 @@ def prompt_hash(messages):
     return stable_hash(messages, length=16)
 
 
+@holding_store_locks
 def evaluate(backend, split_path, max_new_tokens, results_dir=RESULTS_DIR, label=None, limit=None,
-             hardware=None, usd_per_hour=None, extra_meta=None, seen_ids=None, quiet=False):
-    """Generate and score every example of a split not already stored; returns the RunStore."""
+             hardware=None, usd_per_hour=None, extra_meta=None, seen_ids=None, quiet=False, wait=False):
+    """Generate and score every example of a split not already stored; returns the RunStore.
+    The store is locked for the whole run: another process on it refuses, or waits if `wait`."""
     task_name, split_name = split_task(split_path)
     task = get_task(task_name)
     rows = load_split(split_path, limit)
@@ -61,10 +64,14 @@ def evaluate(backend, split_path, max_new_tokens, results_dir=RESULTS_DIR, label
     }
     label = label or backend.spec + (f"+{Path(backend.adapter).name}" if getattr(backend, "adapter", None) else "")
     store = RunStore.for_identity(identity, label, results_dir)
+    store.lock(wait=wait)
     if store.exists() and store.read_meta().get("status") == "done":
-        if not quiet:
-            print(f"{label}: already scored on {split_name} ({store.folder})")
-        return store
+        problem = store.problem(expected=len(rows))
+        if problem is None:
+            if not quiet:
+                print(f"{label}: already scored on {split_name} ({store.folder})")
+            return store
+        print(f"{label}: {problem}; asking the missing questions again", file=sys.stderr)
     store.repair()
     done = store.load_predictions()
     by_id = {row["id"]: row for row in rows}
@@ -108,7 +115,7 @@ def evaluate(backend, split_path, max_new_tokens, results_dir=RESULTS_DIR, label
     if missing:
         raise EvalError(f"{label}: {len(missing)} examples got no answer (first: {missing[0]}); "
                         f"run again to retry them")
-    meta.update(status="done", finished=now(), usage={
+    meta.update(status="done", finished=now(), n_stored=len(predictions), usage={
         "tokens_in": sum(p["tokens_in"] for p in predictions.values()),
         "tokens_out": sum(p["tokens_out"] for p in predictions.values()),
     }, generation_s=round(sum(p["latency_s"] for p in predictions.values()), 3))

@@ -2,6 +2,7 @@
 
     results/<split>/<model-slug>-<key>/meta.json           what was run, status, timing, usage
     results/<split>/<model-slug>-<key>/predictions.jsonl   one line per answered example
+    results/<split>/<model-slug>-<key>/run.lock            held by the one process writing the store
 
 Each prediction is appended and flushed as soon as it exists, so a killed run resumes
 where it stopped and a finished one is never recomputed or paid for twice. The key
@@ -11,14 +12,18 @@ A prediction line:
     {"id", "prompt_hash", "raw_output", "answer", "tokens_in", "tokens_out",
      "latency_s", "metrics": {"exact_match": 0|100, "f1": 0..100, ...}}
 """
+import fcntl
+import functools
 import json
 import os
 import re
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
 
+from slingshot.errors import UserError
 from slingshot.io import atomic_write_json, atomic_write_jsonl, stable_hash
 from slingshot.layout import PREDICTIONS, RESULTS_DIR, RUN_META, results_split_dir
 
@@ -55,27 +60,76 @@ class RunStore:
 
     def load_predictions(self):
         """Predictions stored so far, by id. A torn last line (killed mid-write) is dropped."""
-        done = {}
+        return self.scan()[0]
+
+    def scan(self):
+        """(predictions by id, numbers of the lines that hold no usable prediction)."""
+        done, bad = {}, []
         if not self.predictions_path.exists():
-            return done
-        with open(self.predictions_path, encoding="utf-8") as f:
-            for line in f:
+            return done, bad
+        with open(self.predictions_path, encoding="utf-8", errors="replace") as f:
+            for lineno, line in enumerate(f, 1):
                 try:
                     row = json.loads(line)
                 except json.JSONDecodeError:
+                    bad.append(lineno)
+                    continue
+                if not isinstance(row, dict) or "id" not in row:
+                    bad.append(lineno)
                     continue
                 done[row["id"]] = row
-        return done
+        return done, bad
+
+    def problem(self, expected=None):
+        """What is wrong with a finished store (predictions missing or corrupt), or None. `expected`
+        defaults to the n_stored that `eval run` records when it finishes (a leaderboard record may
+        answer fewer prompts than its split has, so n_expected alone cannot tell)."""
+        expected = expected if expected is not None else self.read_meta().get("n_stored")
+        done, bad = self.scan()
+        if not bad and (expected is None or len(done) == expected):
+            return None
+        corrupt = f", {len(bad)} corrupt line(s) (line {', '.join(map(str, bad[:5]))})" if bad else ""
+        return (f"{self.predictions_path}: the finished run expects {expected} predictions but the file holds "
+                f"{len(done)} usable{corrupt}")
 
     def repair(self):
-        """Cut a torn last line left by a kill, so new appends start on a fresh line."""
-        if not self.predictions_path.exists():
+        """Drop lines holding no prediction (a torn last line left by a kill, corrupt lines), so the
+        store holds only whole predictions and new appends start on a fresh line. Returns the count."""
+        done, bad = self.scan()
+        if bad:
+            atomic_write_jsonl(self.predictions_path, done.values())
+        elif self.predictions_path.exists():
+            data = self.predictions_path.read_bytes()
+            if data and not data.endswith(b"\n"):  # a whole last row without its newline
+                with open(self.predictions_path, "ab") as f:
+                    f.write(b"\n")
+        return len(bad)
+
+    def lock(self, wait=False):
+        """Hold the store's lock until release_locks() (or this process ends): one writer per store.
+
+        A second process refuses with the holder's pid, or with wait=True waits for it to finish."""
+        key = str(self.folder.resolve())
+        if key in _HELD:
             return
-        data = self.predictions_path.read_bytes()
-        if data and not data.endswith(b"\n"):
-            cut = data.rfind(b"\n") + 1
-            with open(self.predictions_path, "r+b") as f:
-                f.truncate(cut)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        f = open(self.folder / RUN_LOCK, "a+", encoding="utf-8")
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            holder = f.read().strip() or "unknown"
+            if not wait:
+                f.close()
+                raise StoreBusy(f"{self.folder}: another `eval run` (pid {holder}) is writing this store; "
+                                f"wait for it to finish, or pass --wait to queue behind it")
+            print(f"waiting for pid {holder}, which is writing {self.folder}", file=sys.stderr)
+            fcntl.flock(f, fcntl.LOCK_EX)
+        f.seek(0)
+        f.truncate()
+        f.write(f"{os.getpid()}\n")
+        f.flush()
+        _HELD[key] = f
 
     def write_complete(self, meta, predictions):
         """Write a whole finished run at once (renamed into place), so a kill leaves no half run."""
@@ -99,6 +153,33 @@ class RunStore:
             os.fsync(f.fileno())
 
 
+RUN_LOCK = "run.lock"
+_HELD = {}  # store folder -> its open, locked lock file
+
+
+class StoreBusy(UserError):
+    """Another process holds the store's lock."""
+
+
+def release_locks():
+    for f in _HELD.values():
+        f.close()  # closing the file releases its flock
+    _HELD.clear()
+
+
+def holding_store_locks(fn):
+    """Release the store locks taken during the call, however it ends."""
+    @functools.wraps(fn)
+    def wrapped(*args, **kwargs):
+        held = set(_HELD)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            for key in set(_HELD) - held:
+                _HELD.pop(key).close()
+    return wrapped
+
+
 def find_runs(paths):
     """Finished run folders under the given paths (a run folder or any folder above runs)."""
     found = []
@@ -111,6 +192,10 @@ def find_runs(paths):
         for folder in candidates:
             store = RunStore(folder)
             if store.read_meta().get("status") == "done":
+                problem = store.problem()
+                if problem:
+                    raise UserError(f"{problem}; run the same `python -m eval run` again to ask the "
+                                    f"missing questions")
                 found.append(store)
     return found
 

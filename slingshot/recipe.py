@@ -4,8 +4,11 @@ Axolotl 0.17 silently drops unknown top-level keys, so a typo such as `lora_rank
 train with the default rank. `check_recipe` rejects unknown keys (naming file, line and
 the closest known key) and validates the rest with Axolotl's own pydantic schema.
 """
+import contextlib
 import difflib
 import logging
+import math
+import re
 import sys
 import warnings
 from dataclasses import dataclass
@@ -68,7 +71,7 @@ class Recipe:
         return self.paths["run"]
 
     def where(self, key):
-        line = self.lines.get(key)
+        line = self.lines.get(key) or (self.lines.get("slingshot") if key.startswith("slingshot.") else None)
         return f"{self.path}:{line}" if line else str(self.path)
 
 
@@ -77,17 +80,9 @@ def load_recipe(path):
     path = Path(path)
     if not path.exists():
         raise RecipeError(f"{path}: recipe not found (recipes live under recipes/<task>/<model>/<method>.yml)")
-    text = path.read_text(encoding="utf-8")
-    try:
-        node = yaml.compose(text)
-        config = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise RecipeError(f"{where}: not valid YAML ({getattr(e, 'problem', e)})") from None
-    if not isinstance(config, dict):
-        raise RecipeError(f"{path}: a recipe must be a YAML mapping of Axolotl keys")
-    lines = {k.value: k.start_mark.line + 1 for k, _ in node.value}
+    if not path.is_file():
+        raise RecipeError(f"{path}: is a folder, not a recipe; give the recipe's .yml file")
+    config, lines = read_yaml_mapping(path)
     recipe = Recipe(path, config, lines)
     check_recipe(recipe)
     return recipe
@@ -136,16 +131,7 @@ def _unknown(key, known, where, what):
 
 def check_recipe(recipe):
     config = recipe.config
-    known = axolotl_keys() | {"slingshot"}
-    for key in config:
-        if key not in known:
-            raise _unknown(key, known, recipe.where(key), "Axolotl key")
-    for list_key in ("datasets", "test_datasets"):
-        ds_known = dataset_keys()
-        for i, entry in enumerate(config.get(list_key) or []):
-            for key in entry:
-                if key not in ds_known:
-                    raise _unknown(key, ds_known, f"{recipe.where(list_key)}", f"key in {list_key}[{i}]")
+    check_key_types(recipe)
     block = config.get("slingshot")
     if not isinstance(block, dict) or "task" not in block:
         raise RecipeError(f"{recipe.where('slingshot')}: the recipe needs a 'slingshot:' block with a 'task' key")
@@ -162,8 +148,20 @@ def check_recipe(recipe):
             raise RecipeError(f"{recipe.path}: missing required key '{key}'")
     for key in ("datasets", "test_datasets"):
         entries = config.get(key)
-        if not entries or not isinstance(entries[0], dict) or not entries[0].get("path"):
+        if not entries or not isinstance(entries, list) or not isinstance(entries[0], dict) \
+                or not entries[0].get("path"):
             raise RecipeError(f"{recipe.where(key)}: '{key}' must name a dataset file (path:)")
+    check_values(recipe)  # before Axolotl is imported (seconds): the common mistakes fail fast
+    known = axolotl_keys() | {"slingshot"}
+    for key in config:
+        if key not in known:
+            raise _unknown(key, known, recipe.where(key), "Axolotl key")
+    for list_key in ("datasets", "test_datasets"):
+        ds_known = dataset_keys()
+        for i, entry in enumerate(config.get(list_key) or []):
+            for key in entry:
+                if key not in ds_known:
+                    raise _unknown(key, ds_known, f"{recipe.where(list_key)}", f"key in {list_key}[{i}]")
     recipe.deprecations = validate_with_axolotl(recipe)
     for message in recipe.deprecations:
         print(f"warning: {recipe.path}: {message}", file=sys.stderr)
@@ -197,9 +195,11 @@ def validate_with_axolotl(recipe):
             validate_config(DictDefault(config))
         return [m for m in collect.messages + [str(w.message) for w in caught] if "deprecat" in m.lower()]
     except ValidationError as e:
+        errors = e.errors()
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '(config)'}: {err['msg']}" for err in e.errors())
-        raise RecipeError(f"{recipe.path}: Axolotl rejects the config: {problems}") from None
+            f"{'.'.join(str(p) for p in err['loc']) or '(config)'}: {err['msg']}" for err in errors)
+        where = recipe.where(str(errors[0]["loc"][0])) if errors and errors[0]["loc"] else recipe.path
+        raise RecipeError(f"{where}: Axolotl rejects the config: {problems}") from None
     except ValueError as e:
         raise RecipeError(f"{recipe.path}: Axolotl rejects the config: {e}") from None
     finally:
@@ -223,3 +223,197 @@ def derive_recipe(recipe, name, config_overrides=None, block_overrides=None):
     path = layout.RUNS_DIR / "derived" / name / "recipe.yml"
     atomic_write_text(path, yaml.safe_dump(config, sort_keys=False))
     return load_recipe(path)
+
+
+# ---------- reading the YAML: duplicate keys and alias bombs are errors, not silent surprises ----------
+
+MAX_YAML_VALUES = 100_000  # a recipe holds a few hundred; aliases may not expand beyond this
+
+
+def read_yaml_mapping(path):
+    """(config, lines) of a recipe file. lines maps each top-level key, and each `slingshot.<key>`,
+    to its line. Checked on the node graph before any value is built: a key given twice, or aliases
+    expanding past MAX_YAML_VALUES, raise RecipeError naming the line."""
+    loader = yaml.SafeLoader(path.read_text(encoding="utf-8"))
+    try:
+        node = loader.get_single_node()
+        if node is not None:
+            _check_expansion(node, path)
+            _check_duplicate_keys(node, path)
+        config = loader.construct_document(node) if node is not None else None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise RecipeError(f"{where}: not valid YAML ({getattr(e, 'problem', None) or e})") from None
+    finally:
+        loader.dispose()
+    if not isinstance(config, dict):
+        raise RecipeError(f"{path}: a recipe must be a YAML mapping of Axolotl keys")
+    lines = {}
+    for key, value in node.value:
+        lines[key.value] = key.start_mark.line + 1
+        if key.value == "slingshot" and isinstance(value, yaml.MappingNode):
+            for sub, _ in value.value:
+                lines[f"slingshot.{sub.value}"] = sub.start_mark.line + 1
+    return config, lines
+
+
+def _children(node):
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return node.value
+    return []
+
+
+def _check_expansion(root, path):
+    """Count the values the document expands to (an alias repeats its anchor's whole subtree)."""
+    size = {}
+    stack = [(root, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if id(node) in size:
+            continue
+        if expanded:
+            total = 1 + sum(size[id(c)] for c in _children(node))
+            if total > MAX_YAML_VALUES:
+                raise RecipeError(
+                    f"{path}:{node.start_mark.line + 1}: YAML aliases here expand to more than "
+                    f"{MAX_YAML_VALUES:,} values; write the values out instead of nesting aliases")
+            size[id(node)] = total
+        else:
+            stack.append((node, True))
+            stack.extend((c, False) for c in _children(node) if id(c) not in size)
+
+
+def _check_duplicate_keys(root, path):
+    seen_nodes, stack = set(), [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen_nodes:
+            continue
+        seen_nodes.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            first = {}
+            for key, _ in node.value:
+                if not isinstance(key, yaml.ScalarNode) or key.tag == "tag:yaml.org,2002:merge":
+                    continue
+                line = key.start_mark.line + 1
+                if key.value in first:
+                    raise RecipeError(f"{path}:{line}: key '{key.value}' is given twice (first at line "
+                                      f"{first[key.value]}); YAML would silently keep the later value")
+                first[key.value] = line
+        stack.extend(_children(node))
+
+
+# ---------- values: each checked with the file, line and key in the message ----------
+
+PERCENT_SIZES = {"squad"}  # tasks whose train_size may be a percentage of the source
+
+
+def check_key_types(recipe):
+    for key in list(recipe.config) + list(recipe.block if isinstance(recipe.block, dict) else {}):
+        if not isinstance(key, str):
+            where = recipe.where(str(key)) if str(key) in recipe.lines else recipe.where(f"slingshot.{key}")
+            raise RecipeError(f"{where}: key {key!r} is not a name; recipe keys are words like 'lora_r'")
+
+
+def check_values(recipe):
+    """Value checks Axolotl's schema does not make, or makes too late (the slingshot block,
+    the folder training clears). Raises RecipeError naming file, line and key."""
+    _check_prepared_path(recipe)
+    block = recipe.block
+    task_name = block["task"]
+
+    def fail(key, message):
+        raise RecipeError(f"{recipe.where('slingshot.' + key)}: slingshot.{key}: {message}")
+
+    if "seed" in block and not _is_int(block["seed"]):
+        fail("seed", f"expected an integer, got {block['seed']!r}")
+    if "source" in block:
+        source = block["source"]
+        if not isinstance(source, str) or not source:
+            fail("source", f"expected 'local', 'hub:<dataset>' or a folder, got {source!r}")
+        if source.startswith("hub:") and task_name not in PERCENT_SIZES:
+            fail("source", f"{source!r}: this task has no hub source; use 'local' or a folder")
+        if source not in ("local",) and not source.startswith("hub:") and not (layout.ROOT / source).is_dir():
+            fail("source", f"{source!r} is neither 'local', 'hub:<dataset>' nor an existing folder")
+    if "train_size" in block:
+        problem = _size_problem(block["train_size"], percent=task_name in PERCENT_SIZES)
+        if problem:
+            fail("train_size", problem)
+    if "validation_size" in block:
+        value = block["validation_size"]
+        # 0 would leave the file test_datasets names empty; a validation file is part of every recipe.
+        if not _is_int(value) or value < 1:
+            fail("validation_size", f"expected a count >= 1 (questions held out for validation loss), "
+                                    f"got {value!r}")
+    if "top_n_per_case" in block and (not _is_int(block["top_n_per_case"]) or block["top_n_per_case"] < 1):
+        fail("top_n_per_case", f"expected a count >= 1, got {block['top_n_per_case']!r}")
+    if "test_split" in block:
+        splits = getattr(recipe.task, "TEST_SPLITS", {})
+        if not isinstance(block["test_split"], str) or (splits and block["test_split"] not in splits):
+            fail("test_split", f"unknown split {block['test_split']!r}; known: {', '.join(splits)}")
+    if "allow_test_contamination" in block and not isinstance(block["allow_test_contamination"], bool):
+        fail("allow_test_contamination", f"expected true or false, got {block['allow_test_contamination']!r}")
+    for key, number in (("eval", "max_new_tokens"), ("hardware", "usd_per_hour")):
+        if key not in block:
+            continue
+        if not isinstance(block[key], dict):
+            fail(key, f"expected a mapping, got {block[key]!r}")
+        value = block[key].get(number)
+        low = 1 if number == "max_new_tokens" else 0
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                  or not math.isfinite(value) or value < low
+                                  or (number == "max_new_tokens" and not _is_int(value))):
+            fail(key, f"{number}: expected a number >= {low}, got {value!r}")
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _size_problem(value, percent):
+    """Why a train_size is unusable, or None: a count >= 1, 'N%' with 0 < N <= 100, or 'all'."""
+    forms = "a count >= 1, a percentage like '4%' or 'all'" if percent else "a count >= 1 or 'all'"
+    if value == "all" or (_is_int(value) and value >= 1):
+        return None
+    if percent and isinstance(value, str) and value.endswith("%"):
+        try:
+            number = float(value[:-1])
+        except ValueError:
+            number = float("nan")
+        if math.isfinite(number) and 0 < number <= 100:
+            return None
+        return f"{value!r}: a percentage must be a number above 0 and at most 100"
+    return f"expected {forms}, got {value!r}"
+
+
+def _check_prepared_path(recipe):
+    """Training deletes dataset_prepared_path before it runs, so it must lie inside the run folder."""
+    key = "dataset_prepared_path"
+    value = recipe.config.get(key)
+    if not isinstance(recipe.config["output_dir"], str) or not recipe.config["output_dir"].strip():
+        raise RecipeError(f"{recipe.where('output_dir')}: output_dir must name the run folder, e.g. "
+                          f"'runs/{recipe.name}'")
+    run = recipe.paths["run"].resolve()
+    if not isinstance(value, str) or not value.strip():
+        raise RecipeError(f"{recipe.where(key) if key in recipe.lines else recipe.path}: {key} must name a "
+                          f"folder inside the run folder, e.g. '{layout.display_path(run)}/prepared'")
+    prepared = recipe.paths["prepared"].resolve()
+    if prepared == run or not prepared.is_relative_to(run):
+        raise RecipeError(f"{recipe.where(key)}: {key}: {value!r} is outside the run folder "
+                          f"{layout.display_path(run)}; training clears this folder, so it must lie inside "
+                          f"the run folder, e.g. '{layout.display_path(run)}/prepared'")
+
+
+@contextlib.contextmanager
+def data_errors_located(recipe):
+    """Prefix a data error about `slingshot.<key>` with the recipe file and that key's line."""
+    try:
+        yield
+    except UserError as e:
+        match = re.match(r"slingshot\.(\w+):", str(e))
+        if not match:
+            raise
+        raise type(e)(f"{recipe.where('slingshot.' + match.group(1))}: {e}") from None

@@ -57,6 +57,39 @@ def is_trained(recipe, fingerprint):
             and json.loads(summary.read_text()).get("fingerprint") == fingerprint)
 
 
+PREPARED_MARK = ".made-by-slingshot-train"  # in dataset_prepared_path: this folder is ours to clear
+
+
+def fresh_prepared_folder(recipe):
+    """Empty dataset_prepared_path (tokenized data of older files must not be reused) and mark it.
+
+    Only a folder inside the run folder that training made (it holds PREPARED_MARK) is deleted;
+    anything else there is an error naming the key, never a silent rmtree."""
+    key = "dataset_prepared_path"
+    prepared, run = recipe.paths["prepared"].resolve(), recipe.paths["run"].resolve()
+    if prepared == run or not prepared.is_relative_to(run):
+        raise UserError(f"{recipe.where(key)}: {key} {display_path(prepared)} is outside the run folder "
+                        f"{display_path(run)}; training only clears folders it made inside the run folder")
+    if prepared.exists():
+        if not ((prepared / PREPARED_MARK).is_file() or _only_axolotl_output(prepared)):
+            raise UserError(f"{recipe.where(key)}: {key} {display_path(prepared)} exists but was not made by "
+                            f"training; move it away or name a new folder inside {display_path(run)}")
+        shutil.rmtree(prepared)
+    prepared.mkdir(parents=True)
+    (prepared / PREPARED_MARK).write_text("made by slingshot.train; deleted and remade on every training\n")
+
+
+AXOLOTL_PREP_FILES = {"datasets_prep.lock", "datasets_ready.flag", "process_counter.txt"}
+
+
+def _only_axolotl_output(folder):
+    """A folder left by training before it was marked: only Axolotl's lock files and saved
+    datasets (folders holding a datasets `state.json`), or nothing."""
+    return folder.is_dir() and all(
+        entry.name in AXOLOTL_PREP_FILES if entry.is_file() else any(entry.rglob("state.json"))
+        for entry in folder.iterdir())
+
+
 def parse_log(text):
     """Loss records from the trainer's log lines: {'loss': ..., 'epoch': ...}."""
     records = []
@@ -160,10 +193,8 @@ def train(recipe, force=False, gpus=None, nodes=1, node_rank=0, head="127.0.0.1:
     if not force and is_trained(recipe, fingerprint):
         print(f"{display_path(out)}: already trained on this recipe and data")
         return json.loads(recipe.paths["summary"].read_text())
-    prepared = recipe.paths["prepared"]
-    if prepared.exists():
-        shutil.rmtree(prepared)  # tokenized data from an older version of the files must not be reused
     out.mkdir(parents=True, exist_ok=True)
+    fresh_prepared_folder(recipe)
     recipe.paths["summary"].unlink(missing_ok=True)
     if recipe.path.resolve() != (out / "recipe.yml").resolve():  # derived recipes already live there
         shutil.copyfile(recipe.path, out / "recipe.yml")

@@ -26,13 +26,19 @@ OPENAI_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_KEY_ENV = "OPENAI_API_KEY"
 NO_KEY_PLACEHOLDER = "no-key"  # the client insists on a key; local servers ignore it
 MAX_RETRY_AFTER_S = 120.0
-# A request's wait in a self-hosted server's queue counts against its timeout, and a
-# CPU server may take minutes to reach it: retrying then would only queue it twice.
-OPENAI_TIMEOUT_S, SELF_HOSTED_TIMEOUT_S = 60.0, 600.0
+# A request's wait in a self-hosted server's queue counts against its timeout, so a slow CPU
+# server needs more than OpenAI; a hung one should still fail in minutes, not an hour
+# (--timeout and --max-retries change both).
+OPENAI_TIMEOUT_S, SELF_HOSTED_TIMEOUT_S = 60.0, 120.0
+DEFAULT_MAX_RETRIES = 4
 RETRIABLE_STATUS = {408, 409, 429}  # and every 5xx
 
 
-class BackendError(RuntimeError):
+class BadResponse(Exception):
+    """A 200 answer that holds no usable answer (no choices, null content, not JSON): retried."""
+
+
+class BackendError(UserError):
     """A request failed for good (after retries, or with an error retrying cannot fix)."""
 
 
@@ -50,9 +56,9 @@ def is_openai(base_url):
 
 
 class OpenAIBackend:
-    def __init__(self, model, base_url=None, concurrency=8, timeout=None, max_retries=6,
+    def __init__(self, model, base_url=None, concurrency=8, timeout=None, max_retries=DEFAULT_MAX_RETRIES,
                  api_key_env=None, backoff_s=1.0, max_backoff_s=60.0):
-        """`timeout` is per attempt: 60 s for OpenAI, 600 s for a self-hosted server unless
+        """`timeout` is per attempt: 60 s for OpenAI, 120 s for a self-hosted server unless
         given. `api_key_env` names the variable holding the key. OpenAI itself defaults to
         OPENAI_API_KEY; another base URL gets a key only when a variable is named,
         so an OpenAI key is never sent to a third-party server by accident."""
@@ -65,7 +71,7 @@ class OpenAIBackend:
         if timeout is None:
             timeout = OPENAI_TIMEOUT_S if is_openai(self.base_url) else SELF_HOSTED_TIMEOUT_S
         self.timeout = float(timeout)
-        self.max_retries = int(max_retries)
+        self.max_retries = DEFAULT_MAX_RETRIES if max_retries is None else int(max_retries)
         self.backoff_s = float(backoff_s)
         self.max_backoff_s = float(max_backoff_s)
         if self.concurrency < 1 or self.max_retries < 0 or self.timeout <= 0:
@@ -151,6 +157,8 @@ class OpenAIBackend:
                     max_tokens=max_new_tokens)
                 latency = time.perf_counter() - start
                 return self._generation(response, latency)
+            except (BadResponse, openai.APIResponseValidationError) as e:
+                reason, retry_after, detail = "bad_response", None, self._redact(str(e))[:300]
             except openai.APITimeoutError:
                 reason, retry_after, detail = "timeout", None, f"no answer within {self.timeout:g}s"
             except openai.APIConnectionError as e:
@@ -181,10 +189,10 @@ class OpenAIBackend:
         return random.uniform(0.5, 1.0) * min(self.max_backoff_s, self.backoff_s * 2 ** attempt)
 
     def _generation(self, response, latency):
-        text = (response.choices[0].message.content or "") if response.choices else ""
-        usage = response.usage
+        text = answer_text(response)
+        usage = getattr(response, "usage", None)
         with self._lock:
-            if response.model:
+            if getattr(response, "model", None):
                 self.served_models.add(response.model)
             if usage is None:
                 self.missing_usage += 1
@@ -197,6 +205,21 @@ class OpenAIBackend:
         if self._api_key:
             text = text.replace(self._api_key, "***")
         return re.sub(r"\bsk-[A-Za-z0-9_\-*]{6,}", "sk-***", text)
+
+
+def answer_text(response):
+    """The answer of a chat completion; BadResponse when the 200 holds none (never stored as '')."""
+    if isinstance(response, (str, bytes)):  # the client hands over a non-JSON body as text
+        raise BadResponse(f"the server answered 200 with a body that is not a chat completion: "
+                          f"{str(response)[:80]!r}")
+    choices = getattr(response, "choices", None)
+    if not choices:
+        raise BadResponse("the server answered 200 with no choices")
+    message = getattr(choices[0], "message", None)
+    content = getattr(message, "content", None)
+    if not isinstance(content, str):
+        raise BadResponse(f"the server answered 200 with {type(content).__name__} content, not text")
+    return content
 
 
 def error_fields(error):
