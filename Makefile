@@ -15,7 +15,7 @@ export AXOLOTL_DO_NOT_TRACK := 1
 export DO_NOT_TRACK := 1
 export PYTHONUNBUFFERED := 1
 
-.PHONY: all venv model prepare train eval report test test-fast julia bench bench-julia smoke clean help doctor plan
+.PHONY: all venv model prepare train eval report test test-fast julia bench bench-julia bench-export smoke clean help doctor plan llamacpp export
 
 all: venv model prepare train eval
 
@@ -52,7 +52,36 @@ train: venv model
 	$(PY) -m slingshot.train $(RECIPE) $(if $(GPUS),--gpus $(GPUS))
 
 eval: venv model
+ifeq ($(EXPORTS),1)
+	$(PY) -m eval.exports $(RECIPE) $(if $(MAX_DROP),--max-drop $(MAX_DROP))
+else
 	$(PY) -m eval recipe $(RECIPE) $(if $(LIMIT),--limit $(LIMIT))
+endif
+
+# llama.cpp: its server and quantizer (llama-cpp-python, built once; pip caches the wheel) and its
+# HF-to-GGUF converter, from the llama.cpp sources the same version's sdist vendors.
+LLAMA_CPP_VERSION := 0.3.36
+LLAMA_CPP_SRC := third_party/llama_cpp_python-$(LLAMA_CPP_VERSION)/vendor/llama.cpp
+
+llamacpp: $(VENV)/.llamacpp $(LLAMA_CPP_SRC)/convert_hf_to_gguf.py
+
+$(VENV)/.llamacpp: $(VENV)/.installed
+	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(PY) -m pip install --quiet --disable-pip-version-check \
+		-c requirements/constraints.txt "llama-cpp-python[server]==$(LLAMA_CPP_VERSION)"
+	@touch $@
+
+$(LLAMA_CPP_SRC)/convert_hf_to_gguf.py: $(VENV)/.installed
+	mkdir -p third_party
+	$(PY) -m pip download --quiet --disable-pip-version-check --no-deps --no-binary :all: \
+		-d third_party llama-cpp-python==$(LLAMA_CPP_VERSION) || \
+		test -f third_party/llama_cpp_python-$(LLAMA_CPP_VERSION).tar.gz
+	tar -xzf third_party/llama_cpp_python-$(LLAMA_CPP_VERSION).tar.gz -C third_party \
+		--wildcards '*/vendor/llama.cpp/convert_hf_to_gguf.py' '*/vendor/llama.cpp/gguf-py/*' \
+		'*/vendor/llama.cpp/conversion/*'
+	@touch $@
+
+export: venv model llamacpp
+	$(PY) -m slingshot.export $(RECIPE) $(if $(TYPES),--types $(TYPES))
 
 report: eval  # finished runs are never recomputed: this only rebuilds the report
 
@@ -62,7 +91,7 @@ smoke: venv model
 julia:
 	bash scripts/install_julia.sh
 
-test: venv model julia
+test: venv model julia llamacpp
 	$(PY) -m pytest -p no:cacheprovider tests
 
 test-fast: venv
@@ -70,6 +99,9 @@ test-fast: venv
 
 bench: venv model prepare
 	$(PY) bench/eval_throughput.py
+
+bench-export: venv model prepare llamacpp
+	$(PY) bench/export_bench.py $(RECIPE)
 
 bench-julia: venv julia
 	$(PY) bench/julia_rescore.py --sample 1000 --seed 0 --workers 2

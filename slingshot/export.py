@@ -1,0 +1,218 @@
+"""`python -m slingshot.export RECIPE`: merge a run's LoRA adapter into its base and export GGUF files.
+
+    runs/<recipe>/export/merged/                    the merged HF model, tokenizer and chat template
+    runs/<recipe>/export/<recipe>-F32.gguf, -F16, -Q8_0, -Q4_K_M ...
+    runs/<recipe>/export/export.json                hashes, sizes, the GGUF's chat template and EOS check
+
+The merge is peft's own (merge_and_unload). GGUF files come from llama.cpp's own tools: its
+HF-to-GGUF converter (convert_hf_to_gguf.py, from the llama.cpp sources that the llama-cpp-python
+sdist vendors; `make llamacpp` fetches them) writes F32/F16, and its quantizer
+(llama_cpp.llama_model_quantize) writes the quantized types from the F32 file. Finished files
+are kept: running again only makes what is missing or stale.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from slingshot import layout
+from slingshot.errors import UserError, cli
+from slingshot.io import atomic_write_json, sha256_file
+
+CONVERTED_TYPES = ("F32", "F16")             # written by the converter itself
+QUANT_TYPES = ("Q8_0", "Q5_K_M", "Q4_K_M")   # written by the quantizer from the F32 file
+DEFAULT_TYPES = ("F32", "F16", "Q8_0", "Q4_K_M")
+LLAMA_CPP_VERSION = "0.3.36"
+LLAMA_CPP_SRC_ENV = "SLINGSHOT_LLAMA_CPP_SRC"
+EXPORT_MANIFEST = "export.json"
+MERGED_DIR = "merged"
+
+
+class ExportError(UserError):
+    """An export that cannot be made or that came out wrong; the message says what to do."""
+
+
+def export_dir(recipe):
+    return recipe.output_dir / layout.EXPORT_DIR
+
+
+def gguf_path(recipe, quant):
+    return export_dir(recipe) / f"{recipe.name}-{quant}.gguf"
+
+
+def llama_cpp_source():
+    """The llama.cpp sources vendored by the llama-cpp-python sdist (unpacked by `make llamacpp`)."""
+    folder = Path(os.environ.get(LLAMA_CPP_SRC_ENV, layout.ROOT / "third_party" /
+                                 f"llama_cpp_python-{LLAMA_CPP_VERSION}" / "vendor" / "llama.cpp"))
+    if not (folder / "convert_hf_to_gguf.py").exists():
+        raise ExportError(f"{layout.display_path(folder)}: llama.cpp's convert_hf_to_gguf.py not found; "
+                          f"run `make llamacpp` (or set {LLAMA_CPP_SRC_ENV} to a llama.cpp checkout)")
+    return folder
+
+
+def merge(recipe, out):
+    """peft's merge of the run's adapter into its base, saved with the tokenizer the run trained with."""
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    run = recipe.output_dir
+    if not (run / layout.ADAPTER_FILE).exists():
+        raise ExportError(f"{layout.display_path(run)} holds no trained adapter; "
+                          f"run `make train RECIPE={layout.display_path(recipe.path)}`")
+    base = layout.ROOT / recipe.config["base_model"]
+    base = base if base.exists() else recipe.config["base_model"]
+    model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
+    merged = PeftModel.from_pretrained(model, run).merge_and_unload()
+    # The run folder holds the tokenizer and chat template Axolotl trained with; the base is the fallback.
+    tokenizer_source = run if (run / "tokenizer_config.json").exists() else base
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_source)
+    if tokenizer.chat_template is None:
+        raise ExportError(f"{layout.display_path(tokenizer_source)}: the tokenizer has no chat template; "
+                          f"the merged model could not be prompted as it was trained")
+    generation = merged.generation_config
+    generation.eos_token_id = tokenizer.eos_token_id  # the token the run learned to end its turn with
+    merged.config.eos_token_id = tokenizer.eos_token_id
+    out.mkdir(parents=True, exist_ok=True)
+    merged.save_pretrained(out, safe_serialization=True)
+    tokenizer.save_pretrained(out)
+    return {"weights_sha256": {f.name: sha256_file(f) for f in sorted(out.glob("*.safetensors"))},
+            "adapter_sha256": sha256_file(run / layout.ADAPTER_FILE),
+            "eos_token": tokenizer.eos_token}
+
+
+def convert(merged_dir, out_file, outtype):
+    """llama.cpp's own HF-to-GGUF converter, run from its sources."""
+    src = llama_cpp_source()
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(src / "gguf-py"), os.environ.get("PYTHONPATH", "")]),
+               NO_LOCAL_GGUF="")
+    partial = out_file.with_suffix(".gguf.partial")
+    command = [sys.executable, str(src / "convert_hf_to_gguf.py"), str(merged_dir),
+               "--outfile", str(partial), "--outtype", outtype.lower()]
+    result = subprocess.run(command, env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise ExportError(f"convert_hf_to_gguf.py failed on {layout.display_path(merged_dir)} "
+                          f"(exit {result.returncode}):\n{result.stderr[-2000:]}")
+    os.replace(partial, out_file)
+
+
+def quantize(source, out_file, quant):
+    """llama.cpp's own quantizer (llama_model_quantize, through llama-cpp-python's bindings)."""
+    try:
+        import llama_cpp
+    except ImportError as e:
+        raise ExportError("llama-cpp-python is not installed; run `make llamacpp`") from e
+    ftype = getattr(llama_cpp, f"LLAMA_FTYPE_MOSTLY_{quant}", None)
+    if ftype is None:
+        raise ExportError(f"unknown quantization type {quant!r}; use one of {', '.join(QUANT_TYPES)}")
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.ftype = ftype
+    params.nthread = os.cpu_count() or 1
+    partial = out_file.with_suffix(".gguf.partial")
+    code = llama_cpp.llama_model_quantize(str(source).encode(), str(partial).encode(), params)
+    if code != 0 or not partial.exists():
+        raise ExportError(f"llama_model_quantize {source.name} -> {quant} failed (code {code})")
+    os.replace(partial, out_file)
+
+
+def read_gguf_meta(path):
+    """The chat template, EOS/EOT tokens and file type a GGUF declares, read with llama.cpp's gguf-py."""
+    sys.path.insert(0, str(llama_cpp_source() / "gguf-py"))
+    try:
+        from gguf import GGUFReader
+    finally:
+        sys.path.pop(0)
+    reader = GGUFReader(path)
+
+    def value(key):
+        field = reader.fields.get(key)
+        return None if field is None else field.contents()
+
+    tokens = value("tokenizer.ggml.tokens") or []
+    eos = value("tokenizer.ggml.eos_token_id")
+    eot = value("tokenizer.ggml.eot_token_id")
+    return {"chat_template": value("tokenizer.chat_template"), "file_type": value("general.file_type"),
+            "eos_token": tokens[eos] if eos is not None and eos < len(tokens) else None,
+            "eot_token": tokens[eot] if eot is not None and eot < len(tokens) else None}
+
+
+def check_gguf(path, tokenizer_dir):
+    """A GGUF must carry the merged model's chat template and end turns where the model does."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
+    meta = read_gguf_meta(path)
+    problems = []
+    if meta["chat_template"] != tokenizer.chat_template:
+        problems.append("its chat template differs from the merged model's")
+    if meta["eos_token"] != tokenizer.eos_token:
+        problems.append(f"its EOS is {meta['eos_token']!r}, the model ends turns with {tokenizer.eos_token!r}")
+    if problems:
+        raise ExportError(f"{layout.display_path(path)}: " + "; ".join(problems))
+    return meta
+
+
+def export(recipe, types=DEFAULT_TYPES, force=False):
+    """Merge, convert and quantize; returns the export manifest (also written to export.json)."""
+    unknown = [t for t in types if t not in CONVERTED_TYPES + QUANT_TYPES]
+    if unknown:
+        raise ExportError(f"--types {','.join(unknown)}: unknown; use {', '.join(CONVERTED_TYPES + QUANT_TYPES)}")
+    folder = export_dir(recipe)
+    manifest_path = folder / EXPORT_MANIFEST
+    adapter_sha = sha256_file(recipe.output_dir / layout.ADAPTER_FILE) if (
+        recipe.output_dir / layout.ADAPTER_FILE).exists() else None
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+    if force or manifest.get("adapter_sha256") != adapter_sha:
+        manifest = {}  # a new adapter: everything made from the old one is stale
+    merged_dir = folder / MERGED_DIR
+    if "merged" not in manifest:
+        print(f"merging {layout.display_path(recipe.output_dir)} into {recipe.config['base_model']}")
+        info = merge(recipe, merged_dir)
+        manifest = {"recipe": layout.display_path(recipe.path), "adapter_sha256": info.pop("adapter_sha256"),
+                    "merged": {"path": layout.display_path(merged_dir), **info}, "gguf": {}}
+        atomic_write_json(manifest_path, manifest)
+    need_f32 = "F32" in types or any(t in QUANT_TYPES for t in types)
+    for quant in [t for t in ("F32", "F16") if t in types or (t == "F32" and need_f32)]:
+        _make(manifest, manifest_path, recipe, quant, merged_dir,
+              lambda out, q=quant: convert(merged_dir, out, q))
+    for quant in [t for t in types if t in QUANT_TYPES]:
+        _make(manifest, manifest_path, recipe, quant, merged_dir,
+              lambda out, q=quant: quantize(gguf_path(recipe, "F32"), out, q))
+    return manifest
+
+
+def _make(manifest, manifest_path, recipe, quant, merged_dir, build):
+    out = gguf_path(recipe, quant)
+    entry = manifest["gguf"].get(quant)
+    if entry and out.exists() and out.stat().st_size == entry["bytes"]:
+        return
+    print(f"writing {layout.display_path(out)}")
+    build(out)
+    meta = check_gguf(out, merged_dir)
+    manifest["gguf"][quant] = {"path": layout.display_path(out), "bytes": out.stat().st_size,
+                               "sha256": sha256_file(out), "eos_token": meta["eos_token"],
+                               "eot_token": meta["eot_token"], "chat_template_matches": True}
+    atomic_write_json(manifest_path, manifest)
+
+
+@cli
+def main(argv=None):
+    from slingshot.recipe import load_recipe
+
+    parser = argparse.ArgumentParser(prog="python -m slingshot.export", description=__doc__.splitlines()[0])
+    parser.add_argument("recipe")
+    parser.add_argument("--types", default=",".join(DEFAULT_TYPES),
+                        help=f"comma-separated GGUF types (default {','.join(DEFAULT_TYPES)})")
+    parser.add_argument("--force", action="store_true", help="merge and convert again")
+    args = parser.parse_args(argv)
+    recipe = load_recipe(args.recipe)
+    manifest = export(recipe, [t.strip().upper() for t in args.types.split(",") if t.strip()], args.force)
+    for quant, entry in manifest["gguf"].items():
+        print(f"{quant:8s} {entry['bytes'] / 1e6:8.1f} MB  {entry['path']}  (EOS {entry['eos_token']})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

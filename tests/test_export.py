@@ -1,0 +1,134 @@
+"""Export: peft merge, llama.cpp's converter and quantizer, and GGUF files scored through a real
+llama.cpp server on 127.0.0.1 (slow), plus the fast layer: drop messages and the threshold."""
+import json
+import threading
+import time
+
+import pytest
+
+from eval.exports import ExportDropError, check_drops, compare_to_merged, drop_message
+from slingshot import ROOT
+from slingshot.export import ExportError, export
+from slingshot.recipe import load_recipe
+from slingshot.train import derive_recipe
+from tests.conftest import DEFAULT_RECIPE, run_module
+
+
+class FakeStore:  # a stored run's predictions, as RunStore.load_predictions returns them
+    def __init__(self, ems, answers=None):
+        self.rows = {f"q{i}": {"metrics": {"exact_match": em}, "answer": (answers or {}).get(i, str(em))}
+                     for i, em in enumerate(ems)}
+
+    def load_predictions(self):
+        return self.rows
+
+
+def test_drop_is_paired_and_named():
+    merged = FakeStore([100.0] * 40)
+    q4 = FakeStore([100.0] * 30 + [0.0] * 10)
+    tests = compare_to_merged(merged, {"Q4_K_M": q4})
+    assert tests["Q4_K_M"]["diff"] == pytest.approx(-25.0) and tests["Q4_K_M"]["answers_differ"] == 10
+    message = drop_message("Q4_K_M", tests["Q4_K_M"])
+    assert message.startswith("Q4_K_M loses 25.0 EM [") and "p=" in message and "10 of 40" in message
+    with pytest.raises(ExportDropError, match="Q4_K_M loses 25.0 EM"):
+        check_drops(tests, max_drop=3.0)
+    check_drops(tests, max_drop=30.0)  # under the threshold: passes
+
+
+def test_unknown_quant_type_is_named():
+    with pytest.raises(ExportError, match="Q3_X"):
+        export(load_recipe(DEFAULT_RECIPE), types=["Q3_X"])
+
+
+@pytest.fixture(scope="module")
+def exported(model_dir):
+    """A 3-step adapter of the default recipe, exported to F32, F16 and Q8_0."""
+    pytest.importorskip("llama_cpp", reason="run `make llamacpp`")
+    recipe = derive_recipe(load_recipe(DEFAULT_RECIPE), "export-squad-cpu",
+                           {"max_steps": 3, "evals_per_epoch": None},
+                           {"train_size": 24, "validation_size": 8})
+    run_module("data_prep", recipe.path, check=True)
+    run_module("slingshot.train", recipe.path, check=True)
+    run_module("slingshot.export", recipe.path, "--types", "F32,F16,Q8_0", check=True)
+    return recipe
+
+
+@pytest.mark.slow
+def test_export_files_and_eos(exported):
+    folder = exported.output_dir / "export"
+    manifest = json.loads((folder / "export.json").read_text())
+    assert (folder / "merged" / "model.safetensors").exists()
+    assert (folder / "merged" / "chat_template.jinja").exists() or "chat_template" in (
+        folder / "merged" / "tokenizer_config.json").read_text()
+    for quant in ("F32", "F16", "Q8_0"):
+        entry = manifest["gguf"][quant]
+        assert (ROOT / entry["path"]).name == f"{exported.name}-{quant}.gguf"
+        assert entry["eos_token"] == "<|im_end|>" and entry["chat_template_matches"]
+    sizes = {q: manifest["gguf"][q]["bytes"] for q in ("F32", "F16", "Q8_0")}
+    assert sizes["F32"] > sizes["F16"] > sizes["Q8_0"]
+
+
+@pytest.mark.slow
+def test_exports_agree_with_adapter(exported, tmp_path):
+    """The merged model and the F32/F16 GGUFs answer as the adapter does on nearly every question;
+    the few that differ come from float rounding of the merged weights (and fp16 in the GGUF)."""
+    from eval.backends.local import LocalBackend
+    from eval.exports import score_exports
+    from eval.run import evaluate
+    from data_prep.__main__ import test_split_path
+
+    n = 12
+    split = test_split_path("squad", exported.params()["test_split"])
+    adapter = evaluate(LocalBackend(exported.config["base_model"], adapter=exported.output_dir), split, 32,
+                       results_dir=tmp_path, limit=n, label="adapter", quiet=True)
+    merged, stores = score_exports(exported, limit=n, results_dir=tmp_path)
+    tests = compare_to_merged(adapter, {"merged": merged, **stores})
+    assert tests["merged"]["answers_differ"] <= 1, tests
+    assert tests["F32"]["answers_differ"] <= 2 and tests["F16"]["answers_differ"] <= 2, tests
+    assert len(stores["Q8_0"].load_predictions()) == n
+
+
+@pytest.mark.slow
+def test_killed_server_resumes_without_asking_twice(exported, tmp_path):
+    from eval.exports import GGUFBackend, LlamaServer
+    from eval.run import evaluate
+    from data_prep.__main__ import test_split_path
+
+    n = 10
+    split = test_split_path("squad", exported.params()["test_split"])
+    manifest = json.loads((exported.output_dir / "export" / "export.json").read_text())
+    entry = manifest["gguf"]["Q8_0"]
+    gguf = ROOT / entry["path"]
+
+    server = LlamaServer(gguf)
+    backend = GGUFBackend(gguf, entry["sha256"], server.base_url, max_retries=0)
+    predictions = []
+
+    def kill_after_three():
+        while len(predictions) < 3:
+            time.sleep(0.05)
+        server.process.kill()
+
+    original = backend.generate
+
+    def counting(items, max_new_tokens, on_result):
+        def record(item_id, generation):
+            predictions.append(item_id)
+            on_result(item_id, generation)
+        return original(items, max_new_tokens, record)
+
+    backend.generate = counting
+    threading.Thread(target=kill_after_three, daemon=True).start()
+    with pytest.raises(Exception):
+        evaluate(backend, split, 32, results_dir=tmp_path, limit=n, label="q8", quiet=True)
+    server.stop()
+    first = len(predictions)
+    assert 3 <= first < n
+
+    with LlamaServer(gguf) as again:  # another port: the stored run is found by the file's hash
+        backend = GGUFBackend(gguf, entry["sha256"], again.base_url)
+        store = evaluate(backend, split, 32, results_dir=tmp_path, limit=n, label="q8", quiet=True)
+        assert backend.requests == n - first  # only the questions not yet answered were asked
+    lines = [json.loads(line) for line in store.predictions_path.read_text().splitlines() if line.strip()]
+    ids = [row["id"] for row in lines]
+    assert len(ids) == len(set(ids)) == n
