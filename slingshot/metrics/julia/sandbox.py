@@ -42,6 +42,7 @@ MEMORY_LIMIT = 4 << 30      # per sample (cgroup) and per process (RLIMIT_AS)
 FILE_SIZE_LIMIT = 1 << 30   # Julia's JIT needs a 128 MiB memfd when /proc/self/mem is off limits
 DISK_LIMIT = 1 << 30        # size of the sample's writable tmpfs
 PROCESS_LIMIT = 128         # tasks (threads included) in the sample's cgroup
+MAX_LINE = 1 << 20          # longest line read from a sample
 WEAK_ENV = "SLINGSHOT_JULIA_WEAK_SANDBOX"
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 SYSTEM_FILES = ("/etc/ld.so.cache", "/etc/localtime", "/dev/null", "/dev/zero", "/dev/random",
@@ -380,6 +381,10 @@ def run_streaming(cmd, workdir, on_line, startup_limit, step_limit, deadline, me
             if not chunk:
                 break
             buffer += chunk
+            if len(buffer) > MAX_LINE and b"\n" not in buffer:
+                on_line(buffer[:200].decode("utf-8", errors="replace"))  # no honest line is this long
+                status = "stopped"
+                break
             while b"\n" in buffer:
                 line, buffer = buffer.split(b"\n", 1)
                 if on_line(line.decode("utf-8", errors="replace")) is False:

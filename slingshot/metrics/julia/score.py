@@ -276,7 +276,7 @@ def score_answer(case, answer_text, mode="corrected", timestamp=None, step_limit
                 [_julia(), "--startup-file=no", "--history-file=no", f"{jobdir}/driver.jl", f"{jobdir}/job.jl"],
                 workdir, run.line, startup_limit=STARTUP_LIMIT, step_limit=step_limit, deadline=deadline,
                 memory_limit=memory_limit, stdin_data=(key + "\n").encode())
-            if not run.ready and not run.forged:
+            if not run.ready and not run.forged and status != "deadline":  # no time left is a timeout
                 raise sandbox.ScorerFailure(
                     f"the Julia driver did not start ({status}; julia {_julia()}); no answer can be "
                     f"scored. Its stderr ends with:\n{sandbox.stderr_tail(workdir)[-1500:]}")
