@@ -246,8 +246,9 @@ def test_missing_layers_refuse_unless_opted_out(monkeypatch):
 @needs_julia
 @pytest.mark.julia
 def test_a_julia_that_does_not_start_stops_the_run(case, tmp_path):
-    fake = tmp_path / "bin" / "julia"
-    fake.parent.mkdir()
+    fake = tmp_path / "fake" / "bin" / "julia"
+    fake.parent.mkdir(parents=True)
+    fake.parent.parent.chmod(0o755)  # mounted as the install folder, which the sample must traverse
     fake.write_text("#!/bin/sh\necho 'cannot start' >&2\nexit 3\n")
     fake.chmod(0o755)
     answer = tmp_path / "answer.md"
