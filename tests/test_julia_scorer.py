@@ -246,7 +246,7 @@ def test_hostile_samples_are_contained(cases, tmp_path, monkeypatch):
     marker = "7777.5"
     hostile = {
         "loop": "while true end",
-        "rm": f"run(`rm -f {victim}`)",
+        "rm": f"run(`rm {victim}`)",
         "julia_rm": f'rm("{victim}")',
         "overwrite": f'write("{victim}", "gone")',
         "alloc": "x = zeros(10^11); x[end] = 1",

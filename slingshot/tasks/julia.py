@@ -117,7 +117,7 @@ def extract_answer(raw_output):
 
 
 SCORE_FIELDS = ("score", "parsed", "executed", "unit_tests_passed", "unit_tests_count",
-                "examples_executed", "examples_count", "skipped", "reason")
+                "examples_executed", "examples_count", "skipped", "reason", "errors", "forged")
 
 
 def score(row, answer):
@@ -125,7 +125,9 @@ def score(row, answer):
 
     Runs the answer's code in the Julia sandbox ("corrected" mode: the leaderboard's steps
     without its quoting bugs). A case whose packages the local Julia lacks comes back as
-    {"skipped": True, "reason": ...} with no score, never as 0 points."""
+    {"skipped": True, "reason": ...} with no score, never as 0 points. When Julia, the driver or
+    the sandbox cannot start, this raises (ScorerFailure, SandboxUnavailable) and the run stops:
+    a broken scorer is never stored as answers scoring 0. The answer's errors are kept."""
     from slingshot.metrics.julia.score import score_answer
 
 

@@ -1,18 +1,23 @@
-"""Run untrusted Julia code in a sandbox: one process per sample, own temporary folder as cwd and
-HOME, minimal environment, memory limit, no writes outside that folder, no network where the OS
-allows, and the whole process group (and PID namespace) killed on timeout.
+"""Run untrusted Julia code in a sandbox that holds for the whole sample.
 
-Layers, each used when available (see `isolation()`):
-- Landlock (Linux >= 5.13, unprivileged): file writes only below the sample folder and /dev/null;
-  TCP connect/bind denied (ABI >= 4); signals to processes outside the sandbox denied (ABI >= 6).
-- `unshare --net --pid` (root, or unprivileged user namespaces): no network interfaces; every
-  process the sample starts dies with it.
-- running as root: the sample runs as user `nobody`.
-- RLIMIT_AS caps memory; RLIMIT_FSIZE caps file size.
+What one sample gets (each layer probed by `isolation()`; a missing one makes `require()` refuse to
+score unless the user opts out with SLINGSHOT_JULIA_WEAK_SANDBOX=1):
+- namespaces (`unshare --net --pid --mount --fork --kill-child`): no network interfaces, no view
+  of host processes (a fresh /proc), and every process the sample starts dies with it;
+- its own root (a mount namespace + chroot): Julia (read-only), a few system folders for shared
+  libraries and tools (/usr, /bin, /lib...), /dev/null and friends, the job files (read-only) and
+  /work, a size-limited tmpfs that is the only writable place: no repository, no home folders,
+  no /run or /tmp with host sockets;
+- a cgroup (v2, else v1 memory + pids): memory and process count limited for the sample as a
+  whole, not per process;
+- Landlock (writes only below /work and to /dev/null, no TCP, no signals or abstract sockets
+  outside the sandbox) and the user `nobody`, as defence in depth;
+- RLIMIT_AS per process, RLIMIT_FSIZE per file, no core dumps; the time limits are the scorer's.
 
-This file is also the exec wrapper (`python -I sandbox.py --exec ...`), so it imports only the
-standard library."""
+This file is also the exec wrapper (`python -I -S sandbox.py --exec SPEC -- CMD`), so it imports
+only the standard library."""
 import ctypes
+import json
 import os
 import resource
 import selectors
@@ -22,17 +27,38 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
+
+try:  # the exec wrapper runs with -I -S and does not need it
+    from slingshot.errors import UserError
+except ImportError:
+    UserError = RuntimeError
 
 REPO = Path(__file__).resolve().parents[3]
 REPO_JULIA = REPO / ".julia-install" / "bin" / "julia"
 NOBODY = 65534
-MEMORY_LIMIT = 4 << 30
-FILE_SIZE_LIMIT = 1 << 30  # Julia's JIT needs a 128 MiB memfd when /proc/self/mem is off limits
+MEMORY_LIMIT = 4 << 30      # per sample (cgroup) and per process (RLIMIT_AS)
+FILE_SIZE_LIMIT = 1 << 30   # Julia's JIT needs a 128 MiB memfd when /proc/self/mem is off limits
+DISK_LIMIT = 1 << 30        # size of the sample's writable tmpfs
+PROCESS_LIMIT = 128         # tasks (threads included) in the sample's cgroup
+MAX_LINE = 1 << 20          # longest line read from a sample
+WEAK_ENV = "SLINGSHOT_JULIA_WEAK_SANDBOX"
+SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+SYSTEM_FILES = ("/etc/ld.so.cache", "/etc/localtime", "/dev/null", "/dev/zero", "/dev/random",
+                "/dev/urandom")
 
 
 class JuliaNotFound(RuntimeError):
     pass
+
+
+class SandboxUnavailable(UserError):
+    """The machine cannot give a sample the whole sandbox, and the user did not opt out."""
+
+
+class ScorerFailure(UserError):
+    """Julia, the driver or the sandbox did not start: no answer can be scored, none gets a score."""
 
 
 def find_julia():
@@ -51,15 +77,24 @@ def find_julia():
                         "put julia on PATH, or set SLINGSHOT_JULIA=/path/to/julia")
 
 
+def julia_root(julia):
+    """The folder to mount for `julia`: its install (bin/..) unless it lives in a system folder."""
+    real = Path(os.path.realpath(julia))
+    if any(str(real).startswith(d + "/") for d in SYSTEM_DIRS):
+        return None
+    return str(real.parent.parent)
+
+
 # --- Landlock through raw syscalls (x86_64/arm64 numbers are the same) ---
 SYS_CREATE_RULESET, SYS_ADD_RULE, SYS_RESTRICT_SELF = 444, 445, 446
 FS_WRITE_FILE, FS_REMOVE_DIR, FS_REMOVE_FILE = 1 << 1, 1 << 4, 1 << 5
 FS_MAKE_ALL = sum(1 << b for b in range(6, 13))  # char, dir, reg, sock, fifo, block, sym
 FS_REFER, FS_TRUNCATE = 1 << 13, 1 << 14
 NET_BIND_TCP, NET_CONNECT_TCP = 1 << 0, 1 << 1
-SCOPE_SIGNAL = 1 << 1
+SCOPE_ABSTRACT_UNIX, SCOPE_SIGNAL = 1 << 0, 1 << 1
 PR_SET_NO_NEW_PRIVS = 38
 PR_SET_PDEATHSIG = 1
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 32, 4096, 16384, 1 << 18
 
 
 class _PathBeneath(ctypes.Structure):
@@ -86,7 +121,7 @@ def apply_landlock(writable_dir):
     fs |= FS_REFER if abi >= 2 else 0
     fs |= FS_TRUNCATE if abi >= 3 else 0
     net = NET_BIND_TCP | NET_CONNECT_TCP if abi >= 4 else 0
-    scoped = SCOPE_SIGNAL if abi >= 6 else 0
+    scoped = SCOPE_ABSTRACT_UNIX | SCOPE_SIGNAL if abi >= 6 else 0
     fields = [fs] + ([net] if abi >= 4 else []) + ([scoped] if abi >= 6 else [])
     attr = (ctypes.c_uint64 * len(fields))(*fields)
     ruleset = libc.syscall(SYS_CREATE_RULESET, ctypes.byref(attr), ctypes.sizeof(attr), 0)
@@ -110,6 +145,71 @@ def apply_landlock(writable_dir):
     return True
 
 
+# --- cgroups: one per sample, so limits hold for all its processes together ---
+CGROUP = "/sys/fs/cgroup"
+
+
+def _write(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def _cgroup_bases():
+    """{controller-file-prefix: base folder} for a usable cgroup tree, or {} (probed, then cached)."""
+    if os.geteuid() != 0:
+        return {}
+    if os.path.isfile(f"{CGROUP}/cgroup.controllers"):  # v2
+        base = f"{CGROUP}/slingshot-julia"
+        try:
+            os.makedirs(base, exist_ok=True)
+            _write(f"{base}/cgroup.subtree_control", "+memory +pids")
+            return {"v2": base}
+        except OSError:
+            return {}
+    bases = {}
+    for controller in ("memory", "pids"):  # v1
+        base = f"{CGROUP}/{controller}/slingshot-julia"
+        try:
+            os.makedirs(base, exist_ok=True)
+            bases[controller] = base
+        except OSError:
+            return {}
+    return bases
+
+
+class SampleCgroup:
+    """Cgroup folders for one sample: created with limits, joined by the wrapper, removed after."""
+
+    def __init__(self, bases, memory, processes):
+        self.dirs = []
+        name = uuid.uuid4().hex
+        for kind, base in bases.items():
+            path = f"{base}/{name}"
+            os.mkdir(path)
+            self.dirs.append(path)
+            if kind == "v2":
+                _write(f"{path}/memory.max", str(memory))
+                if os.path.exists(f"{path}/memory.swap.max"):
+                    _write(f"{path}/memory.swap.max", "0")
+                _write(f"{path}/pids.max", str(processes))
+            elif kind == "memory":
+                _write(f"{path}/memory.limit_in_bytes", str(memory))
+            else:
+                _write(f"{path}/pids.max", str(processes))
+
+    def remove(self):
+        for path in self.dirs:
+            for _ in range(50):
+                try:
+                    os.rmdir(path)
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:  # processes still exiting
+                    time.sleep(0.05)
+
+
+# --- probing what this machine allows ---
 def _works(cmd):
     try:
         return subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
@@ -127,34 +227,61 @@ def isolation():
     if _ISOLATION is None:
         root = os.geteuid() == 0
         unshare = shutil.which("unshare")
-        base = [unshare, "--net", "--pid", "--fork", "--kill-child"] if unshare else None
+        base = [unshare, "--net", "--pid", "--mount", "--fork", "--kill-child"] if unshare else None
         if base and not root:
-            base = [unshare, "--user", "--map-root-user", "--net", "--pid", "--fork", "--kill-child"]
+            base = [unshare, "--user", "--map-root-user"] + base[1:]
         namespaces = bool(base) and _works(base + ["true"])
-        setpriv = shutil.which("setpriv")
-        drop = root and bool(setpriv)
         abi = landlock_abi()
+        cgroups = _cgroup_bases()
         _ISOLATION = {
             "landlock_abi": abi,
-            "filesystem": "landlock" if abi >= 1 else ("user nobody" if drop else "none"),
+            "namespaces": namespaces,             # net + pid + mount: own root, own /proc
+            "filesystem": "own root" if namespaces else ("landlock writes" if abi >= 1 else "none"),
             "network": "namespace" if namespaces else ("landlock tcp" if abi >= 4 else "none"),
-            "pid_namespace": namespaces,
-            "user": "nobody" if drop else "self",
-            "_prefix": (base if namespaces else [])
-                       + ([setpriv, f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"] if drop else []),
+            "cgroup": "+".join(sorted(cgroups)) or "none",
+            "user": "nobody" if root else "self",
+            "_prefix": base if namespaces else [],
+            "_cgroups": cgroups,
         }
     return _ISOLATION
 
 
-def minimal_env(workdir, extra=None):
+def missing_layers():
+    """Layers a whole-sample sandbox needs that this machine does not give, in words."""
+    iso, missing = isolation(), []
+    if not iso["namespaces"]:
+        missing.append("namespaces (unshare --net --pid --mount failed: no own root, /proc or network)")
+    if iso["cgroup"] == "none":
+        missing.append("cgroups (no writable memory+pids cgroup: memory and process count not limited per sample)")
+    if iso["landlock_abi"] < 1:
+        missing.append("Landlock (kernel < 5.13 or disabled)")
+    if iso["user"] != "nobody":
+        missing.append("user nobody (not running as root)")
+    return missing
+
+
+def require(allow_weak=None):
+    """Refuse (SandboxUnavailable) when a layer is missing, unless the user opted out."""
+    if allow_weak is None:
+        allow_weak = os.environ.get(WEAK_ENV) == "1"
+    missing = missing_layers()
+    if missing and not allow_weak:
+        raise SandboxUnavailable(
+            "the Julia sandbox cannot be built on this machine, so answers are not scored: missing "
+            + "; ".join(missing) + f". Run as root on Linux >= 5.13 with cgroups, or set {WEAK_ENV}=1 "
+            "to score with the layers that exist (untrusted code then runs less confined)")
+    return missing
+
+
+def minimal_env(home, extra=None):
     """Environment for the sample: nothing inherited, so no API keys or tokens leak in."""
     env = {
         "PATH": "/usr/local/bin:/usr/bin:/bin",
-        "HOME": workdir,
-        "TMPDIR": workdir,
-        "JULIA_DEPOT_PATH": os.path.join(workdir, ".julia"),
+        "HOME": home,
+        "TMPDIR": home,
+        "JULIA_DEPOT_PATH": os.path.join(home, ".julia"),
         "JULIA_NUM_THREADS": "4",
-        "JULIA_HISTORY": os.path.join(workdir, ".julia_history"),
+        "JULIA_HISTORY": os.path.join(home, ".julia_history"),
         "LANG": "C.UTF-8",
     }
     env.update(extra or {})
@@ -162,16 +289,24 @@ def minimal_env(workdir, extra=None):
 
 
 class SampleDir:
-    """Temporary folder for one sample, readable and writable by the sandbox user; removed on exit."""
+    """Host folder for one sample's job files and stderr; removed on exit. The sample sees it
+    read-only at /job (own root), or works in it directly (weak sandbox)."""
 
     def __enter__(self):
         self.path = tempfile.mkdtemp(prefix="slingshot-julia-")
         if isolation()["user"] == "nobody":
-            os.chown(self.path, NOBODY, NOBODY)
+            os.chmod(self.path, 0o755)
+            if not isolation()["namespaces"]:
+                os.chown(self.path, NOBODY, NOBODY)
         return self.path
 
     def __exit__(self, *exc):
         shutil.rmtree(self.path, ignore_errors=True)
+
+
+def sample_paths(workdir):
+    """(job folder, writable home) as the sample sees them."""
+    return ("/job", "/work") if isolation()["namespaces"] else (workdir, workdir)
 
 
 def _kill_group(proc):
@@ -182,28 +317,59 @@ def _kill_group(proc):
     proc.wait()
 
 
-def run_streaming(cmd, workdir, on_line, startup_limit, step_limit, deadline,
-                  memory_limit=MEMORY_LIMIT, env_extra=None):
-    """Run `cmd` sandboxed in `workdir`, calling on_line(text) per stdout line.
+def run_streaming(cmd, workdir, on_line, startup_limit, step_limit, deadline, memory_limit=MEMORY_LIMIT,
+                  env_extra=None, channel=True, stdin_data=b""):
+    """Run `cmd` (a host path, then arguments) sandboxed, with `workdir`'s .jl files as its job
+    folder (`sample_paths`), calling on_line(text) per line.
 
-    The clock restarts with every line: the first line must come within `startup_limit` seconds,
-    each later one within `step_limit`; nothing runs past `deadline` (time.monotonic()).
-    Returns "done" (exited by itself), "step_timeout" or "deadline"."""
+    Lines come from a pipe the sample gets as a file descriptor whose number is passed as the
+    command's last argument (channel=True), else from stdout; `stdin_data` is written to its
+    stdin, which is then closed. on_line returning False stops the run. The clock restarts with
+    every line: the first within `startup_limit` seconds, later ones within `step_limit`; nothing
+    runs past `deadline` (time.monotonic()). Returns "done", "stopped", "step_timeout" or "deadline"."""
     iso = isolation()
-    wrapper = [sys.executable, "-I", "-S", str(Path(__file__).resolve()), "--exec", workdir,
-               str(memory_limit), "--"]
-    full = wrapper + iso["_prefix"] + list(cmd)
+    _, home = sample_paths(workdir)
+    spec = {"workdir": workdir, "memory": memory_limit, "namespaces": iso["namespaces"],
+            "drop": iso["user"] == "nobody", "disk": DISK_LIMIT, "cgroups": [],
+            "julia_root": julia_root(cmd[0]) if iso["namespaces"] else None}
+    if spec["julia_root"]:  # the sample sees the install at /julia
+        cmd = ["/julia/" + os.path.relpath(os.path.realpath(cmd[0]), spec["julia_root"])] + list(cmd[1:])
+    cgroup = SampleCgroup(iso["_cgroups"], memory_limit, PROCESS_LIMIT) if iso["_cgroups"] else None
+    spec["cgroups"] = cgroup.dirs if cgroup else []
+    read_fd, write_fd = os.pipe() if channel else (None, None)
+    cmd = list(cmd) + ([str(write_fd)] if channel else [])
+    wrapper = [sys.executable, "-I", "-S", str(Path(__file__).resolve()), "--exec", json.dumps(spec), "--"]
+    full = iso["_prefix"] + wrapper + cmd
     stderr_path = os.path.join(workdir, ".stderr")
-    with open(stderr_path, "wb") as stderr:
-        proc = subprocess.Popen(full, cwd=workdir, env=minimal_env(workdir, env_extra),
-                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr,
-                                start_new_session=True)
+    try:
+        with open(stderr_path, "wb") as stderr:
+            proc = subprocess.Popen(full, cwd=workdir, env=minimal_env(home, env_extra),
+                                    stdin=subprocess.PIPE, stdout=subprocess.DEVNULL if channel else subprocess.PIPE,
+                                    stderr=stderr, start_new_session=True,
+                                    pass_fds=(write_fd,) if channel else ())
+    except BaseException:
+        if channel:
+            os.close(read_fd)
+            os.close(write_fd)
+        if cgroup:
+            cgroup.remove()
+        raise
+    if channel:
+        os.close(write_fd)
+        source = os.fdopen(read_fd, "rb", buffering=0)
+    else:
+        source = proc.stdout
+    try:
+        proc.stdin.write(stdin_data)
+        proc.stdin.close()
+    except OSError:
+        pass
     status, buffer, waited_first = "done", b"", False
     step_end = time.monotonic() + startup_limit
     sel = selectors.DefaultSelector()
-    sel.register(proc.stdout, selectors.EVENT_READ)
+    sel.register(source, selectors.EVENT_READ)
     try:
-        while True:
+        while status == "done":
             now = time.monotonic()
             limit = min(step_end, deadline)
             if now >= limit:
@@ -211,19 +377,27 @@ def run_streaming(cmd, workdir, on_line, startup_limit, step_limit, deadline,
                 break
             if not sel.select(timeout=limit - now):
                 continue
-            chunk = os.read(proc.stdout.fileno(), 65536)
+            chunk = os.read(source.fileno(), 65536)
             if not chunk:
                 break
             buffer += chunk
+            if len(buffer) > MAX_LINE and b"\n" not in buffer:
+                on_line(buffer[:200].decode("utf-8", errors="replace"))  # no honest line is this long
+                status = "stopped"
+                break
             while b"\n" in buffer:
                 line, buffer = buffer.split(b"\n", 1)
-                on_line(line.decode("utf-8", errors="replace"))
+                if on_line(line.decode("utf-8", errors="replace")) is False:
+                    status = "stopped"
+                    break
                 step_end = time.monotonic() + (step_limit if waited_first else startup_limit)
                 waited_first = True
     finally:
         sel.close()
         _kill_group(proc)
-        proc.stdout.close()
+        source.close()
+        if cgroup:
+            cgroup.remove()
     return status
 
 
@@ -237,17 +411,82 @@ def stderr_tail(workdir, size=2000):
         return ""
 
 
+# --- the wrapper: runs as root inside the namespaces, builds the sample's root, drops, execs ---
+def _mount(libc, source, target, fstype, flags, data=None):
+    if libc.mount(source.encode() if source else None, target.encode(), fstype.encode() if fstype else None,
+                  flags, data.encode() if data else None) != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"mount {source} on {target}: {os.strerror(errno)}")
+
+
+def _bind(libc, source, target, writable=False):
+    if os.path.isdir(source):
+        os.makedirs(target, exist_ok=True)
+    else:
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        open(target, "a").close()
+    _mount(libc, source, target, None, MS_BIND | MS_REC)
+    if not writable:
+        _mount(libc, None, target, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID)
+
+
+def _build_root(spec):
+    """A tmpfs root holding only what the sample needs; returns its path (before chroot)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    _mount(libc, None, "/", None, MS_REC | MS_PRIVATE)
+    new = os.path.join(spec["workdir"], ".root")
+    os.makedirs(new, exist_ok=True)
+    _mount(libc, "tmpfs", new, "tmpfs", MS_NOSUID | MS_NODEV, "size=16m,mode=755")
+    for path in SYSTEM_DIRS:
+        if os.path.islink(path):
+            os.symlink(os.readlink(path), new + path)
+        elif os.path.isdir(path):
+            _bind(libc, path, new + path)
+    for path in SYSTEM_FILES:
+        if os.path.exists(path):
+            _bind(libc, path, new + path, writable=path.startswith("/dev/"))
+    if spec["julia_root"]:
+        _bind(libc, spec["julia_root"], new + "/julia")
+    job = new + "/job"
+    os.makedirs(job)
+    for name in os.listdir(spec["workdir"]):
+        if name.endswith((".jl", ".md")):
+            _bind(libc, os.path.join(spec["workdir"], name), f"{job}/{name}")
+    os.makedirs(new + "/proc")
+    _mount(libc, "proc", new + "/proc", "proc", MS_NOSUID | MS_NODEV)  # this PID namespace only
+    os.makedirs(new + "/work")
+    owner = f",uid={NOBODY},gid={NOBODY}" if spec["drop"] else ""
+    _mount(libc, "tmpfs", new + "/work", "tmpfs", MS_NOSUID | MS_NODEV, f"size={spec['disk']},mode=700{owner}")
+    os.makedirs(new + "/tmp")
+    _mount(libc, None, new, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID)  # the tmpfs root itself
+    return new
+
+
 def _exec_main(argv):
-    """Wrapper entry: --exec WORKDIR MEMORY_BYTES -- CMD...: apply limits, then exec CMD."""
-    workdir, memory = argv[1], int(argv[2])
+    """Wrapper entry: --exec SPEC_JSON -- CMD...: cgroup, own root, limits, Landlock, nobody, exec."""
+    spec = json.loads(argv[1])
     cmd = argv[argv.index("--") + 1:]
+    for path in spec["cgroups"]:
+        _write(f"{path}/cgroup.procs", str(os.getpid()))  # before anything untrusted starts
+    writable = spec["workdir"]
+    if spec["namespaces"]:
+        new = _build_root(spec)
+        os.chroot(new)
+        os.chdir("/work")
+        writable = "/work"
+    memory = spec["memory"]
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_SIZE_LIMIT, FILE_SIZE_LIMIT))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     # die with the scorer even if it is killed before it can kill us
     ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     if landlock_abi() >= 1:
-        apply_landlock(workdir)
+        apply_landlock(writable)
+    if spec["drop"]:
+        os.setgroups([])
+        os.setgid(NOBODY)
+        os.setuid(NOBODY)
+        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # reset by setuid
     os.execvp(cmd[0], cmd)
 
 

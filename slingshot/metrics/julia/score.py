@@ -11,11 +11,32 @@ Two modes:
 
 Steps (each with its own time limit, all within a total one): the answer's code in a fresh module
 (`using Test` + the case imports), and if that fails only the block defining the target function;
-then each example and unit test in that module, counting those that do not throw."""
+then each example and unit test in that module, counting those that do not throw.
+
+Threat model. The answer is arbitrary Julia code and runs in the driver's process, so nothing in
+that process is trusted to report results honestly by default; what this module enforces:
+- Results travel on a pipe, not stdout, and every line must start with a per-run random key that
+  reaches the driver on stdin before the answer runs and lives only in a local and a closure (no
+  global, file or environment variable holds it). The driver's `emit` cannot be called without it.
+- Lines must follow the exact order the driver produces (READY, attempts, each example and test
+  index once, in order, DONE); an unknown key, an out-of-range or repeated index, a line after
+  DONE or a garbled line marks the answer as forged: score 0, `forged` says why. Writing anything
+  to the channel therefore only ever costs the answer points. Scores are clamped to 0..100.
+- The snippets' @test/@testset/@test_throws... are bound to Test's own macros, whatever the
+  answer's module defines, and a method of Test or of the driver (re)defined by the answer is
+  reported as tampering (forged).
+- The sandbox (sandbox.py) keeps the answer away from the repository (answer keys), other
+  processes and host sockets, and limits the whole sample's memory, processes and disk.
+Not covered: an answer that reads its own process memory to find the key, or redefines Base
+methods the driver itself calls (e.g. string conversion) to capture it. Closing that needs the
+tests evaluated in a process the answer's code never runs in, with the answer's functions reached
+by serialised calls; that changes how the leaderboard's snippets run, so it is not done here."""
 import functools
 import json
 import os
 import re
+import secrets
+import shutil
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -113,43 +134,103 @@ def _points(parsed, executed, tests, n_tests, examples, n_examples):
     return 100.0 * sum(parts) / len(parts)
 
 
-class _Run:
-    """Results gathered from protocol lines, across restarts of the driver."""
+class ForgedLine(ValueError):
+    pass
 
-    def __init__(self):
+
+class _Run:
+    """Results gathered from protocol lines, across restarts of the driver; each line is checked
+    against the run's key and the order the driver writes them in (see the threat model above)."""
+
+    def __init__(self, n_examples, n_tests):
+        self.n_examples, self.n_tests = n_examples, n_tests
         self.provisional = {}  # attempt -> parsed, known before it runs
         self.attempts = {}     # attempt -> (parsed, executed)
         self.examples, self.tests = {}, {}
         self.restored = None
         self.done = False
         self.errors = []
+        self.forged = None
+        self.ever_ready = False
+
+    def begin(self, key, start):
+        """A new driver process with its own key, starting at `start`."""
+        self.key, self.start = key, start
+        self.ready = self.process_done = self.process_restored = False
 
     def line(self, text):
+        """Handle one line; False stops the process (DONE, or a forged line)."""
         try:
             self._line(text)
-        except (IndexError, ValueError):
-            self.errors.append(f"unreadable driver line: {text[:100]}")
+        except (IndexError, ValueError) as e:
+            self.forged = f"forged or garbled driver line ({e}): {text[:80]!r}"
+        return not (self.forged or self.process_done)
 
     def _line(self, text):
-        kind, _, rest = text.partition(" ")
+        key, _, body = text.partition(" ")
+        if not secrets.compare_digest(key.encode(), self.key.encode()):
+            raise ForgedLine("wrong key")
+        kind, _, rest = body.partition(" ")
         args = rest.split(" ")
+        if kind == "READY":
+            if self.ready:
+                raise ForgedLine("second READY")
+            self.ready = self.ever_ready = True
+            return
+        if not self.ready:
+            raise ForgedLine("before READY")
+        if kind == "M":
+            if len(self.errors) < 20:
+                self.errors.append(rest[:300])
+            return
+        if kind == "F":
+            self.forged = rest[:200] or "tampering reported by the driver"
+            return
+        step = _current_step(self, self.n_examples, self.n_tests)
+        restoring = self.start in ("examples", "tests")
         if kind == "P":
-            self.provisional[args[0]] = args[1] == "1"
+            expected = "restore" if restoring else step
+            if args[0] != expected or args[0] in self.provisional and not restoring or len(args) != 2:
+                raise ForgedLine(f"P for {args[0]} when {expected} runs")
+            self.provisional[args[0]] = _bit(args[1])
         elif kind == "E":
-            self.attempts[args[0]] = (args[1] == "1", args[2] == "1")
+            if restoring or args[0] not in ("main", "fallback") or args[0] != step or len(args) != 3:
+                raise ForgedLine(f"E for {args[0]} when {step} runs")
+            self.attempts[args[0]] = (_bit(args[1]), _bit(args[2]))
         elif kind == "R":
-            self.restored = args[0] == "1"
+            if not restoring or self.process_restored or len(args) != 1:
+                raise ForgedLine("R out of place")
+            self.restored, self.process_restored = _bit(args[0]), True
         elif kind == "X":
-            (self.examples if args[0] == "example" else self.tests)[int(args[1])] = args[2] == "1"
-        elif kind == "M" and len(self.errors) < 20:
-            self.errors.append(rest[:300])
+            if (restoring and not self.process_restored) or len(args) != 3 or step != (args[0], int(args[1])):
+                raise ForgedLine(f"X {args[0]} {args[1]} when {step} is next")
+            (self.examples if args[0] == "example" else self.tests)[int(args[1])] = _bit(args[2])
         elif kind == "DONE":
-            self.done = True
+            if self._unfinished(step):
+                raise ForgedLine(f"DONE before {step}")
+            self.done = self.process_done = True
+        else:
+            raise ForgedLine(f"unknown kind {kind[:10]!r}")
+
+    def _unfinished(self, step):
+        """DONE is legitimate when no example or test is left, or the code did not execute."""
+        return step is not None
+
+
+def _bit(text):
+    if text not in ("0", "1"):
+        raise ForgedLine(f"{text[:10]!r} is not 0 or 1")
+    return text == "1"
 
 
 def score_answer(case, answer_text, mode="corrected", timestamp=None, step_limit=STEP_LIMIT,
-                 total_limit=TOTAL_LIMIT, memory_limit=sandbox.MEMORY_LIMIT):
-    """Score one markdown answer. `case` is a case dict (cases.load_case) or a case folder."""
+                 total_limit=TOTAL_LIMIT, memory_limit=sandbox.MEMORY_LIMIT, allow_weak_sandbox=None):
+    """Score one markdown answer. `case` is a case dict (cases.load_case) or a case folder.
+
+    Raises sandbox.SandboxUnavailable when the machine cannot build the whole sandbox (unless
+    allow_weak_sandbox, or SLINGSHOT_JULIA_WEAK_SANDBOX=1), and sandbox.ScorerFailure when Julia or
+    the driver does not start: an infrastructure failure is never an answer's score."""
+    sandbox.require(allow_weak_sandbox)
     if not isinstance(case, dict):
         case = load_case(case)
     rules = harness_rules(mode, timestamp)
@@ -180,22 +261,26 @@ def score_answer(case, answer_text, mode="corrected", timestamp=None, step_limit
         "unit_tests_setup": case.get("unit_tests_setup", ""),
         "unit_tests_teardown": case.get("unit_tests_teardown", ""),
     }
-    run, timeouts, restarts = _Run(), [], 0
+    run, timeouts, restarts = _Run(n_examples, n_tests), [], 0
     deadline = time.monotonic() + total_limit
     start, start_index, restore = "main", 1, "main"
     while True:
         with sandbox.SampleDir() as workdir:
+            jobdir, _ = sandbox.sample_paths(workdir)
             Path(workdir, "job.jl").write_text(_job_source(
                 {**fields, "start": start, "start_index": start_index, "restore": restore}), encoding="utf-8")
-            if sandbox.isolation()["user"] == "nobody":
-                os.chown(Path(workdir, "job.jl"), sandbox.NOBODY, sandbox.NOBODY)
+            shutil.copyfile(DRIVER, Path(workdir, "driver.jl"))  # readable even when the repo is not
+            key = secrets.token_hex(16)
+            run.begin(key, start)
             status = sandbox.run_streaming(
-                [_julia(), "--startup-file=no", "--history-file=no", str(DRIVER)], workdir, run.line,
-                startup_limit=STARTUP_LIMIT, step_limit=step_limit, deadline=deadline,
-                memory_limit=memory_limit)
-            if not run.done and status == "done" and not run.provisional and not run.attempts:
-                run.errors.append("driver failed: " + sandbox.stderr_tail(workdir)[-500:])
-        if run.done:
+                [_julia(), "--startup-file=no", "--history-file=no", f"{jobdir}/driver.jl", f"{jobdir}/job.jl"],
+                workdir, run.line, startup_limit=STARTUP_LIMIT, step_limit=step_limit, deadline=deadline,
+                memory_limit=memory_limit, stdin_data=(key + "\n").encode())
+            if not run.ready and not run.forged and status != "deadline":  # no time left is a timeout
+                raise sandbox.ScorerFailure(
+                    f"the Julia driver did not start ({status}; julia {_julia()}); no answer can be "
+                    f"scored. Its stderr ends with:\n{sandbox.stderr_tail(workdir)[-1500:]}")
+        if run.done or run.forged:
             break
         # The driver was killed (or died) mid-step: that step fails, the next one gets a fresh process.
         step = _current_step(run, n_examples, n_tests)
@@ -218,17 +303,22 @@ def score_answer(case, answer_text, mode="corrected", timestamp=None, step_limit
             restore = "main" if run.attempts.get("main", (0, 0))[1] else "fallback"
         restarts += 1
 
+    info = {"timeouts": timeouts, "restarts": restarts,
+            "sandbox": {k: v for k, v in sandbox.isolation().items() if not k.startswith("_")}}
+    if run.forged:
+        return {**result, "skipped": False, "parsed": False, "executed": False, "unit_tests_passed": 0,
+                "examples_executed": 0, "score": 0.0, "forged": run.forged,
+                "errors": [f"forged result: {run.forged}"], **info}
     final = run.attempts.get("fallback") or run.attempts.get("main") or (False, False)
     if run.attempts.get("main", (False, False))[1]:
         final = run.attempts["main"]
     parsed, executed = final
-    examples_ok = sum(run.examples.values()) if executed else 0
-    tests_ok = sum(run.tests.values()) if executed else 0
+    examples_ok = min(sum(run.examples.values()), n_examples) if executed else 0
+    tests_ok = min(sum(run.tests.values()), n_tests) if executed else 0
+    points = _points(parsed, executed, tests_ok, n_tests, examples_ok, n_examples)
     return {**result, "skipped": False, "parsed": parsed, "executed": executed,
             "unit_tests_passed": tests_ok, "examples_executed": examples_ok,
-            "score": _points(parsed, executed, tests_ok, n_tests, examples_ok, n_examples),
-            "timeouts": timeouts, "restarts": restarts, "errors": run.errors[:5],
-            "sandbox": {k: v for k, v in sandbox.isolation().items() if not k.startswith("_")}}
+            "score": min(max(points, 0.0), 100.0), "errors": run.errors[:5], **info}
 
 
 def _current_step(run, n_examples, n_tests):
@@ -263,7 +353,7 @@ def score_many(jobs, workers=None, progress=True, desc="julia"):
     jobs = list(jobs)
     workers = max(1, workers or os.cpu_count() or 1)
     _julia()  # fail early and clearly when julia is missing
-    sandbox.isolation()
+    sandbox.require()
     with ThreadPoolExecutor(max_workers=workers) as pool:
         results = pool.map(_score_job, jobs)
         if progress:
