@@ -24,8 +24,8 @@ import yaml
 from slingshot import contamination
 from slingshot.errors import UserError, cli
 from slingshot.io import atomic_write_json, atomic_write_text, read_jsonl, sha256_file, stable_hash
-from slingshot.layout import ADAPTER_FILE, ROOT, display_path
-from slingshot.recipe import derive_recipe, load_recipe
+from slingshot.layout import ADAPTER_FILE, AXOLOTL_CONFIG, ROOT, display_path
+from slingshot.recipe import claim_folders, derive_recipe, load_recipe
 
 
 class TrainingFailed(UserError):
@@ -48,7 +48,8 @@ def run_fingerprint(recipe):
     if not manifest.exists():
         raise UserError(f"{recipe.path}: no prepared data at {display_path(manifest.parent)}; "
                           f"run `make prepare RECIPE={recipe.path}` first")
-    return stable_hash({"recipe": sha256_file(recipe.path), "data": sha256_file(manifest)})
+    # the recipe as trained: its paths, which follow from its name, included
+    return stable_hash({"recipe": recipe.config, "data": sha256_file(manifest)})
 
 
 def is_trained(recipe, fingerprint):
@@ -122,7 +123,13 @@ def count_training_tokens(recipe):
     return total
 
 
+def axolotl_config(recipe):
+    """The recipe as plain Axolotl reads it: paths filled in, the slingshot block left out."""
+    return {k: v for k, v in recipe.config.items() if k != "slingshot"}
+
+
 def train(recipe, force=False):
+    claim_folders(recipe)  # before anything is written: fails if another recipe file wrote these folders
     fingerprint = run_fingerprint(recipe)
     overlap = contamination.check_recipe(recipe)
     contamination.enforce(overlap, recipe.block.get("allow_test_contamination", False),
@@ -140,8 +147,10 @@ def train(recipe, force=False):
         shutil.copyfile(recipe.path, out / "recipe.yml")
     resolved = resolved_config(recipe)
     atomic_write_text(out / "resolved_config.yml", yaml.safe_dump(resolved, sort_keys=True))
+    runnable = out / AXOLOTL_CONFIG  # `axolotl train runs/<name>/axolotl.yml` reruns this training
+    atomic_write_text(runnable, yaml.safe_dump(axolotl_config(recipe), sort_keys=False))
 
-    command = [sys.executable, "-m", "axolotl.cli.main", "train", str(recipe.path)]
+    command = [sys.executable, "-m", "axolotl.cli.main", "train", str(runnable)]
     print(f"training {recipe.name}: {' '.join(command[2:])} (log: {display_path(out / 'train.log')})")
     started = time.time()
     with open(out / "train.log", "w", encoding="utf-8") as log:
