@@ -13,6 +13,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 from slingshot.io import atomic_write_bytes  # noqa: E402
 
 
+def _order(value):
+    return (0, value, "") if isinstance(value, (int, float)) else (1, 0, str(value))
+
+
 def _positions(values):
     if all(isinstance(v, (int, float)) and v > 0 for v in values):
         return {v: v for v in values}, True
@@ -23,16 +27,16 @@ def _positions(values):
 def plot_against(report, x_key, line_key, path):
     metrics, labels, base = report["metrics"], report["metric_labels"], report["baseline"]
     cells = report["cells"]
-    xs = sorted({c["effective"][x_key] for c in cells}, key=lambda v: (not isinstance(v, (int, float)), v if isinstance(v, (int, float)) else 0, str(v)))
+    xs = sorted({c["effective"][x_key] for c in cells}, key=_order)
     position, numeric = _positions(xs)
-    lines = sorted({c["effective"][line_key] for c in cells}, key=str)
+    lines = sorted({c["effective"][line_key] for c in cells}, key=_order)
     cycle = plt.get_cmap("tab10").colors
     fig, axes = plt.subplots(1, len(metrics), figsize=(5.2 * len(metrics) + 1.5, 4.0), squeeze=False,
                              layout="constrained")
     for ax, metric in zip(axes[0], metrics):
         low, high = base[f"{metric}_ci"]
         ax.axhspan(low, high, color="grey", alpha=0.2)
-        ax.axhline(base[metric], color="grey", lw=1, label=f"base model {base[metric]:.1f}")
+        ax.axhline(base[metric], color="grey", lw=1, label="base model (band: 95% CI)")
         for k, line in enumerate(lines):
             color = cycle[k % len(cycle)]
             members = [c for c in cells if c["effective"][line_key] == line]
