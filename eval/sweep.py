@@ -145,7 +145,7 @@ def base_label(recipe):
     return f"{Path(recipe.config['base_model']).name} (base)"  # as eval/recipe.py names it: one shared store
 
 
-def run_cell(cell, limit, results_dir):
+def run_cell(cell, limit, results_dir, base):
     recipe = cell["recipe"]
     run_step(["data_prep", recipe.path], "data preparation", recipe.name)
     run_step(["slingshot.train", recipe.path], "training", recipe.name)
@@ -154,7 +154,7 @@ def run_cell(cell, limit, results_dir):
     atomic_write_json(cell_record(cell), {
         "params": cell["params"], "name": recipe.name, "recipe": display_path(recipe.path),
         "config": stable_hash(recipe.config), "fingerprint": summary["fingerprint"], "limit": limit,
-        "store": display_path(store.folder), "train_wall_s": summary.get("wall_s"),
+        "store": display_path(store.folder), "base_store": display_path(base.folder), "train_wall_s": summary.get("wall_s"),
         "eval_wall_s": store.read_meta().get("wall_s"),
     })
 
@@ -163,8 +163,9 @@ def fmt_duration(seconds):
     return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
 
 
-def run_sweep(recipe_path, spec=None, limit=None, out=None, results_dir=RESULTS_DIR):
-    """Train and score every unfinished cell, one at a time, then write the report; returns it."""
+def run_sweep(recipe_path, spec=None, limit=None, out=None, results_dir=RESULTS_DIR, report_only=False):
+    """Train and score every unfinished cell, one at a time, then write the report; returns it.
+    report_only: train nothing, report the cells finished so far (e.g. of a sweep still running)."""
     from eval.sweep_report import build_sweep_report
 
     recipe = load_recipe(recipe_path)
@@ -181,6 +182,8 @@ def run_sweep(recipe_path, spec=None, limit=None, out=None, results_dir=RESULTS_
     if not split.exists():  # the first cell's data prep writes the shared test split
         run_step(["data_prep", cells[0]["recipe"].path], "data preparation", cells[0]["recipe"].name)
     started = time.time()
+    if report_only:
+        return report_finished(recipe, grid, cells, limit, out)
     print(f"base model on {split.stem}" + (f" (first {limit} questions)" if limit else "") + ": scored once for every cell")
     base = score(recipe, None, base_label(recipe), split, limit, results_dir)
     durations = []
@@ -193,7 +196,7 @@ def run_sweep(recipe_path, spec=None, limit=None, out=None, results_dir=RESULTS_
         eta = f", ETA {fmt_duration(left * sum(durations) / len(durations))}" if durations else ""
         print(f"cell {i} of {total}: {name} ({display_path(cell['recipe'].path)}){eta}", flush=True)
         cell_started = time.time()
-        run_cell(cell, limit, results_dir)
+        run_cell(cell, limit, results_dir, base)
         durations.append(time.time() - cell_started)
         print(f"cell {i} of {total} finished in {fmt_duration(durations[-1])}", flush=True)
     results = [dict(cell, record=json.loads(cell_record(cell).read_text())) for cell in cells]
@@ -203,14 +206,31 @@ def run_sweep(recipe_path, spec=None, limit=None, out=None, results_dir=RESULTS_
     return report
 
 
+def report_finished(recipe, grid, cells, limit, out):
+    from eval.sweep_report import build_sweep_report
+
+    finished = [dict(c, record=json.loads(cell_record(c).read_text())) for c in cells if is_finished(c, limit)]
+    if not finished:
+        raise SweepError(f"{recipe.path}: no finished cell to report on yet (0 of {len(cells)})")
+    base = RunStore(ROOT / finished[0]["record"]["base_store"])
+    out = Path(out) if out else report_dir(sweep_name(recipe))
+    report = build_sweep_report(recipe, grid, finished, base, out,
+                                unfinished=[c["recipe"].name for c in cells if not is_finished(c, limit)])
+    print(f"sweep report ({len(finished)} of {len(cells)} cells): {display_path(out / 'sweep.md')}\n"
+          f"{report['conclusion']}")
+    return report
+
+
 def add_arguments(parser):
     parser.add_argument("recipe")
     parser.add_argument("--sweep", help='values to try, e.g. "train_size=32,64,128 lora_r=8,32 seed=0,1" '
                                         "(default: the recipe's slingshot.sweep block)")
     parser.add_argument("--limit", type=int, help="score only the first N test questions (quick checks)")
     parser.add_argument("--out", help="report folder (default reports/<recipe>-sweep)")
+    parser.add_argument("--report-only", action="store_true",
+                        help="train nothing: report the cells finished so far")
 
 
 def cmd_sweep(args):
-    run_sweep(args.recipe, args.sweep, limit=args.limit, out=args.out)
+    run_sweep(args.recipe, args.sweep, limit=args.limit, out=args.out, report_only=args.report_only)
     return 0

@@ -85,7 +85,7 @@ def conclusion(settings, baseline, metric, label, n_tests):
             f"against {baseline[metric]:.1f}.")
 
 
-def build_sweep_report(recipe, grid, results, base_store, out_dir, wall_s=None,
+def build_sweep_report(recipe, grid, results, base_store, out_dir, wall_s=None, unfinished=(),
                        n_boot=stats.N_BOOT, seed=stats.SEED):
     """Write sweep.md, sweep.json and the plots; return the report dict."""
     from eval import sweep_plots
@@ -125,6 +125,7 @@ def build_sweep_report(recipe, grid, results, base_store, out_dir, wall_s=None,
         "compute_s": round(sum((c["train_wall_s"] or 0) + (c["eval_wall_s"] or 0) for c in cells)
                            + (baseline["eval_wall_s"] or 0), 1),
         "plots": dict(PLOTS),
+        "unfinished": list(unfinished),
     }
     report["conclusion"] = conclusion(settings, baseline, metrics[0], label, len(cells))
     out_dir = Path(out_dir)
@@ -155,6 +156,9 @@ def render(report):
              f"Task {report['task']}, test split {report['split']} (n = {base['n']}); swept: "
              + "; ".join(f"{k} = {', '.join(map(str, v))}" for k, v in report["grid"].items()) + ".", "",
              f"**{report['conclusion']}**", ""]
+    if report["unfinished"]:
+        lines += [f"Partial report: {len(report['unfinished'])} cell(s) not finished yet "
+                  f"({', '.join(report['unfinished'])}); `make sweep` with the same settings finishes them.", ""]
     head = ["cell", "train_size", "lora_r", "seed", "n"] + [f"{labels[m]} [95% CI]" for m in metrics]
     head += [f"Δ{labels[m]} vs base [95% CI]" for m in metrics] + [f"p ({first})", "p Holm", "gain holds"]
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
