@@ -41,7 +41,7 @@ eval: venv model
 report: eval  # finished runs are never recomputed: this only rebuilds the report
 
 sweep: venv model  # SWEEP="key=v1,v2 ..." or the recipe's slingshot.sweep block; finished cells are kept
-	$(PY) -m eval sweep $(RECIPE) $(if $(SWEEP),--sweep "$(SWEEP)") $(if $(LIMIT),--limit $(LIMIT))
+	$(PY) -m eval sweep $(RECIPE) $(if $(SWEEP),--sweep "$(SWEEP)") $(if $(LIMIT),--limit $(LIMIT)) $(if $(OUT),--out $(OUT))
 
 measurements: venv  # recipes/<task>/<model>/README.md tables, from docs/reports/<recipe>/ (never typed by hand)
 	$(PY) -m eval.measurements
