@@ -1,6 +1,7 @@
 # Slingshot: make all (set-up, prepare, train, eval, report) | make test
 # The daily loop: make prepare train eval RECIPE=recipes/<task>/<model>/<method>.yml
 # On a GPU: make venv doctor plan RECIPE=... then the same loop; GPUS=N trains data-parallel on N GPUs
+# Variants: make sweep RECIPE=... SWEEP="train_size=32,64,128 lora_r=8,32 seed=0,1"
 
 RECIPE ?= recipes/squad/smollm2-135m/lora-cpu.yml
 PYTHON_FOR_VENV ?= $(shell command -v python3.11 || command -v python3)
@@ -15,7 +16,7 @@ export AXOLOTL_DO_NOT_TRACK := 1
 export DO_NOT_TRACK := 1
 export PYTHONUNBUFFERED := 1
 
-.PHONY: all venv model prepare train eval report test test-fast julia bench bench-julia bench-export smoke clean help doctor plan llamacpp export
+.PHONY: all venv model prepare train eval report sweep measurements publish test test-fast julia bench bench-julia bench-export smoke clean help doctor plan llamacpp export
 
 all: venv model prepare train eval
 
@@ -84,6 +85,15 @@ export: venv model llamacpp
 	$(PY) -m slingshot.export $(RECIPE) $(if $(TYPES),--types $(TYPES))
 
 report: eval  # finished runs are never recomputed: this only rebuilds the report
+
+sweep: venv model  # SWEEP="key=v1,v2 ..." or the recipe's slingshot.sweep block; finished cells are kept
+	$(PY) -m eval sweep $(RECIPE) $(if $(SWEEP),--sweep "$(SWEEP)") $(if $(LIMIT),--limit $(LIMIT)) $(if $(OUT),--out $(OUT))
+
+measurements: venv  # recipes/<task>/<model>/README.md tables, from docs/reports/<recipe>/ (never typed by hand)
+	$(PY) -m eval.measurements
+
+publish: venv  # copy RECIPE's finished run and report into docs/reports/<recipe>/, then regenerate the tables
+	$(PY) -m eval.measurements --publish $(RECIPE)
 
 smoke: venv model
 	$(PY) -m slingshot.train --smoke $(RECIPE)

@@ -14,7 +14,7 @@ from slingshot import contamination
 from slingshot.errors import cli
 from slingshot.io import atomic_write_json, atomic_write_jsonl, sha256_file, stable_hash
 from slingshot.layout import ROOT, display_path
-from slingshot.recipe import data_errors_located, load_recipe
+from slingshot.recipe import claim_folders, data_errors_located, load_recipe
 
 OUTPUTS = ("train", "validation", "test")
 
@@ -48,6 +48,7 @@ def prepare_recipe(recipe, force=False):
     started = time.time()
     rows, sources, stats = module.prepare(params)
     overlap = contamination.check(recipe.block["task"], rows["train"] + rows["validation"], rows["test"])
+    claim_folders(recipe)  # before anything is written: fails if another recipe file wrote these folders
     outputs = {}
     for split, path in paths.items():
         atomic_write_jsonl(path, rows[split])

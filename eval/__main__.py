@@ -5,6 +5,7 @@
     python -m eval run --model openai:<name> --base-url http://localhost:8000/v1 --split dev-200
     python -m eval run --model openai:<name> --base-url https://host/v1 --api-key-env HOST_KEY --split dev-200
     python -m eval recipe RECIPE             # base and tuned model of a recipe, then the report
+    python -m eval sweep RECIPE --sweep "train_size=32,64,128 lora_r=8,32 seed=0,1"   # make sweep
     python -m eval report RESULT_DIR... [--baseline LABEL] [--out DIR]
     python -m eval serve --model hf:... [--adapter runs/<run>] [--port 8000]
     python -m eval.leaderboard SPLIT         # the leaderboard's recorded results on a Julia split
@@ -120,6 +121,10 @@ def main(argv=None):
     recipe.add_argument("--limit", type=int)
     recipe.add_argument("--out", help="report folder (default reports/<recipe-name>)")
     recipe.set_defaults(handler=cmd_recipe)
+    from eval import sweep as sweep_cli
+    sweep = commands.add_parser("sweep", help="train and score a grid of variants of a recipe, then report")
+    sweep_cli.add_arguments(sweep)
+    sweep.set_defaults(handler=sweep_cli.cmd_sweep)
     report = commands.add_parser("report", help="compare finished runs: table, CIs, plots")
     report.add_argument("runs", nargs="+", help="result folders (a run or any folder above runs)")
     report.add_argument("--baseline", help="label of the run the others are tested against")

@@ -95,3 +95,17 @@ def binomial_two_sided(k1, k2):
         return 1.0
     tail = sum(comb(n, k) for k in range(min(k1, k2) + 1))
     return min(1.0, 2 * tail / 2**n)
+
+
+def holm(p_values):
+    """Holm's step-down adjustment of a family of p-values (same order as given).
+
+    The i-th smallest p is multiplied by (m - i), kept monotone, capped at 1; rejecting where
+    the adjusted p < alpha controls the family-wise error rate at alpha for any dependence."""
+    m = len(p_values)
+    order = sorted(range(m), key=lambda i: p_values[i])
+    adjusted, running = [0.0] * m, 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p_values[i]))
+        adjusted[i] = running
+    return adjusted

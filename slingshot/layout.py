@@ -1,12 +1,14 @@
 """Where every file goes: the one place that decides paths. Imports nothing of the project.
 
     data_prep/sources/                                       carried source data (SQuAD, the Julia leaderboard)
-    data/<recipe>/{train,validation}.jsonl, manifest.json   a recipe's prepared data
+    data/<recipe>/{train,validation}.jsonl, manifest.json   a recipe's prepared data (its name decides the folder)
     data/<task>/test/<split>.jsonl                          held-out test splits, shared by a task's recipes
-    runs/<recipe>/                                           a training run: adapter, summary, logs
+    runs/<recipe>/                                           a training run: adapter, summary, logs, axolotl.yml
+    runs/derived/<name>/recipe.yml, data/derived/<name>/     recipes derived from another (smoke runs, sweep cells)
     runs/<recipe>/export/                                    merged model and GGUF files made from that run
     results/<split>/<model>-<key>/                           one scored model on one split
     reports/<recipe>/                                        a recipe's report
+    reports/<recipe>-sweep/                                  a sweep's report (sweep.md, sweep.json, plots)
 """
 import os
 from pathlib import Path
@@ -27,6 +29,9 @@ ADAPTER_FILE = "adapter_model.safetensors"
 EXPORT_DIR = "export"
 RUN_META = "meta.json"
 PREDICTIONS = "predictions.jsonl"
+OWNER_FILE = ".owner"          # in a recipe's data and run folders: the recipe that writes there
+AXOLOTL_CONFIG = "axolotl.yml"  # in a run folder: the recipe with its paths filled in, for `axolotl train`
+DERIVED = "derived"
 
 
 def recipe_name(recipe_path):
@@ -77,9 +82,41 @@ def display_path(path):
         return str(path)
 
 
+def is_derived(recipe_path):
+    path = Path(recipe_path).resolve()
+    return path.name == "recipe.yml" and path.parent.parent == RUNS_DIR / DERIVED
+
+
+def recipe_home(recipe_path):
+    """The folders a recipe owns, from its name alone: data/<name>/ and runs/<name>/ (for a
+    derived recipe, runs/derived/<name>/recipe.yml: data/derived/<name>/ and runs/derived/<name>/).
+    Returned relative to the repo, as the recipe's own keys would spell them."""
+    name = recipe_name(recipe_path)
+    data = Path("data") / (f"{DERIVED}/{name}" if is_derived(recipe_path) else name)
+    run = Path("runs") / (f"{DERIVED}/{name}" if is_derived(recipe_path) else name)
+    return {"train": f"{data}/train.jsonl", "validation": f"{data}/validation.jsonl",
+            "output_dir": str(run), "dataset_prepared_path": f"{run}/prepared"}
+
+
+def owner_of(folder):
+    """The recipe a data or run folder belongs to, relative to the repo for folders inside it.
+    data/<name> and runs/<name> belong to the recipe named <name>; other folders have no owner."""
+    try:
+        rel = Path(folder).resolve().relative_to(ROOT)
+    except ValueError:
+        return None
+    parts = rel.parts
+    if len(parts) < 2 or parts[0] not in ("data", "runs"):
+        return None
+    if parts[1] == DERIVED:
+        return parts[2] if len(parts) > 2 else None
+    return parts[1]
+
+
 def recipe_paths(config, task_name, test_split):
     """Every file a recipe reads or writes, from its Axolotl config (datasets[0].path,
-    test_datasets[0].path, output_dir, dataset_prepared_path) and its task's test split."""
+    test_datasets[0].path, output_dir, dataset_prepared_path; slingshot.recipe fills them in
+    from recipe_home when the file leaves them out) and its task's test split."""
     def first_path(key):
         entries = config.get(key) or []
         return ROOT / entries[0]["path"] if entries and isinstance(entries[0], dict) and entries[0].get("path") \

@@ -3,6 +3,12 @@
 Axolotl 0.17 silently drops unknown top-level keys, so a typo such as `lora_rank` would
 train with the default rank. `check_recipe` rejects unknown keys (naming file, line and
 the closest known key) and validates the rest with Axolotl's own pydantic schema.
+
+A recipe owns its paths: data/<name>/ and runs/<name>/, from its file name (slingshot.layout.
+recipe_home). A recipe leaves the path keys out and `own_paths` fills them in, so a copied and
+edited recipe writes only into its own folders; a path key that points into another recipe's
+folders fails at load time, and `claim_folders` refuses, before anything is written, a folder
+that another recipe file already wrote into.
 """
 import contextlib
 import difflib
@@ -27,6 +33,7 @@ COMMON_KEYS = {
     "eval": "generation settings for the eval, e.g. max_new_tokens, batch_size, quantize (auto|none|4bit|8bit)",
     "hardware": "name and usd_per_hour of the machine the recipe is sized for (for cost per answer)",
     "allow_test_contamination": "true to train on data that holds test examples (reports mark them seen)",
+    "sweep": "values to try, e.g. {train_size: [32, 64, 128], lora_r: [8, 32]} (make sweep)",
 }
 
 
@@ -82,8 +89,9 @@ def load_recipe(path):
         raise RecipeError(f"{path}: recipe not found (recipes live under recipes/<task>/<model>/<method>.yml)")
     if not path.is_file():
         raise RecipeError(f"{path}: is a folder, not a recipe; give the recipe's .yml file")
-    config, lines = read_yaml_mapping(path)
+    config, lines, node = read_yaml_mapping(path)
     recipe = Recipe(path, config, lines)
+    own_paths(recipe, node)
     check_recipe(recipe)
     return recipe
 
@@ -219,8 +227,9 @@ def derive_recipe(recipe, name, config_overrides=None, block_overrides=None):
     for key, file in (("datasets", "train.jsonl"), ("test_datasets", "validation.jsonl")):
         if config.get(key):
             config[key] = [{**config[key][0], "path": f"data/derived/{name}/{file}"}]
-    config["slingshot"] = {**recipe.block, **(block_overrides or {})}
-    path = layout.RUNS_DIR / "derived" / name / "recipe.yml"
+    block = {k: v for k, v in recipe.block.items() if k != "sweep"}  # a derived recipe is one cell
+    config["slingshot"] = {**block, **(block_overrides or {})}
+    path = layout.RUNS_DIR / layout.DERIVED / name / "recipe.yml"
     atomic_write_text(path, yaml.safe_dump(config, sort_keys=False))
     return load_recipe(path)
 
@@ -231,7 +240,7 @@ MAX_YAML_VALUES = 100_000  # a recipe holds a few hundred; aliases may not expan
 
 
 def read_yaml_mapping(path):
-    """(config, lines) of a recipe file. lines maps each top-level key, and each `slingshot.<key>`,
+    """(config, lines, node) of a recipe file. lines maps each top-level key, and each `slingshot.<key>`,
     to its line. Checked on the node graph before any value is built: a key given twice, or aliases
     expanding past MAX_YAML_VALUES, raise RecipeError naming the line."""
     loader = yaml.SafeLoader(path.read_text(encoding="utf-8"))
@@ -255,7 +264,7 @@ def read_yaml_mapping(path):
         if key.value == "slingshot" and isinstance(value, yaml.MappingNode):
             for sub, _ in value.value:
                 lines[f"slingshot.{sub.value}"] = sub.start_mark.line + 1
-    return config, lines
+    return config, lines, node
 
 
 def _children(node):
@@ -417,3 +426,113 @@ def data_errors_located(recipe):
         if not match:
             raise
         raise type(e)(f"{recipe.where('slingshot.' + match.group(1))}: {e}") from None
+
+
+# ---------- paths: a recipe owns data/<name>/ and runs/<name>/ ----------
+
+# (key as the recipe writes it, how to read it from the config, how to set it)
+PATH_KEYS = {
+    "datasets[0].path": "train", "test_datasets[0].path": "validation",
+    "output_dir": "output_dir", "dataset_prepared_path": "dataset_prepared_path",
+}
+
+
+def _get_path(config, key):
+    if "[0]." in key:
+        entries = config.get(key.split("[")[0])
+        first = entries[0] if isinstance(entries, list) and entries and isinstance(entries[0], dict) else {}
+        return first.get("path")
+    return config.get(key)
+
+
+def _set_path(config, key, value):
+    if "[0]." in key:
+        entries = config.get(key.split("[")[0])
+        if isinstance(entries, list) and entries and isinstance(entries[0], dict):
+            entries[0]["path"] = value
+    else:
+        config[key] = value
+
+
+def _path_lines(node):
+    """Line of each path key in the file (for datasets: the line of `path:` in the first entry)."""
+    lines = {}
+    for key_node, value_node in getattr(node, "value", []):
+        name = key_node.value
+        if name in ("output_dir", "dataset_prepared_path"):
+            lines[name] = key_node.start_mark.line + 1
+        elif name in ("datasets", "test_datasets") and getattr(value_node, "value", None):
+            first = value_node.value[0]
+            if isinstance(first, yaml.MappingNode):
+                for k, _ in first.value:
+                    if k.value == "path":
+                        lines[f"{name}[0].path"] = k.start_mark.line + 1
+    return lines
+
+
+def recipe_file_named(name):
+    """The recipe under recipes/ whose name is `name`, if there is one."""
+    for path in sorted(layout.RECIPES_DIR.glob("**/*.yml")):
+        if layout.recipe_name(path) == name:
+            return path
+    return None
+
+
+def own_paths(recipe, node=None):
+    """Fill in the recipe's paths from its name; refuse a path into a folder it does not own.
+
+    Inside the repo a path key must be the one its name gives (or be left out); a path outside
+    the repo (a folder of your own) is allowed and guarded by claim_folders when written."""
+    home = layout.recipe_home(recipe.path)
+    lines = _path_lines(node) if node is not None else {}
+    for key, home_key in PATH_KEYS.items():
+        value = _get_path(recipe.config, key)
+        if value is None:
+            _set_path(recipe.config, key, home[home_key])
+            continue
+        if not isinstance(value, str):
+            continue  # Axolotl's schema check names the wrong type
+        path = (layout.ROOT / value).resolve()
+        try:
+            path.relative_to(layout.ROOT)
+        except ValueError:
+            continue
+        if path == (layout.ROOT / home[home_key]).resolve():
+            continue
+        where = f"{recipe.path}:{lines[key]}" if key in lines else str(recipe.path)
+        owner = layout.owner_of(path)
+        if owner and owner != recipe.name:
+            owner_file = recipe_file_named(owner)
+            whose = f"recipe {owner}" + (f" ({layout.display_path(owner_file)})" if owner_file else "")
+            problem = f"{key}: {value} is a folder of {whose}, not of this recipe ({recipe.name})"
+        else:
+            problem = f"{key}: {value} is not this recipe's folder"
+        raise RecipeError(
+            f"{where}: {problem}; training or preparing it would overwrite that folder's files. "
+            f"Fix: delete the key (slingshot fills in {home[home_key]} from the recipe's file name), "
+            f"or set {key}: {home[home_key]}")
+
+
+def claim_folders(recipe):
+    """Mark the data and run folders as this recipe's, before anything is written into them.
+
+    Fails if one of them already belongs to another recipe file that still exists (two
+    recipes naming the same output_dir or dataset path, e.g. both outside the repo)."""
+    me = layout.display_path(recipe.path)
+    paths = recipe.paths
+    folders = sorted({paths["train"].parent, paths["validation"].parent, paths["run"]})
+    for folder in folders:
+        marker = folder / layout.OWNER_FILE
+        if not marker.exists():
+            continue
+        owner = marker.read_text(encoding="utf-8").strip()
+        owner_path = layout.ROOT / owner
+        if owner != me and owner_path.exists() and owner_path.resolve() != recipe.path.resolve():
+            key = "output_dir" if folder == paths["run"] else "datasets[0].path / test_datasets[0].path"
+            raise RecipeError(
+                f"{recipe.path}: {key} points at {layout.display_path(folder)}, which belongs to {owner}; "
+                f"two recipes cannot share a folder (each would overwrite the other's data and adapter). "
+                f"Fix: delete the path keys from {recipe.path} (its name then gives it data/<name> and "
+                f"runs/<name>), or point them at a folder of its own")
+    for folder in folders:
+        atomic_write_text(folder / layout.OWNER_FILE, me + "\n")

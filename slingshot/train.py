@@ -24,8 +24,8 @@ import yaml
 from slingshot import contamination
 from slingshot.errors import UserError, cli
 from slingshot.io import atomic_write_json, atomic_write_text, read_jsonl, sha256_file, stable_hash
-from slingshot.layout import ADAPTER_FILE, ROOT, display_path
-from slingshot.recipe import derive_recipe, load_recipe
+from slingshot.layout import ADAPTER_FILE, AXOLOTL_CONFIG, ROOT, display_path
+from slingshot.recipe import claim_folders, derive_recipe, load_recipe
 
 
 class TrainingFailed(UserError):
@@ -48,7 +48,8 @@ def run_fingerprint(recipe):
     if not manifest.exists():
         raise UserError(f"{recipe.path}: no prepared data at {display_path(manifest.parent)}; "
                           f"run `make prepare RECIPE={recipe.path}` first")
-    return stable_hash({"recipe": sha256_file(recipe.path), "data": sha256_file(manifest)})
+    # the recipe as trained: its paths, which follow from its name, included
+    return stable_hash({"recipe": recipe.config, "data": sha256_file(manifest)})
 
 
 def is_trained(recipe, fingerprint):
@@ -160,7 +161,7 @@ def launch_command(recipe, gpus=1, nodes=1, node_rank=0, head="127.0.0.1:29500")
     """`axolotl train` on one process, or data-parallel through torchrun: `gpus` processes on this
     machine, `nodes` machines meeting at `head` (host:port of node 0), Axolotl's own multi-node launch.
     DeepSpeed ZeRO or FSDP come from the recipe's `deepspeed:` / `fsdp:` keys."""
-    command = [sys.executable, "-m", "axolotl.cli.main", "train", str(recipe.path)]
+    command = [sys.executable, "-m", "axolotl.cli.main", "train", str(recipe.paths["run"] / AXOLOTL_CONFIG)]
     if gpus <= 1 and nodes <= 1:
         return command
     torchrun = ["--nnodes", str(nodes), "--nproc_per_node", str(gpus)]
@@ -184,7 +185,13 @@ def recipe_gpus(recipe):
     return gpus
 
 
+def axolotl_config(recipe):
+    """The recipe as plain Axolotl reads it: paths filled in, the slingshot block left out."""
+    return {k: v for k, v in recipe.config.items() if k != "slingshot"}
+
+
 def train(recipe, force=False, gpus=None, nodes=1, node_rank=0, head="127.0.0.1:29500"):
+    claim_folders(recipe)  # before anything is written: fails if another recipe file wrote these folders
     fingerprint = run_fingerprint(recipe)
     overlap = contamination.check_recipe(recipe)
     contamination.enforce(overlap, recipe.block.get("allow_test_contamination", False),
@@ -200,6 +207,8 @@ def train(recipe, force=False, gpus=None, nodes=1, node_rank=0, head="127.0.0.1:
         shutil.copyfile(recipe.path, out / "recipe.yml")
     resolved = resolved_config(recipe)
     atomic_write_text(out / "resolved_config.yml", yaml.safe_dump(resolved, sort_keys=True))
+    runnable = out / AXOLOTL_CONFIG  # `axolotl train runs/<name>/axolotl.yml` reruns this training
+    atomic_write_text(runnable, yaml.safe_dump(axolotl_config(recipe), sort_keys=False))
 
     gpus = gpus or recipe_gpus(recipe)
     command = launch_command(recipe, gpus, nodes, node_rank, head)
@@ -214,7 +223,7 @@ def train(recipe, force=False, gpus=None, nodes=1, node_rank=0, head="127.0.0.1:
     with open(out / "train.log", "w", encoding="utf-8") as log:
         code = 0
         if gpus * nodes > 1:  # tokenize once, here, so the ranks only read it (no race to write it)
-            code = _run([sys.executable, "-m", "axolotl.cli.main", "preprocess", str(recipe.path)], env, log)
+            code = _run([sys.executable, "-m", "axolotl.cli.main", "preprocess", str(runnable)], env, log)
         if code == 0:
             code = _run(command, env, log)
     wall = time.time() - started

@@ -38,7 +38,7 @@ def test_launch_commands_for_one_gpu_n_gpus_and_several_nodes(monkeypatch):
     from slingshot.train import launch_command, recipe_gpus
 
     recipe = load_recipe(ROOT / "recipes/squad/llama-3.1-8b/lora.yml")
-    assert launch_command(recipe)[-2:] == ["train", str(recipe.path)]
+    assert launch_command(recipe)[-2:] == ["train", str(recipe.paths["run"] / "axolotl.yml")]
     four = launch_command(recipe, gpus=4)
     assert four[four.index("--launcher") + 1] == "torchrun"
     assert four[four.index("--nproc_per_node") + 1] == "4" and four[four.index("--nnodes") + 1] == "1"

@@ -1,0 +1,236 @@
+"""`python -m eval sweep RECIPE --sweep "train_size=32,64,128 lora_r=8,32 seed=0,1"` (make sweep):
+train and score every cell of a grid derived from one recipe, then write the sweep report.
+
+Every cell is a derived recipe written out as a file (runs/derived/<recipe>-sweep-<cell>/recipe.yml),
+so any cell can be rerun or shared alone. Cells run one at a time, because one CPU training takes
+most of the machine's memory. A finished cell leaves sweep_cell.json in its run folder and is never
+trained or scored again, so a killed sweep resumes at the first unfinished cell. The base model is
+scored once on the recipe's test split (its stored predictions are shared with `make eval`).
+
+`seed` sets the training seed (LoRA init, data order); `slingshot.seed` would redraw the data.
+Data preparation and training run as their own processes (`python -m data_prep`,
+`python -m slingshot.train`), as a user would run them.
+"""
+import itertools
+import json
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+from eval.store import RESULTS_DIR, RunStore
+from slingshot.errors import UserError
+from slingshot.io import atomic_write_json, stable_hash
+from slingshot.layout import ROOT, TRAIN_SUMMARY, display_path, report_dir
+from slingshot.recipe import COMMON_KEYS, PATH_KEYS, axolotl_keys, derive_recipe, load_recipe, suggest
+
+CELL_RECORD = "sweep_cell.json"
+
+
+class SweepError(UserError):
+    """A bad sweep spec or a cell that failed; the message names the key or the cell's log."""
+
+
+def parse_sweep(text, where="--sweep"):
+    """'train_size=32,64,128 lora_r=8,32' -> {'train_size': [32, 64, 128], 'lora_r': [8, 32]}."""
+    grid = {}
+    for item in text.split():
+        key, sep, values = item.partition("=")
+        if not sep or not key or not values:
+            raise SweepError(f"{where}: {item!r} is not KEY=V1,V2,... (e.g. train_size=32,64,128)")
+        if key in grid:
+            raise SweepError(f"{where}: {key} is given twice")
+        grid[key] = [yaml.safe_load(v) for v in values.split(",") if v != ""]
+    if not grid:
+        raise SweepError(f"{where}: nothing to sweep; write e.g. SWEEP=\"train_size=32,64,128 seed=0\"")
+    return grid
+
+
+def recipe_grid(recipe):
+    """The grid of the recipe's own `slingshot.sweep:` block ({key: [values]}), or None."""
+    block = recipe.block.get("sweep")
+    if block is None:
+        return None
+    where = recipe.where("slingshot") + ": slingshot.sweep"
+    if not isinstance(block, dict) or not block:
+        raise SweepError(f"{where}: must map keys to lists of values, e.g. {{train_size: [32, 64], seed: [0, 1]}}")
+    return {k: v if isinstance(v, list) else [v] for k, v in block.items()}
+
+
+def split_overrides(recipe, params, where):
+    """Which of a cell's values are Axolotl keys and which belong to the slingshot block."""
+    config, block = {}, {}
+    axolotl = axolotl_keys()
+    block_known = (set(COMMON_KEYS) | set(recipe.task.RECIPE_DEFAULTS)) - {"sweep", "task"}
+    for key, value in params.items():
+        bare = key.removeprefix("slingshot.")
+        if key in PATH_KEYS or bare in PATH_KEYS:
+            raise SweepError(f"{where}: {key} cannot be swept: every cell gets its own folders")
+        if key.startswith("slingshot.") or (key in block_known and key not in axolotl):
+            if bare not in block_known:
+                close = suggest(bare, block_known)
+                raise SweepError(f"{where}: unknown slingshot key {bare!r}" + (f"; did you mean {close!r}?" if close else ""))
+            block[bare] = value
+        elif key in axolotl:
+            config[key] = value
+        else:
+            close = suggest(key, axolotl | block_known)
+            raise SweepError(f"{where}: unknown key {key!r} (neither Axolotl nor slingshot)"
+                             + (f"; did you mean {close!r}?" if close else ""))
+    return config, block
+
+
+def cell_slug(params):
+    text = "-".join(f"{k.removeprefix('slingshot.')}{v}" for k, v in params.items())
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text.replace("%", "pct"))
+
+
+def sweep_name(recipe):
+    return f"{recipe.name}-sweep"
+
+
+def make_cells(recipe, grid, where):
+    """One derived recipe per point of the grid, in grid order (the last key varies fastest)."""
+    keys = list(grid)
+    cells = []
+    for values in itertools.product(*(grid[k] for k in keys)):
+        params = dict(zip(keys, values))
+        config, block = split_overrides(recipe, params, where)
+        cell = derive_recipe(recipe, f"{sweep_name(recipe)}-{cell_slug(params)}", config, block)
+        cells.append({"params": params, "recipe": cell})
+    return cells
+
+
+def cell_record(cell):
+    return cell["recipe"].output_dir / CELL_RECORD
+
+
+def is_finished(cell, limit):
+    """The cell was trained and scored with exactly this recipe and limit, and nothing changed since."""
+    record_file, summary_file = cell_record(cell), cell["recipe"].paths["summary"]
+    if not (record_file.exists() and summary_file.exists()):
+        return False
+    record = json.loads(record_file.read_text())
+    summary = json.loads(summary_file.read_text())
+    store = RunStore(ROOT / record["store"])
+    return (record.get("config") == stable_hash(cell["recipe"].config) and record.get("limit") == limit
+            and record.get("fingerprint") == summary.get("fingerprint")
+            and store.exists() and store.read_meta().get("status") == "done")
+
+
+def run_step(args, what, cell_name):
+    """A step of a cell in its own process, its output passed through."""
+    result = subprocess.run([sys.executable, "-m", *map(str, args)], cwd=ROOT)
+    if result.returncode != 0:
+        raise SweepError(f"cell {cell_name}: {what} failed (exit {result.returncode}, see above); "
+                         f"fix it and run the sweep again: finished cells are kept")
+
+
+def score(recipe, adapter, label, split, limit, results_dir):
+    from eval.backends.local import LocalBackend
+    from eval.run import evaluate
+
+    settings = recipe.eval_settings()
+    hardware = recipe.block.get("hardware") or {}
+    backend = LocalBackend(recipe.config["base_model"], adapter=adapter, batch_size=settings.get("batch_size", "auto"))
+    return evaluate(backend, split, settings["max_new_tokens"], results_dir=results_dir, label=label, limit=limit,
+                    hardware=hardware.get("name"), usd_per_hour=hardware.get("usd_per_hour"),
+                    extra_meta={"recipe": display_path(recipe.path)} if adapter else None)
+
+
+def base_label(recipe):
+    return f"{Path(recipe.config['base_model']).name} (base)"  # as eval/recipe.py names it: one shared store
+
+
+def run_cell(cell, limit, results_dir, base):
+    recipe = cell["recipe"]
+    run_step(["data_prep", recipe.path], "data preparation", recipe.name)
+    run_step(["slingshot.train", recipe.path], "training", recipe.name)
+    store = score(recipe, recipe.output_dir, f"{recipe.name} (tuned)", recipe.paths["test"], limit, results_dir)
+    summary = json.loads((recipe.output_dir / TRAIN_SUMMARY).read_text())
+    atomic_write_json(cell_record(cell), {
+        "params": cell["params"], "name": recipe.name, "recipe": display_path(recipe.path),
+        "config": stable_hash(recipe.config), "fingerprint": summary["fingerprint"], "limit": limit,
+        "store": display_path(store.folder), "base_store": display_path(base.folder), "train_wall_s": summary.get("wall_s"),
+        "eval_wall_s": store.read_meta().get("wall_s"),
+    })
+
+
+def fmt_duration(seconds):
+    return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
+
+
+def run_sweep(recipe_path, spec=None, limit=None, out=None, results_dir=RESULTS_DIR, report_only=False):
+    """Train and score every unfinished cell, one at a time, then write the report; returns it.
+    report_only: train nothing, report the cells finished so far (e.g. of a sweep still running)."""
+    from eval.sweep_report import build_sweep_report
+
+    recipe = load_recipe(recipe_path)
+    grid = parse_sweep(spec) if spec else recipe_grid(recipe)
+    where = "--sweep" if spec else recipe.where("slingshot") + ": slingshot.sweep"
+    if grid is None:
+        raise SweepError(f"{recipe.path}: nothing to sweep: pass SWEEP=\"train_size=32,64,128 seed=0\" "
+                         f"(--sweep) or add a slingshot.sweep block to the recipe")
+    cells = make_cells(recipe, grid, where)
+    total = len(cells)
+    print(f"sweep of {recipe.name}: {total} cells ({', '.join(f'{k}={v}' for k, v in grid.items())}); "
+          f"cell recipes under {display_path(cells[0]['recipe'].path.parent.parent)}/{sweep_name(recipe)}-*")
+    split = recipe.paths["test"]
+    if not split.exists():  # the first cell's data prep writes the shared test split
+        run_step(["data_prep", cells[0]["recipe"].path], "data preparation", cells[0]["recipe"].name)
+    started = time.time()
+    if report_only:
+        return report_finished(recipe, grid, cells, limit, out)
+    print(f"base model on {split.stem}" + (f" (first {limit} questions)" if limit else "") + ": scored once for every cell")
+    base = score(recipe, None, base_label(recipe), split, limit, results_dir)
+    durations = []
+    for i, cell in enumerate(cells, 1):
+        name = cell["recipe"].name
+        if is_finished(cell, limit):
+            print(f"cell {i} of {total}: {name}: finished earlier, kept")
+            continue
+        left = total - i + 1
+        eta = f", ETA {fmt_duration(left * sum(durations) / len(durations))}" if durations else ""
+        print(f"cell {i} of {total}: {name} ({display_path(cell['recipe'].path)}){eta}", flush=True)
+        cell_started = time.time()
+        run_cell(cell, limit, results_dir, base)
+        durations.append(time.time() - cell_started)
+        print(f"cell {i} of {total} finished in {fmt_duration(durations[-1])}", flush=True)
+    results = [dict(cell, record=json.loads(cell_record(cell).read_text())) for cell in cells]
+    out = Path(out) if out else report_dir(sweep_name(recipe))
+    report = build_sweep_report(recipe, grid, results, base, out, wall_s=time.time() - started)
+    print(f"\nsweep report: {display_path(out / 'sweep.md')}\n{report['conclusion']}")
+    return report
+
+
+def report_finished(recipe, grid, cells, limit, out):
+    from eval.sweep_report import build_sweep_report
+
+    finished = [dict(c, record=json.loads(cell_record(c).read_text())) for c in cells if is_finished(c, limit)]
+    if not finished:
+        raise SweepError(f"{recipe.path}: no finished cell to report on yet (0 of {len(cells)})")
+    base = RunStore(ROOT / finished[0]["record"]["base_store"])
+    out = Path(out) if out else report_dir(sweep_name(recipe))
+    report = build_sweep_report(recipe, grid, finished, base, out,
+                                unfinished=[c["recipe"].name for c in cells if not is_finished(c, limit)])
+    print(f"sweep report ({len(finished)} of {len(cells)} cells): {display_path(out / 'sweep.md')}\n"
+          f"{report['conclusion']}")
+    return report
+
+
+def add_arguments(parser):
+    parser.add_argument("recipe")
+    parser.add_argument("--sweep", help='values to try, e.g. "train_size=32,64,128 lora_r=8,32 seed=0,1" '
+                                        "(default: the recipe's slingshot.sweep block)")
+    parser.add_argument("--limit", type=int, help="score only the first N test questions (quick checks)")
+    parser.add_argument("--out", help="report folder (default reports/<recipe>-sweep)")
+    parser.add_argument("--report-only", action="store_true",
+                        help="train nothing: report the cells finished so far")
+
+
+def cmd_sweep(args):
+    run_sweep(args.recipe, args.sweep, limit=args.limit, out=args.out, report_only=args.report_only)
+    return 0
