@@ -16,6 +16,9 @@ def small_recipe(folder):
 
 
 @pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="known failure, unresolved: under torchrun on a machine without a GPU, a "
+                   "rank calls torch.cuda.can_device_access_peer during start-up and dies with 'Found no NVIDIA "
+                   "driver' (seen with Axolotl 0.17, torch 2.14.1); strict, so a fix shows up as XPASS")
 def test_two_processes_train_the_default_recipe_each_on_half_the_data(tmp_path, model_dir):
     path = small_recipe(tmp_path)
     run_module("data_prep", path, check=True)
