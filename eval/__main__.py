@@ -1,10 +1,10 @@
 """python -m eval: score models on held-out splits, compare runs, serve a model.
 
     python -m eval run --model hf:models/smollm2-135m-instruct [--adapter runs/<run>] --split dev-200
-    python -m eval run --model openai:gpt-4o-mini --split dev-200          # needs OPENAI_API_KEY
+    python -m eval run --model openai:gpt-4o-mini --split dev-200 [--shots 3]  # needs OPENAI_API_KEY
     python -m eval run --model openai:<name> --base-url http://localhost:8000/v1 --split dev-200
     python -m eval recipe RECIPE             # base and tuned model of a recipe, then the report
-    python -m eval report RESULT_DIR... [--baseline LABEL] [--out DIR]
+    python -m eval report RESULT_DIR... [--baseline LABEL]... [--out DIR] [--prices FILE]
     python -m eval serve --model hf:... [--adapter runs/<run>] [--port 8000]
     python -m eval.leaderboard SPLIT         # the leaderboard's recorded results on a Julia split
     python -m eval.squad DATASET PREDICTIONS # the official SQuAD v1.1 evaluation, as a drop-in
@@ -45,6 +45,8 @@ def add_run_args(parser):
     parser.add_argument("--limit", type=int, help="score only the first N examples of the split")
     parser.add_argument("--batch-size", default="auto", help="local models: 'auto' or a number")
     parser.add_argument("--concurrency", type=int, default=8, help="API models: requests in flight")
+    parser.add_argument("--shots", type=int, default=0,
+                        help="worked training examples before each question (the task's, the same for every model)")
     parser.add_argument("--label", help="the name shown in reports")
     parser.add_argument("--results-dir", default=None, help="default: results/ (or $SLINGSHOT_RESULTS_DIR)")
     parser.add_argument("--hardware", help="what ran it, for the report (e.g. '1x A10G')")
@@ -67,8 +69,10 @@ def cmd_run(args):
     max_new_tokens = args.max_new_tokens or task.EVAL_DEFAULTS["max_new_tokens"]
     from eval.store import RESULTS_DIR
 
+    if args.shots < 0:
+        raise UserError(f"--shots must be 0 or more, got {args.shots}")
     evaluate(backend, split_path, max_new_tokens, results_dir=args.results_dir or RESULTS_DIR, label=args.label,
-             limit=args.limit, hardware=args.hardware, usd_per_hour=args.usd_per_hour)
+             limit=args.limit, hardware=args.hardware, usd_per_hour=args.usd_per_hour, shots=args.shots)
     return 0
 
 
@@ -106,7 +110,8 @@ def main(argv=None):
     recipe.set_defaults(handler=cmd_recipe)
     report = commands.add_parser("report", help="compare finished runs: table, CIs, plots")
     report.add_argument("runs", nargs="+", help="result folders (a run or any folder above runs)")
-    report.add_argument("--baseline", help="label of the run the others are tested against")
+    report.add_argument("--baseline", action="append",
+                        help="label of a baseline row; repeat it for several (the strongest is the headline)")
     report.add_argument("--out", help="report folder (default: results/<split>/report)")
     report.add_argument("--prices", help="extra price YAML (default: $SLINGSHOT_PRICES)")
     report.add_argument("--n-boot", type=int, default=N_BOOT, help="bootstrap resamples")
