@@ -293,7 +293,7 @@ def build_report(run_stores, out_dir, baseline=None, prices=None, n_boot=stats.N
         summary["vs_baseline"] = None if run is base else compare(run, base, metrics, task_module.BINARY_METRICS, n_boot, seed)
         summary["is_baseline_row"] = run in baseline_rows
         summary["vs_baseline_rows"] = [compare(run, other, metrics, task_module.BINARY_METRICS, n_boot, seed)
-                                       for other in baseline_rows if other is not run] if len(baseline_rows) > 1 else []
+                                       for other in baseline_rows if other is not run and other is not base] if len(baseline_rows) > 1 else []
         if run is not base:
             if summary["vs_baseline"] is None:
                 notes.append(f"{run.name} shares no question with the baseline: no paired test.")
