@@ -1,12 +1,12 @@
 """python -m eval: score models on held-out splits, compare runs, serve a model.
 
     python -m eval run --model hf:models/smollm2-135m-instruct [--adapter runs/<run>] --split dev-200
-    python -m eval run --model openai:gpt-4o-mini --split dev-200          # needs OPENAI_API_KEY
+    python -m eval run --model openai:gpt-4o-mini --split dev-200 [--shots 3]  # needs OPENAI_API_KEY
     python -m eval run --model openai:<name> --base-url http://localhost:8000/v1 --split dev-200
     python -m eval run --model openai:<name> --base-url https://host/v1 --api-key-env HOST_KEY --split dev-200
     python -m eval recipe RECIPE             # base and tuned model of a recipe, then the report
     python -m eval sweep RECIPE --sweep "train_size=32,64,128 lora_r=8,32 seed=0,1"   # make sweep
-    python -m eval report RESULT_DIR... [--baseline LABEL] [--out DIR]
+    python -m eval report RESULT_DIR... [--baseline LABEL]... [--out DIR] [--prices FILE]
     python -m eval serve --model hf:... [--adapter runs/<run>] [--port 8000]
     python -m eval.leaderboard SPLIT         # the leaderboard's recorded results on a Julia split
     python -m eval.squad DATASET PREDICTIONS # the official SQuAD v1.1 evaluation, as a drop-in
@@ -57,6 +57,8 @@ def add_run_args(parser):
                         help="API models: retries of a failed request before the run stops (default 4)")
     parser.add_argument("--wait", action="store_true",
                         help="if another process is scoring the same run, wait for it instead of refusing")
+    parser.add_argument("--shots", type=int, default=0,
+                        help="worked training examples before each question (the task's, the same for every model)")
     parser.add_argument("--label", help="the name shown in reports")
     parser.add_argument("--results-dir", default=None, help="default: results/ (or $SLINGSHOT_RESULTS_DIR)")
     parser.add_argument("--hardware", help="what ran it, for the report (e.g. '1x A10G')")
@@ -84,8 +86,11 @@ def cmd_run(args):
     max_new_tokens = args.max_new_tokens or task.EVAL_DEFAULTS["max_new_tokens"]
     from eval.store import RESULTS_DIR
 
+    if args.shots < 0:
+        raise UserError(f"--shots must be 0 or more, got {args.shots}")
     evaluate(backend, split_path, max_new_tokens, results_dir=args.results_dir or RESULTS_DIR, label=args.label,
-             limit=args.limit, hardware=args.hardware, usd_per_hour=args.usd_per_hour, wait=args.wait)
+             limit=args.limit, hardware=args.hardware, usd_per_hour=args.usd_per_hour, wait=args.wait,
+             shots=args.shots)
     return 0
 
 
@@ -127,7 +132,8 @@ def main(argv=None):
     sweep.set_defaults(handler=sweep_cli.cmd_sweep)
     report = commands.add_parser("report", help="compare finished runs: table, CIs, plots")
     report.add_argument("runs", nargs="+", help="result folders (a run or any folder above runs)")
-    report.add_argument("--baseline", help="label of the run the others are tested against")
+    report.add_argument("--baseline", action="append",
+                        help="label of a baseline row; repeat it for several (the strongest is the headline)")
     report.add_argument("--out", help="report folder (default: results/<split>/report)")
     report.add_argument("--prices", help="extra price YAML (default: $SLINGSHOT_PRICES)")
     report.add_argument("--n-boot", type=int, default=N_BOOT, help="bootstrap resamples")

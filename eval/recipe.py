@@ -1,5 +1,9 @@
 """`make eval`: score a recipe's base model and its tuned adapter on the recipe's test split,
-then write the report comparing them (and any other finished run on the same split)."""
+then write the report comparing them (and any other finished run on the same split).
+
+The base model is scored twice: with the task's instruction only (0-shot) and with k worked
+training examples (eval setting `shots`, default 3 for SQuAD). The report's headline compares
+the tuned model with the stronger of the two, and tests it against both."""
 import importlib
 from pathlib import Path
 
@@ -36,22 +40,27 @@ def evaluate_recipe(recipe_path, limit=None, out=None, results_dir=RESULTS_DIR, 
                   usd_per_hour=hardware.get("usd_per_hour"))
     overlap = check_recipe(recipe)
     tuned_meta = {"contamination": contamination_statement(overlap), "recipe": display_path(recipe.path)}
+    shots = int(settings.get("shots") or 0)
+    model_name = Path(base_model).name
+    rows = [(None, 0, f"{model_name} (base, 0-shot)")]
+    if shots:  # the fair baseline: the same base model shown k worked training examples
+        rows.append((None, shots, f"{model_name} (base, {shots}-shot)"))
+    rows.append((recipe.output_dir, 0, f"{recipe.name} (tuned)"))
     stores = []
-    for adapter, label in ((None, f"{Path(base_model).name} (base)"),
-                           (recipe.output_dir, f"{recipe.name} (tuned)")):
+    for adapter, k, label in rows:
         tuned = adapter is not None
         backend = LocalBackend(base_model, adapter=adapter, batch_size=settings.get("batch_size", "auto"),
                                quantize=eval_quantization(recipe))
-        stores.append(evaluate(backend, split, settings["max_new_tokens"], label=label,
+        stores.append(evaluate(backend, split, settings["max_new_tokens"], label=label, shots=k,
                                seen_ids=set(overlap["affected_ids"]) if tuned else None,
                                extra_meta=tuned_meta if tuned else None, **common))
         del backend
+    baselines = [s.read_meta()["label"] for s in stores[:-1]]
     stores += reference_runs(recipe.task, split, results_dir, limit)
-    baseline = stores[0].read_meta()["label"]
     if include_others:  # API baselines and other recipes scored on the same split join the table
         stores = latest_per_label(find_runs([stores[0].folder.parent]))
     out = Path(out) if out else report_dir(recipe.name)
-    report = build_report(stores, out, baseline=baseline)
+    report = build_report(stores, out, baseline=baselines)
     print(f"\nreport: {display_path(out / 'report.md')}\n")
     print(headline_table(out / "report.md"))
     return report

@@ -27,7 +27,8 @@ def reading(report):
     base = next(m for m in report["models"] if m["is_baseline"])
     others = [m for m in report["models"] if not m["is_baseline"] and m["vs_baseline"]]
     n = base["n"]
-    text = [f"Baseline: {base['name']} with {label(primary)} {base[primary]:.1f} "
+    strongest = " (the strongest baseline row)" if any(m.get("vs_baseline_rows") for m in report["models"]) else ""
+    text = [f"Baseline: {base['name']}{strongest} with {label(primary)} {base[primary]:.1f} "
             f"(95% CI {base[f'{primary}_ci'][0]:.1f} to {base[f'{primary}_ci'][1]:.1f}) on {n} questions."]
     if not others:
         text.append("There is no other model to compare with.")
@@ -126,6 +127,35 @@ def render_markdown(report):
     if tests:
         lines += ["", "p-values: " + "; ".join(tests) + "."]
     lines += ["", report["reading"], ""]
+
+    extra = [m for m in report["models"] if m.get("vs_baseline_rows")]
+    if extra:
+        lines += ["## Paired tests against every baseline row", "",
+                  "| Model | against | n paired | " + " | ".join(f"Δ{label(k)} [95% CI], p" for k in metrics) + " |",
+                  "|" + "---|" * (3 + len(metrics))]
+        for m in extra:
+            for entry in [m["vs_baseline"]] + m["vs_baseline_rows"]:
+                if entry:
+                    cells = [m["name"], entry["baseline"], str(entry["n_paired"])] + [
+                        fmt_diff(entry["metrics"][k]) for k in metrics]
+                    lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+        lines += [""]
+
+    modes = [m for m in report["models"] if m.get("scoring_modes")]
+    if modes:
+        lines += ["## Scoring modes", "",
+                  "Corrected mode scores the code as written; leaderboard mode reproduces the leaderboard's "
+                  "harness, bugs included (a `\"\"\"` anywhere in an answer scores 0 there). Leaderboard records "
+                  "were scored by that harness only.", "",
+                  "| Model | n | corrected [95% CI] | leaderboard mode [95% CI] | answers scored differently |",
+                  "|---|---|---|---|---|"]
+        for m in modes:
+            sm = m["scoring_modes"]
+            cells = [m["name"], str(sm["n"]), fmt_cell(sm["corrected"]) if sm["corrected"] else "–",
+                     fmt_cell(sm["leaderboard"]),
+                     "–" if sm["differ_in_leaderboard_mode"] is None else str(sm["differ_in_leaderboard_mode"])]
+            lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+        lines += [""]
 
     if report.get("contamination"):
         lines += ["## Contamination", ""]

@@ -17,7 +17,7 @@ from eval.render import reading, render_markdown
 from eval.store import RunStore, find_runs
 from slingshot.errors import UserError
 from slingshot.io import atomic_write_json, atomic_write_text
-from slingshot.layout import display_path
+from slingshot.layout import ROOT, display_path
 from slingshot.tasks import TASKS, get_task
 
 ALPHA = 0.05
@@ -101,6 +101,7 @@ def summarize(run, metrics, n_boot, seed):
            "backend": run.meta.get("backend"), "device": run.meta.get("device"),
            "hardware": run.meta.get("hardware"), "prompt_version": run.meta.get("prompt_version"),
            "generation": run.meta.get("generation"), "status": run.meta.get("status"),
+           "shots": run.meta.get("shots", 0),
            "n": len(run.rows), "n_expected": run.meta.get("n_expected")}
     for metric in metrics:
         mean, low, high = stats.bootstrap_ci(run.scores(metric), n_boot=n_boot, seed=seed)
@@ -213,6 +214,48 @@ def by_case(runs, metric, n_boot=stats.N_BOOT, seed=stats.SEED):
     return table
 
 
+def scoring_modes(run, n_boot, seed):
+    """Julia: the leaderboard-mode score (its harness, bugs included) beside the corrected one, each
+    with its CI. A leaderboard record is leaderboard-mode scoring by definition."""
+    if run.meta.get("backend") == "leaderboard":
+        leaderboard = [r["metrics"]["score"] for r in run.rows]
+        return {"n": len(leaderboard), "corrected": None, "leaderboard": _cell(leaderboard, n_boot, seed),
+                "differ_in_leaderboard_mode": None}
+    both = [r["metrics"] for r in run.rows if "leaderboard_mode_score" in r["metrics"]]
+    if not both:
+        return None
+    return {"n": len(both), "corrected": _cell([m["score"] for m in both], n_boot, seed),
+            "leaderboard": _cell([m["leaderboard_mode_score"] for m in both], n_boot, seed),
+            "differ_in_leaderboard_mode": sum(m["leaderboard_mode_score"] != m["score"] for m in both)}
+
+
+def training_contamination(adapter):
+    """The contamination statement of a tuned model, from the recipe saved in its run folder, for
+    runs scored without `make eval` (python -m eval run --adapter ...)."""
+    from slingshot.contamination import check_recipe, contamination_statement
+    from slingshot.recipe import load_recipe
+
+    recipe_file = ROOT / adapter / "recipe.yml"
+    if not recipe_file.exists():
+        return f"Not checked: {adapter} holds no recipe.yml, so its training data is unknown."
+    try:
+        return contamination_statement(check_recipe(load_recipe(recipe_file)))
+    except UserError as e:
+        return f"Not checked: {e}"
+
+
+def contamination_of(run):
+    """Statements for one row: its training data (tuned models) and its few-shot examples."""
+    statements = []
+    if run.meta.get("contamination"):
+        statements.append(run.meta["contamination"])
+    elif run.meta.get("adapter"):
+        statements.append(training_contamination(run.meta["adapter"]))
+    if run.meta.get("shot_contamination"):
+        statements.append(run.meta["shot_contamination"])
+    return statements
+
+
 def build_report(run_stores, out_dir, baseline=None, prices=None, n_boot=stats.N_BOOT, seed=stats.SEED):
     """Write report.md, report.json and the plots to out_dir; return the report dict."""
     from eval import plots
@@ -226,20 +269,31 @@ def build_report(run_stores, out_dir, baseline=None, prices=None, n_boot=stats.N
     notes = []
 
     models = {run.name: summarize(run, metrics, n_boot, seed) for run in runs}
+    baseline_rows = []
     if baseline is None:
         base = max(runs, key=lambda r: (models[r.name][primary], r.name))
         notes.append(f"No baseline given: every model is compared with the top scorer on {label(primary)}, {base.name}.")
     else:
-        matches = [r for r in runs if baseline in (r.name, r.meta.get("label"))]
-        if len(matches) != 1:
-            raise UserError(f"baseline {baseline!r} {'is ambiguous' if matches else 'not found'}; "
-                             f"runs: {', '.join(r.name for r in runs)}")
-        base = matches[0]
+        for wanted in ([baseline] if isinstance(baseline, str) else baseline):
+            matches = [r for r in runs if wanted in (r.name, r.meta.get("label"))]
+            if len(matches) != 1:
+                raise UserError(f"baseline {wanted!r} {'is ambiguous' if matches else 'not found'}; "
+                                 f"runs: {', '.join(r.name for r in runs)}")
+            baseline_rows.append(matches[0])
+        # the headline compares against the strongest baseline row, never a weaker one
+        base = max(baseline_rows, key=lambda r: (models[r.name][primary], r.name))
+        if len(baseline_rows) > 1:
+            notes.append(f"Baseline rows: {', '.join(r.name for r in baseline_rows)}; the headline compares "
+                         f"with the strongest on {label(primary)}, {base.name}, and every model is also "
+                         f"tested against each of them (\"Paired tests against every baseline row\").")
 
     for run in runs:
         summary = models[run.name]
         summary["is_baseline"] = run is base
         summary["vs_baseline"] = None if run is base else compare(run, base, metrics, task_module.BINARY_METRICS, n_boot, seed)
+        summary["is_baseline_row"] = run in baseline_rows
+        summary["vs_baseline_rows"] = [compare(run, other, metrics, task_module.BINARY_METRICS, n_boot, seed)
+                                       for other in baseline_rows if other is not run and other is not base] if len(baseline_rows) > 1 else []
         if run is not base:
             if summary["vs_baseline"] is None:
                 notes.append(f"{run.name} shares no question with the baseline: no paired test.")
@@ -259,12 +313,9 @@ def build_report(run_stores, out_dir, baseline=None, prices=None, n_boot=stats.N
             reasons = sorted({str(r["metrics"].get("reason") or "no reason given") for r in run.skipped})
             notes.append(f"{run.name}: {len(run.skipped)} answers could not be scored here and are left out of "
                          f"its scores, not counted as 0 ({'; '.join(reasons)}).")
-        scored_both = [r["metrics"] for r in run.rows if "leaderboard_mode_score" in r["metrics"]]
-        if scored_both:
-            differ = sum(m["leaderboard_mode_score"] != m["score"] for m in scored_both)
-            summary["scoring_modes"] = {"used": "corrected", "n": len(scored_both), "differ_in_leaderboard_mode": differ}
-            notes.append(f"{run.name}: scored in corrected mode; the leaderboard's own harness (leaderboard mode) "
-                         f"would score {differ} of its {len(scored_both)} answers differently.")
+        modes = scoring_modes(run, n_boot, seed)
+        if modes:
+            summary["scoring_modes"] = modes
         if run.meta.get("backend") == "leaderboard":
             summary["leaderboard"] = {k: run.meta.get(k) for k in ("n_samples", "recorded", "harness", "note")}
 
@@ -277,8 +328,8 @@ def build_report(run_stores, out_dir, baseline=None, prices=None, n_boot=stats.N
         "models": [models[r.name] for r in order],
         "by_input_tokens": by_bucket(order, buckets, metrics, n_boot, seed) if buckets else None,
         "by_case": by_case(order, primary, n_boot, seed),
-        "contamination": [{"model": r.name, "statement": r.meta["contamination"]}
-                          for r in order if r.meta.get("contamination")],
+        "contamination": [{"model": r.name, "statement": statement}
+                          for r in order for statement in contamination_of(r)],
         "plots": dict(PLOTS),
         "notes": notes,
     }

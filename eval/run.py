@@ -6,6 +6,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from eval.store import RESULTS_DIR, RunStore, holding_store_locks, now
+from slingshot.contamination import check, contamination_statement
 from slingshot.errors import UserError
 from slingshot.io import read_jsonl, sha256_file, stable_hash
 from slingshot.layout import split_of
@@ -48,12 +49,15 @@ def prompt_hash(messages):
 
 @holding_store_locks
 def evaluate(backend, split_path, max_new_tokens, results_dir=RESULTS_DIR, label=None, limit=None,
-             hardware=None, usd_per_hour=None, extra_meta=None, seen_ids=None, quiet=False, wait=False):
+             hardware=None, usd_per_hour=None, extra_meta=None, seen_ids=None, quiet=False, wait=False, shots=0):
     """Generate and score every example of a split not already stored; returns the RunStore.
-    The store is locked for the whole run: another process on it refuses, or waits if `wait`."""
+    The store is locked for the whole run: another process on it refuses, or waits if `wait`.
+
+    shots=k prepends the task's k worked examples (training data, the same for every model)."""
     task_name, split_name = split_task(split_path)
     task = get_task(task_name)
     rows = load_split(split_path, limit)
+    shot_rows = task.few_shot_examples(shots) if shots else []
     if limit is not None:
         split_name = f"{split_name}:first-{limit}"
     identity = {
@@ -61,8 +65,10 @@ def evaluate(backend, split_path, max_new_tokens, results_dir=RESULTS_DIR, label
         "task": task_name, "split": split_name, "split_sha256": sha256_file(split_path),
         "prompt_version": task.PROMPT_VERSION,
         "generation": {"max_new_tokens": max_new_tokens, "temperature": 0},
+        **({"shots": {"k": shots, "examples": stable_hash([r["messages"] for r in shot_rows])}} if shots else {}),
     }
-    label = label or backend.spec + (f"+{Path(backend.adapter).name}" if getattr(backend, "adapter", None) else "")
+    label = label or (backend.spec + (f"+{Path(backend.adapter).name}" if getattr(backend, "adapter", None) else "")
+                      + (f" ({shots}-shot)" if shots else ""))
     store = RunStore.for_identity(identity, label, results_dir)
     store.lock(wait=wait)
     if store.exists() and store.read_meta().get("status") == "done":
@@ -83,10 +89,21 @@ def evaluate(backend, split_path, max_new_tokens, results_dir=RESULTS_DIR, label
         "adapter": identity.get("adapter"), "n_expected": len(rows), "started": now(), "wall_s": 0.0,
     }
     meta.update(status="running", hardware=hardware, usd_per_hour=usd_per_hour, **backend.info(),
-                **(extra_meta or {}))
+                shots=shots, **(extra_meta or {}))
+    if shots:
+        meta["shot_ids"] = [r["id"] for r in shot_rows]
+        meta["shot_contamination"] = "Few-shot examples: " + contamination_statement(
+            check(task_name, shot_rows, rows))
+    # Wall time is kept per segment (each start or resume) and stored as each answer lands,
+    # so a killed segment still counts: wall_s is always the sum over every segment.
+    segments = meta.setdefault("segments", [{"started": meta["started"], "wall_s": meta["wall_s"], "n": None}]
+                               if meta.get("wall_s") else [])
+    segment = {"started": now(), "wall_s": 0.0, "n": 0}
+    segments.append(segment)
     store.write_meta(meta)
 
-    todo = [(row["id"], row["messages"]) for row in rows if row["id"] not in done]
+    messages = {row["id"]: task.with_shots(row["messages"], shot_rows) for row in rows}
+    todo = [(row["id"], messages[row["id"]]) for row in rows if row["id"] not in done]
     progress = tqdm(total=len(rows), initial=len(done), desc=label[:40], unit="q", disable=quiet,
                     dynamic_ncols=True)
 
@@ -94,22 +111,28 @@ def evaluate(backend, split_path, max_new_tokens, results_dir=RESULTS_DIR, label
         row = by_id[item_id]
         answer = task.extract_answer(generation.text)
         store.append({
-            "id": item_id, "prompt_hash": prompt_hash(row["messages"]), "raw_output": generation.text,
+            "id": item_id, "prompt_hash": prompt_hash(messages[item_id]), "raw_output": generation.text,
             "answer": answer, "tokens_in": generation.tokens_in, "tokens_out": generation.tokens_out,
             "latency_s": round(generation.latency_s, 4), **task_fields(row),
             **({"seen": item_id in seen_ids} if seen_ids is not None else {}),
             "metrics": task.score(row, answer),
         })
         progress.update(1)
+        segment["n"] += 1
+        close_segment()
+
+    def close_segment():
+        segment["wall_s"] = round(time.perf_counter() - started, 3)
+        meta["wall_s"] = round(sum(s["wall_s"] for s in segments), 3)
+        store.write_meta(meta)
 
     started = time.perf_counter()
     try:
         backend.generate(todo, max_new_tokens, on_result)
     finally:
         progress.close()
-        meta["wall_s"] = round(meta.get("wall_s", 0.0) + time.perf_counter() - started, 3)
         meta.update(**backend.info())  # retry counts and served model names are known only now
-        store.write_meta(meta)
+        close_segment()
     predictions = store.load_predictions()
     missing = [row["id"] for row in rows if row["id"] not in predictions]
     if missing:

@@ -33,7 +33,7 @@ def test_julia_cpu_recipe_end_to_end(model_dir, tmp_path):
                env={"SLINGSHOT_RESULTS_DIR": str(tmp_path / "results")}, check=True)
     report = json.loads((report_dir / "report.json").read_text())
     names = [m["name"] for m in report["models"]]
-    assert any("(tuned)" in n for n in names) and any("(base)" in n for n in names)
+    assert any("(tuned)" in n for n in names) and any("(base, 0-shot)" in n for n in names)
     assert any("leaderboard record" in n for n in names)
     for model in report["models"]:
         assert 0 <= model["score"] <= 100

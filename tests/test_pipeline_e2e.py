@@ -28,7 +28,8 @@ def test_default_recipe_end_to_end(model_dir, tmp_path):
                env={"SLINGSHOT_RESULTS_DIR": str(results)}, check=True)
     data = json.loads((report / "report.json").read_text())
     names = [m["name"] for m in data["models"]]
-    assert any("(base)" in n for n in names) and any("(tuned)" in n for n in names)
+    assert any("(base, 0-shot)" in n for n in names) and any("(tuned)" in n for n in names)
+    assert any("(base, 3-shot)" in n for n in names)  # the fair few-shot baseline row
     for model in data["models"]:
         assert model["n"] == 6 and 0 <= model["exact_match"] <= 100 and 0 <= model["f1"] <= 100
     for png in ("models.png", "by_input_tokens.png", "cost.png"):

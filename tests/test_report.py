@@ -213,3 +213,28 @@ def test_price_table_is_extendable(tmp_path, monkeypatch):
     extra.write_text("models:\n  my-model: {input: cheap, output: 2}\n")
     with pytest.raises(ValueError, match=r"prices.yaml: key models.my-model.input"):
         load_prices()
+
+
+def test_three_rows_headline_against_strongest_baseline(tmp_path, questions):
+    base0, _ = write_run(tmp_path / "r" / "b0", questions, "m (base, 0-shot)", 0.05, 20)
+    meta3, _ = write_run(tmp_path / "r" / "b3", questions, "m (base, 3-shot)", 0.3, 21)
+    meta3.update(shots=3, shot_contamination="Few-shot examples: No contamination found.")
+    (tmp_path / "r" / "b3" / "meta.json").write_text(json.dumps(meta3))
+    tuned, _ = write_run(tmp_path / "r" / "t", questions, "m (tuned)", 0.6, 22)
+    tuned["adapter"] = "runs/no-such-run"  # scored with `eval run --adapter`: no statement stored
+    (tmp_path / "r" / "t" / "meta.json").write_text(json.dumps(tuned))
+    prices = tmp_path / "prices.yaml"
+    prices.write_text("as_of: 2026-01-01\nmodels:\n  my-api: {input: 1.0, output: 2.0}\n")
+    assert eval_main(["report", str(tmp_path / "r"), "--baseline", "m (base, 0-shot)", "--baseline",
+                      "m (base, 3-shot)", "--out", str(tmp_path / "o"), "--n-boot", "300",
+                      "--prices", str(prices)]) == 0
+    report = json.loads((tmp_path / "o" / "report.json").read_text())
+    assert report["baseline"] == "m (base, 3-shot)"  # the stronger baseline row is the headline
+    by_name = {m["name"]: m for m in report["models"]}
+    assert {m["shots"] for m in report["models"]} == {0, 3} and by_name["m (base, 3-shot)"]["shots"] == 3
+    tested = [e["baseline"] for e in [by_name["m (tuned)"]["vs_baseline"]] + by_name["m (tuned)"]["vs_baseline_rows"]]
+    assert sorted(tested) == ["m (base, 0-shot)", "m (base, 3-shot)"]
+    statements = {c["model"]: c["statement"] for c in report["contamination"]}
+    assert statements["m (tuned)"].startswith("Not checked") and "Few-shot" in statements["m (base, 3-shot)"]
+    text = (tmp_path / "o" / "report.md").read_text()
+    assert "Paired tests against every baseline row" in text and "strongest baseline row" in text

@@ -4,7 +4,14 @@ Prompts are sorted by length and cut into batches under a token budget, left-pad
 decoded greedily; a row stops at EOS. Rows that finish leave the batch (their KV cache rows
 are dropped), so a batch costs what its longest *remaining* answers cost, not what the
 longest one costs for every row. Outputs equal batch-1 greedy decoding (see bench/).
+
+Every prompt of a run starts with the same tokens (the system prompt, and with few-shot
+prompts the k worked examples): that shared prefix is run through the model once per run, and
+each batch starts from a copy of its KV cache, so a 3-shot prompt costs little more than a
+0-shot one. Batches are laid out [prefix][left padding][question], the padding masked and
+positions counted over real tokens only, so every row sees exactly its own prompt.
 """
+import copy
 import json
 import time
 from pathlib import Path
@@ -18,6 +25,7 @@ from slingshot.errors import UserError
 
 DEFAULT_BATCH_TOKENS = 4096   # prompt tokens per batch on a CPU; a GPU takes far more
 MAX_BATCH_SIZE = 64
+MIN_SHARED_PREFIX = 16        # tokens; below this a shared prefix is not worth a cache copy
 
 
 def resolve_path(name):
@@ -70,7 +78,7 @@ def recipe_quantization(config):
 
 class LocalBackend:
     def __init__(self, model, adapter=None, batch_size="auto", device=None, dtype=None,
-                 batch_tokens=DEFAULT_BATCH_TOKENS, quantize=None):
+                 batch_tokens=DEFAULT_BATCH_TOKENS, quantize=None, reuse_prefix=True):
         """`quantize` ("4bit" or "8bit") loads the base as a QLoRA or 8-bit recipe trained it,
         so its eval fits the GPU it trained on; the adapter then stays unmerged, as in training."""
         from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -81,6 +89,8 @@ class LocalBackend:
         # fp32 on the CPU: it has no fast bf16 path here, and batched bf16 drifts from batch 1.
         self.dtype = dtype or (torch.bfloat16 if self.device == "cuda" else torch.float32)
         self.batch_size = batch_size
+        self.reuse_prefix = reuse_prefix
+        self.prefix_stats = {"computed": 0, "tokens": 0}  # for tests and meta: once per run
         self.batch_tokens = batch_tokens if self.device == "cpu" else batch_tokens * 16
         model_path = resolve_path(model)
         self.model_source = str(model_path) if model_path.exists() else model
@@ -136,33 +146,54 @@ class LocalBackend:
     def info(self):
         return {"backend": "hf", "device": self.device, "dtype": str(self.dtype).replace("torch.", ""),
                 "batch_size": self.batch_size, "batch_tokens": self.batch_tokens,
-                "threads": torch.get_num_threads()}
+                "threads": torch.get_num_threads(), "shared_prefix_tokens": self.prefix_stats["tokens"]}
 
     def encode(self, messages):
         return self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True,
                                                   return_dict=False)
 
-    def batches(self, encoded):
-        """Length-sorted batches of (id, ids) under the batch-size and token budgets."""
+    def batches(self, encoded, skip=0):
+        """Length-sorted batches of (id, ids) under the batch-size and token budgets; the first
+        `skip` tokens of each prompt (a cached shared prefix) are not counted against the budget."""
         order = sorted(encoded, key=lambda item: len(item[1]))
         batch, longest = [], 0
         limit = MAX_BATCH_SIZE if self.batch_size == "auto" else int(self.batch_size)
         for item in order:
-            length = max(longest, len(item[1]))
+            length = max(longest, len(item[1]) - skip)
             if batch and (len(batch) >= limit or
                           (self.batch_size == "auto" and length * (len(batch) + 1) > self.batch_tokens)):
                 yield batch
-                batch, length = [], len(item[1])
+                batch, length = [], len(item[1]) - skip
             batch.append(item)
             longest = length
         if batch:
             yield batch
 
+    def shared_prefix(self, prompts):
+        """Length of the token prefix all prompts share, leaving each at least one token of its own."""
+        if not self.reuse_prefix or len(prompts) < 2:
+            return 0
+        first, n = prompts[0], min(len(p) for p in prompts) - 1
+        for p in prompts[1:]:
+            n = next((i for i in range(n) if p[i] != first[i]), n)
+        return n if n >= MIN_SHARED_PREFIX else 0
+
+    @torch.inference_mode()
+    def prefix_cache(self, prefix):
+        """The KV cache of the shared prefix, computed once per run."""
+        self.prefix_stats["computed"] += 1
+        self.prefix_stats["tokens"] = len(prefix)
+        ids = torch.tensor([prefix], device=self.device)
+        return self.model(input_ids=ids, use_cache=True, logits_to_keep=1).past_key_values
+
     def generate(self, items, max_new_tokens, on_result):
         encoded = [(item_id, self.encode(messages)) for item_id, messages in items]
-        for batch in self.batches(encoded):
+        n_prefix = self.shared_prefix([ids for _, ids in encoded])
+        prefix = self.prefix_cache(encoded[0][1][:n_prefix]) if n_prefix else None
+        for batch in self.batches(encoded, skip=n_prefix):
             started = time.perf_counter()
-            outputs = self.generate_batch([ids for _, ids in batch], max_new_tokens)
+            outputs = self.generate_batch([ids for _, ids in batch], max_new_tokens,
+                                          prefix=prefix, n_prefix=n_prefix)
             elapsed = time.perf_counter() - started
             for (item_id, ids), out in zip(batch, outputs):
                 text = self.tokenizer.decode(out, skip_special_tokens=True)
@@ -170,17 +201,23 @@ class LocalBackend:
                                               latency_s=elapsed / len(batch)))
 
     @torch.inference_mode()
-    def generate_batch(self, prompts, max_new_tokens):
-        """Greedy continuations (token ids, EOS excluded) of left-padded prompts."""
+    def generate_batch(self, prompts, max_new_tokens, prefix=None, n_prefix=0):
+        """Greedy continuations (token ids, EOS excluded) of left-padded prompts. With `prefix`
+        (the KV cache of the first n_prefix tokens every prompt shares), only the rest is run."""
         pad = self.tokenizer.pad_token_id
-        width = max(len(p) for p in prompts)
-        input_ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts], device=self.device)
-        attention = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=self.device)
-        position_ids = (attention.cumsum(-1) - 1).clamp(min=0)
+        rests = [p[n_prefix:] for p in prompts]
+        width = max(len(r) for r in rests)
+        input_ids = torch.tensor([[pad] * (width - len(r)) + r for r in rests], device=self.device)
+        attention = torch.tensor([[1] * n_prefix + [0] * (width - len(r)) + [1] * len(r) for r in rests],
+                                 device=self.device)
+        position_ids = ((attention.cumsum(-1) - 1).clamp(min=0))[:, n_prefix:]
         eos = torch.tensor(self.eos_ids, device=self.device)
         alive = torch.arange(len(prompts), device=self.device)   # original row of each live row
         results = [[] for _ in prompts]
         cache = None
+        if prefix is not None:
+            cache = copy.deepcopy(prefix)
+            cache.batch_repeat_interleave(len(prompts))
         step_ids, step_positions = input_ids, position_ids
         for _ in range(max_new_tokens):
             out = self.model(input_ids=step_ids, attention_mask=attention, position_ids=step_positions,

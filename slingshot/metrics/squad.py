@@ -129,15 +129,20 @@ def _field(path, obj, key, where, kind=list):
     return obj[key]
 
 
-def load_predictions(path, dataset):
-    """A JSON object id -> answer text; every id must be a question of the dataset."""
+def load_predictions(path, dataset, warn=None):
+    """A JSON object id -> answer text. Ids that are not questions of the dataset are ignored, as
+    the official script ignores them (their count goes to `warn`), so leaderboard prediction files
+    covering more questions score exactly as they do officially."""
     predictions = _read_json(path)
     if not isinstance(predictions, dict):
         raise InputError(f"{path}: expected a JSON object mapping question id to answer text")
     known = {qa["id"] for article in dataset for p in article["paragraphs"] for qa in p["qas"]}
+    unknown = [qid for qid in predictions if qid not in known]
+    if unknown and warn:
+        warn(f"{path}: {len(unknown)} prediction ids are not questions of the dataset and are ignored "
+             f"(first: {unknown[0]!r})")
+    predictions = {qid: answer for qid, answer in predictions.items() if qid in known}
     for qid, answer in predictions.items():
-        if qid not in known:
-            raise InputError(f"{path}: key {qid!r} is not a question id of the dataset")
         if not isinstance(answer, str):
             raise InputError(f"{path}: key {qid!r} must map to a string, got {type(answer).__name__}")
     return predictions
@@ -152,8 +157,9 @@ def main(argv=None):
     parser.add_argument("prediction_file", help="JSON object: question id -> answer text")
     args = parser.parse_args(argv)
     dataset = load_dataset(args.dataset_file)
-    predictions = load_predictions(args.prediction_file, dataset)
-    print(json.dumps(evaluate(dataset, predictions, warn=lambda m: print(m, file=sys.stderr))))
+    warn = (lambda m: print(m, file=sys.stderr))
+    predictions = load_predictions(args.prediction_file, dataset, warn=warn)
+    print(json.dumps(evaluate(dataset, predictions, warn=warn)))
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ messages that PromptingTools rendered in the stored runs. Training rows are stor
 that scored full points; test rows are one prompt per (case, template) of a named split.
 Bump PROMPT_VERSION whenever the choice of rendering or the message conversion changes.
 """
+from slingshot.errors import UserError
 from slingshot.layout import ROOT
 from slingshot.tasks import prompt_of, prompt_text, user_messages  # noqa: F401  (data_prep uses task.prompt_of)
 
@@ -72,7 +73,7 @@ RECIPE_DEFAULTS = {
     "seed": 0,
     "test_split": "all-cases",
 }
-EVAL_DEFAULTS = {"max_new_tokens": 512}
+EVAL_DEFAULTS = {"max_new_tokens": 512, "shots": 0}
 
 # Report columns: metric name -> label, the first one primary; every per-example score is 0..100.
 METRICS = {"score": "Score"}
@@ -109,6 +110,19 @@ def contamination_statement(result, names):
             f"prompts; {len(overlap['prompts'])} of those appear in it word for word. Scores on these cases "
             f"measure recall of answers seen in training, not skill on new problems")
     return text + (f"; only the unseen cases ({names(unseen)}) measure that." if unseen else ".")
+
+
+def few_shot_examples(k, seed=0):
+    """Few-shot prompts are defined for SQuAD only: a Julia worked example is a whole program
+    for another case, which would leak solutions and dwarf the prompt."""
+    if k:
+        raise UserError(f"--shots {k}: few-shot prompts are defined for the squad task only; "
+                        f"score Julia splits at 0 shots")
+    return []
+
+
+def with_shots(messages, shots):
+    return messages
 
 
 def extract_answer(raw_output):

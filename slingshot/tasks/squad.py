@@ -5,6 +5,13 @@ their messages with `build_messages`, so train and test prompts cannot drift.
 Bump PROMPT_VERSION whenever the wording changes: stored predictions are keyed by it.
 """
 
+import gzip
+import json
+import random
+
+from slingshot.errors import UserError
+from slingshot.layout import SOURCES_DIR
+
 PROMPT_VERSION = "squad-v1"
 
 SYSTEM_PROMPT = (
@@ -17,15 +24,69 @@ def user_prompt(context, question):
     return f"Passage: {context.strip()}\n\nQuestion: {question.strip()}"
 
 
-def build_messages(context, question, answer=None):
-    """Chat messages for one question; with `answer`, the assistant turn to train on."""
-    messages = [
-        {"role": "system", "content": SYSTEM_PROMPT},
-        {"role": "user", "content": user_prompt(context, question)},
-    ]
+def build_messages(context, question, answer=None, shots=()):
+    """Chat messages for one question; with `answer`, the assistant turn to train on; with
+    `shots` (rows of few_shot_examples), worked examples as earlier chat turns."""
+    messages = [{"role": "system", "content": SYSTEM_PROMPT}, *shot_turns(shots),
+                {"role": "user", "content": user_prompt(context, question)}]
     if answer is not None:
         messages.append({"role": "assistant", "content": answer})
     return messages
+
+
+def shot_turns(shots):
+    turns = []
+    for shot in shots:
+        turns += [{"role": "user", "content": user_prompt(shot["context"], shot["question"])},
+                  {"role": "assistant", "content": shot["answer"]}]
+    return turns
+
+
+def with_shots(messages, shots):
+    """A stored test row's messages with worked examples inserted after the system prompt, so
+    every few-shot prompt of a run starts with the same tokens (the backends reuse that prefix)."""
+    if not shots:
+        return messages
+    head = 1 if messages and messages[0]["role"] == "system" else 0
+    return messages[:head] + shot_turns(shots) + messages[head:]
+
+
+# Few-shot examples come from the carried training articles (never the dev set, which every
+# test split is drawn from), with short passages and answers so k examples stay cheap.
+SHOT_SOURCE = SOURCES_DIR / "squad" / "train-v1.1.part.json.gz"
+SHOT_SEED = 0
+MAX_SHOT_PASSAGE_CHARS = 600
+MAX_SHOT_ANSWER_WORDS = 4
+
+
+def few_shot_examples(k, seed=SHOT_SEED):
+    """k training questions with their first gold answer, one per article, chosen by `seed`:
+    the same for every model, so rows at k shots compare. Rows carry id, messages and context,
+    so the contamination check can test them against a split."""
+    if k == 0:
+        return []
+    with gzip.open(SHOT_SOURCE, "rt", encoding="utf-8") as f:
+        articles = json.load(f)["data"]
+    candidates = []
+    for a, article in enumerate(articles):
+        for paragraph in article["paragraphs"]:
+            if len(paragraph["context"]) > MAX_SHOT_PASSAGE_CHARS:
+                continue
+            for qa in paragraph["qas"]:
+                answer = qa["answers"][0]["text"].strip()
+                if len(answer.split()) <= MAX_SHOT_ANSWER_WORDS:
+                    candidates.append((a, qa["id"], paragraph["context"].strip(), qa["question"].strip(), answer))
+    rng = random.Random(seed)
+    rng.shuffle(candidates)
+    shots, articles_used = [], set()
+    for a, qid, context, question, answer in candidates:
+        if a not in articles_used:
+            articles_used.add(a)
+            shots.append({"id": qid, "context": context, "question": question, "answer": answer,
+                          "messages": build_messages(context, question, answer)})
+        if len(shots) == k:
+            return shots
+    raise UserError(f"--shots {k}: {SHOT_SOURCE.name} has only {len(shots)} articles with a short example")
 
 
 def extract_answer(raw_output):
@@ -60,7 +121,7 @@ RECIPE_DEFAULTS = {
     "seed": 0,
     "test_split": "dev-200",
 }
-EVAL_DEFAULTS = {"max_new_tokens": 32}
+EVAL_DEFAULTS = {"max_new_tokens": 32, "shots": 3}  # shots: the base model's few-shot row
 
 # Report columns: metric name -> label, the first one primary; every per-example score is 0..100.
 METRICS = {"exact_match": "EM", "f1": "F1"}
