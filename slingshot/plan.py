@@ -11,7 +11,6 @@ torch.cuda.max_memory_allocated; the CUDA context and allocator slack come on to
 why a GPU is taken to offer RESERVE_GB less than its size.
 """
 import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 

@@ -6,7 +6,6 @@ import pytest
 from eval.backends import parse_model_spec
 from eval.backends.local import LocalBackend
 from eval.run import EvalError, evaluate, load_split
-from eval.store import RunStore
 from slingshot.layout import ROOT
 from slingshot.io import atomic_write_jsonl, read_jsonl
 from tests.conftest import run_module
