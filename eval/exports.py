@@ -102,7 +102,6 @@ class GGUFBackend(OpenAIBackend):
 
 def score_exports(recipe, limit=None, results_dir=RESULTS_DIR, threads=None, on_server=None):
     """Score the merged model and every GGUF of the recipe's export; returns (merged store, {quant: store})."""
-    from data_prep.__main__ import test_split_path
     from slingshot.export import EXPORT_MANIFEST, export_dir
 
     manifest_path = export_dir(recipe) / EXPORT_MANIFEST
@@ -110,7 +109,7 @@ def score_exports(recipe, limit=None, results_dir=RESULTS_DIR, threads=None, on_
         raise UserError(f"{layout.display_path(manifest_path)} not found; "
                         f"run `make export RECIPE={layout.display_path(recipe.path)}` first")
     manifest = json.loads(manifest_path.read_text())
-    split = test_split_path(recipe.block["task"], recipe.params()["test_split"])
+    split = recipe.paths["test"]
     settings = recipe.eval_settings()
     hardware = recipe.block.get("hardware") or {}
     common = dict(results_dir=results_dir, limit=limit, hardware=hardware.get("name"),

@@ -75,7 +75,7 @@ def test_exports_agree_with_adapter(exported, tmp_path):
     from eval.backends.local import LocalBackend
     from eval.exports import score_exports
     from eval.run import evaluate
-    from data_prep.__main__ import test_split_path
+    from slingshot.layout import test_split_path
 
     n = 12
     split = test_split_path("squad", exported.params()["test_split"])
@@ -92,7 +92,7 @@ def test_exports_agree_with_adapter(exported, tmp_path):
 def test_killed_server_resumes_without_asking_twice(exported, tmp_path):
     from eval.exports import GGUFBackend, LlamaServer
     from eval.run import evaluate
-    from data_prep.__main__ import test_split_path
+    from slingshot.layout import test_split_path
 
     n = 10
     split = test_split_path("squad", exported.params()["test_split"])
