@@ -41,6 +41,7 @@ def test_julia_cpu_recipe_end_to_end(model_dir, tmp_path):
     assert {c["case"] for c in cases} and any(c.get("seen_by") or c.get("seen") for c in cases)
     markdown = (report_dir / "report.md").read_text()
     assert "## Contamination" in markdown and "seen" in markdown
-    assert "scored in corrected mode" in markdown
+    assert "## Scoring modes" in markdown  # corrected and leaderboard-mode scores side by side, with CIs
+    assert "corrected [95% CI]" in markdown and "leaderboard mode [95% CI]" in markdown
     tuned = next(m for m in report["models"] if "(tuned)" in m["name"])
     assert tuned["scoring_modes"]["n"] == tuned["n"]
