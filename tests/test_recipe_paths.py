@@ -94,8 +94,9 @@ def test_two_recipes_claiming_one_output_dir_fail_before_anything_is_written(tmp
     shared = tmp_path / "shared-run"
     for folder in ("a", "b"):
         (tmp_path / folder).mkdir()
-    first = write_recipe(tmp_path / "a", edit=lambda c: c.update(output_dir=str(shared)))
-    second = write_recipe(tmp_path / "b", edit=lambda c: c.update(output_dir=str(shared)))
+    claim = dict(output_dir=str(shared), dataset_prepared_path=str(shared / "prepared"))  # prepared lies in the run
+    first = write_recipe(tmp_path / "a", edit=lambda c: c.update(claim))
+    second = write_recipe(tmp_path / "b", edit=lambda c: c.update(claim))
     run_module("data_prep", first, check=True)
     assert (shared / ".owner").read_text().strip() == str(first)
 
