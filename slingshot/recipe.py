@@ -488,7 +488,10 @@ def own_paths(recipe, node=None):
     for key, home_key in PATH_KEYS.items():
         value = _get_path(recipe.config, key)
         if value is None:
-            _set_path(recipe.config, key, home[home_key])
+            if key == "dataset_prepared_path" and isinstance(recipe.config.get("output_dir"), str):
+                _set_path(recipe.config, key, f"{recipe.config['output_dir']}/prepared")  # inside the run, wherever it is
+            else:
+                _set_path(recipe.config, key, home[home_key])
             continue
         if not isinstance(value, str):
             continue  # Axolotl's schema check names the wrong type

@@ -40,9 +40,9 @@ CASES = [
     ("alias bomb", r"^lora_r: .*", "lora_r: 32\n" + BOMB.rstrip(), r"^bomb5:",  # the first anchor past the bound
      r"YAML aliases here expand to more than 100,000 values"),
     ("prepared path is the repository", r"^dataset_prepared_path: .*", "dataset_prepared_path: .",
-     r"^dataset_prepared_path", r"dataset_prepared_path: '\.' is outside the run folder"),
+     r"^dataset_prepared_path", r"dataset_prepared_path: \. is not this recipe's folder.*Fix: delete the key"),
     ("prepared path is the data folder", r"^dataset_prepared_path: .*", "dataset_prepared_path: data",
-     r"^dataset_prepared_path", r"dataset_prepared_path: 'data' is outside the run folder"),
+     r"^dataset_prepared_path", r"dataset_prepared_path: data is not this recipe's folder.*Fix: delete the key"),
     ("hub source while offline", r"source: .*", "source: hub:rajpurkar/squad", r"source:",
      r"slingshot.source: hub:rajpurkar/squad needs the Hugging Face hub.*offline.*source: local"),
 ]
@@ -67,10 +67,15 @@ def test_a_folder_given_as_recipe(tmp_path):
     assert result.stderr.strip() == f"error: {tmp_path}: is a folder, not a recipe; give the recipe's .yml file"
 
 
-def test_a_missing_prepared_path_names_the_key(tmp_path):
-    path = write_recipe(tmp_path, edit=lambda c: c.pop("dataset_prepared_path"))
-    with pytest.raises(UserError, match=r"recipe.yml: dataset_prepared_path must name a folder inside the run"):
+def test_a_prepared_path_outside_the_repo_must_lie_in_the_run(tmp_path):
+    path = write_recipe(tmp_path, edit=lambda c: c.update(dataset_prepared_path=str(tmp_path / "elsewhere")))
+    with pytest.raises(UserError, match=r"recipe.yml:\d+: dataset_prepared_path: .* is outside the run folder"):
         load_recipe(path)
+
+
+def test_a_missing_prepared_path_is_filled_in_inside_the_run(tmp_path):
+    recipe = load_recipe(write_recipe(tmp_path, edit=lambda c: c.pop("dataset_prepared_path")))
+    assert recipe.paths["prepared"].resolve().is_relative_to(recipe.paths["run"].resolve())
 
 
 def test_good_values_pass(tmp_path):
