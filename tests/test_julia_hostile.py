@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from slingshot.metrics.julia.sandbox import JuliaNotFound, find_julia
+from slingshot.metrics.julia.sandbox import find_julia
+from tests.test_julia_scorer import needs_julia  # one place decides whether Julia is here
 from slingshot.metrics.julia.score import _julia_literal
 
 REPO = Path(__file__).resolve().parents[1]
@@ -136,15 +137,6 @@ def score_attacks(case, workers=2):
         return dict(zip(answers, score_many(jobs, workers=workers, progress=False)))
 
 
-def _have_julia():
-    try:
-        find_julia()
-        return True
-    except JuliaNotFound:
-        return False
-
-
-needs_julia = pytest.mark.skipif(not _have_julia(), reason="julia not installed: run `make julia`")
 
 
 @pytest.fixture(scope="module")
