@@ -134,6 +134,7 @@ def read_gguf_meta(path):
     eos = value("tokenizer.ggml.eos_token_id")
     eot = value("tokenizer.ggml.eot_token_id")
     return {"chat_template": value("tokenizer.chat_template"), "file_type": value("general.file_type"),
+            "tokenizer_model": value("tokenizer.ggml.model"), "tokenizer_pre": value("tokenizer.ggml.pre"),
             "eos_token": tokens[eos] if eos is not None and eos < len(tokens) else None,
             "eot_token": tokens[eot] if eot is not None and eot < len(tokens) else None}
 
@@ -149,6 +150,12 @@ def check_gguf(path, tokenizer_dir):
         problems.append("its chat template differs from the merged model's")
     if meta["eos_token"] != tokenizer.eos_token:
         problems.append(f"its EOS is {meta['eos_token']!r}, the model ends turns with {tokenizer.eos_token!r}")
+    decoder = json.loads(tokenizer.backend_tokenizer.to_str()).get("decoder") or {}
+    byte_level = decoder.get("type") == "ByteLevel"
+    if byte_level and meta["tokenizer_model"] != "gpt2":
+        # what a byte-fallback tokenizer makes llama.cpp's converter write; llama.cpp's server then aborts
+        problems.append(f"its vocabulary is {meta['tokenizer_model']!r}, the model's tokenizer is GPT-2 byte-level "
+                        f"BPE ('gpt2'); rebuild the base model's tokenizer (`make model`) and train again")
     if problems:
         raise ExportError(f"{layout.display_path(path)}: " + "; ".join(problems))
     return meta
@@ -193,7 +200,8 @@ def _make(manifest, manifest_path, recipe, quant, merged_dir, build):
     meta = check_gguf(out, merged_dir)
     manifest["gguf"][quant] = {"path": layout.display_path(out), "bytes": out.stat().st_size,
                                "sha256": sha256_file(out), "eos_token": meta["eos_token"],
-                               "eot_token": meta["eot_token"], "chat_template_matches": True}
+                               "eot_token": meta["eot_token"], "chat_template_matches": True,
+                               "vocabulary": meta["tokenizer_model"], "pre_tokenizer": meta["tokenizer_pre"]}
     atomic_write_json(manifest_path, manifest)
 
 

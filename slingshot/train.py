@@ -157,11 +157,13 @@ def count_training_tokens(recipe):
     return total
 
 
-def launch_command(recipe, gpus=1, nodes=1, node_rank=0, head="127.0.0.1:29500"):
+def launch_command(recipe, gpus=1, nodes=1, node_rank=0, head="127.0.0.1:29500", cpu=False):
     """`axolotl train` on one process, or data-parallel through torchrun: `gpus` processes on this
     machine, `nodes` machines meeting at `head` (host:port of node 0), Axolotl's own multi-node launch.
-    DeepSpeed ZeRO or FSDP come from the recipe's `deepspeed:` / `fsdp:` keys."""
-    command = [sys.executable, "-m", "axolotl.cli.main", "train", str(recipe.paths["run"] / AXOLOTL_CONFIG)]
+    DeepSpeed ZeRO or FSDP come from the recipe's `deepspeed:` / `fsdp:` keys. `cpu`: processes on a
+    machine without a GPU, each started through slingshot.cpu_rank (see there why)."""
+    config = str(recipe.paths["run"] / AXOLOTL_CONFIG)
+    command = [sys.executable, "-m", "axolotl.cli.main", "train", config]
     if gpus <= 1 and nodes <= 1:
         return command
     torchrun = ["--nnodes", str(nodes), "--nproc_per_node", str(gpus)]
@@ -170,6 +172,8 @@ def launch_command(recipe, gpus=1, nodes=1, node_rank=0, head="127.0.0.1:29500")
                      "--rdzv_id", recipe.name]
     else:
         torchrun += ["--master_port", head.rsplit(":", 1)[-1]]
+    if cpu:
+        return [str(Path(sys.executable).parent / "torchrun"), *torchrun, "-m", "slingshot.cpu_rank", config]
     return command + ["--launcher", "torchrun", "--", *torchrun]
 
 
@@ -211,12 +215,14 @@ def train(recipe, force=False, gpus=None, nodes=1, node_rank=0, head="127.0.0.1:
     atomic_write_text(runnable, yaml.safe_dump(axolotl_config(recipe), sort_keys=False))
 
     gpus = gpus or recipe_gpus(recipe)
-    command = launch_command(recipe, gpus, nodes, node_rank, head)
-    print(f"training {recipe.name}: {' '.join(command[2:])} (log: {display_path(out / 'train.log')})")
+    cpu = not shutil.which("nvidia-smi")
+    command = launch_command(recipe, gpus, nodes, node_rank, head, cpu=cpu)
+    shown = ["torchrun", *command[1:]] if command[0].endswith("torchrun") else command[2:]
+    print(f"training {recipe.name}: {' '.join(shown)} (log: {display_path(out / 'train.log')})")
     env = axolotl_env(recipe)
     if gpus > 1 and "OMP_NUM_THREADS" not in os.environ:  # share the cores between the processes
         env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // gpus))
-    if gpus * nodes > 1 and not shutil.which("nvidia-smi"):
+    if gpus * nodes > 1 and cpu:
         env.setdefault("ACCELERATE_USE_CPU", "true")  # else each CPU process trains alone on all the data
     monitor = GpuMemoryMonitor().start()
     started = time.time()

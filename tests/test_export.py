@@ -64,15 +64,12 @@ def test_export_files_and_eos(exported):
         entry = manifest["gguf"][quant]
         assert (ROOT / entry["path"]).name == f"{exported.name}-{quant}.gguf"
         assert entry["eos_token"] == "<|im_end|>" and entry["chat_template_matches"]
+        assert entry["vocabulary"] == "gpt2" and entry["pre_tokenizer"] == "smollm"  # llama.cpp knows the tokenizer
     sizes = {q: manifest["gguf"][q]["bytes"] for q in ("F32", "F16", "Q8_0")}
     assert sizes["F32"] > sizes["F16"] > sizes["Q8_0"]
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="known failure, unresolved: the embedded model's HF tokenizer (converted from its "
-                   "GGUF by transformers) is a byte-fallback BPE, so llama.cpp's converter writes an SPM ('llama') "
-                   "vocabulary and llama.cpp's server aborts on the first request (unordered_map::at); strict, so a "
-                   "fix shows up as XPASS")
 def test_exports_agree_with_adapter(exported, tmp_path):
     """The merged model and the F32/F16 GGUFs answer as the adapter does on nearly every question;
     the few that differ come from float rounding of the merged weights (and fp16 in the GGUF)."""
@@ -93,10 +90,6 @@ def test_exports_agree_with_adapter(exported, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="known failure, unresolved: the embedded model's HF tokenizer (converted from its "
-                   "GGUF by transformers) is a byte-fallback BPE, so llama.cpp's converter writes an SPM ('llama') "
-                   "vocabulary and llama.cpp's server aborts on the first request (unordered_map::at); strict, so a "
-                   "fix shows up as XPASS")
 def test_killed_server_resumes_without_asking_twice(exported, tmp_path):
     from eval.exports import GGUFBackend, LlamaServer
     from eval.run import evaluate

@@ -1,5 +1,6 @@
 """Data-parallel training through torchrun, on the CPU: two processes talking over gloo."""
 import json
+from pathlib import Path
 
 import pytest
 
@@ -16,9 +17,6 @@ def small_recipe(folder):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="known failure, unresolved: under torchrun on a machine without a GPU, a "
-                   "rank calls torch.cuda.can_device_access_peer during start-up and dies with 'Found no NVIDIA "
-                   "driver' (seen with Axolotl 0.17, torch 2.14.1); strict, so a fix shows up as XPASS")
 def test_two_processes_train_the_default_recipe_each_on_half_the_data(tmp_path, model_dir):
     path = small_recipe(tmp_path)
     run_module("data_prep", path, check=True)
@@ -26,6 +24,7 @@ def test_two_processes_train_the_default_recipe_each_on_half_the_data(tmp_path, 
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     log = (tmp_path / "run" / "train.log").read_text()
     assert "torchrun" in result.stdout and "--nproc_per_node 2" in result.stdout
+    assert "-m slingshot.cpu_rank" in result.stdout  # no GPU: each rank answers Axolotl's P2P probe itself
     summary = json.loads((tmp_path / "run" / "train_summary.json").read_text())
     assert summary["processes"] == 2
     # 8 rows, micro batch 1, no accumulation: one process takes 8 steps; two take 4, each on 4 rows
@@ -48,6 +47,9 @@ def test_launch_commands_for_one_gpu_n_gpus_and_several_nodes(monkeypatch):
     nodes = launch_command(recipe, gpus=8, nodes=2, node_rank=1, head="10.0.0.1:29500")
     tail = " ".join(nodes[nodes.index("--"):])
     assert "--nnodes 2 --nproc_per_node 8 --node_rank 1 --rdzv_backend c10d --rdzv_endpoint 10.0.0.1:29500" in tail
+    cpu = launch_command(recipe, gpus=2, cpu=True)
+    assert Path(cpu[0]).name == "torchrun" and cpu[-3:] == ["-m", "slingshot.cpu_rank", four[4]]
+    assert "--nproc_per_node" in cpu and "--launcher" not in cpu
     monkeypatch.setenv("GPUS", "3")
     assert recipe_gpus(recipe) == 3
     monkeypatch.setenv("GPUS", "two")
