@@ -12,6 +12,7 @@
     python -m eval.squad DATASET PREDICTIONS # the official SQuAD v1.1 evaluation, as a drop-in
 """
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -19,6 +20,13 @@ from eval.stats import N_BOOT, SEED
 from slingshot.errors import UserError, cli
 from slingshot.layout import DATA_DIR, test_split_path
 
+
+
+def price_per_hour(text):
+    value = float(text)
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"{text}: a price is a finite number >= 0")
+    return value
 
 def resolve_split(split, task=None):
     """A split name (dev-200, or squad/dev-200) or a path to a split JSONL."""
@@ -62,7 +70,7 @@ def add_run_args(parser):
     parser.add_argument("--label", help="the name shown in reports")
     parser.add_argument("--results-dir", default=None, help="default: results/ (or $SLINGSHOT_RESULTS_DIR)")
     parser.add_argument("--hardware", help="what ran it, for the report (e.g. '1x A10G')")
-    parser.add_argument("--usd-per-hour", type=float, help="local models: price of the machine, for cost")
+    parser.add_argument("--usd-per-hour", type=price_per_hour, help="local models: price of the machine, for cost")
 
 
 def cmd_run(args):

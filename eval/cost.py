@@ -9,6 +9,7 @@ A model with no known price stays unknown (None, with a note): a cost is never g
 prints the price table, or the cost of each finished run under RUN_DIR.
 """
 import datetime
+import math
 import os
 import re
 import sys
@@ -31,6 +32,8 @@ def _read_price_file(path):
         raise UserError(f"{path}: cannot read price file ({e.strerror or e})") from None
     except yaml.YAMLError as e:
         raise UserError(f"{path}: not valid YAML ({e})") from None
+    except UnicodeDecodeError:
+        raise UserError(f"{path}: not a UTF-8 text file") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("models"), dict):
         raise UserError(f"{path}: expected a mapping with key 'models' (model -> {{input, output}})")
     table = {}
@@ -40,7 +43,7 @@ def _read_price_file(path):
             raise UserError(f"{where}: expected {{input: USD per 1M tokens, output: USD per 1M tokens}}")
         for side in ("input", "output"):
             value = entry.get(side)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
                 raise UserError(f"{where}.{side}: need a non-negative number (USD per million tokens), got {value!r}")
         as_of = entry.get("as_of", doc.get("as_of"))
         if as_of is None:

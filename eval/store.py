@@ -46,7 +46,10 @@ class RunStore:
     @classmethod
     def for_identity(cls, identity, label, results_dir=RESULTS_DIR):
         key = run_key(identity)
-        return cls(results_split_dir(slug(identity["split"]), results_dir) / f"{slug(label)}-{key}")
+        folder = results_split_dir(slug(identity["split"]), results_dir)
+        # the same settings under another label are the same run: never asked (or paid for) twice
+        stored = sorted(folder.glob(f"*-{key}")) if folder.is_dir() else []
+        return cls(stored[0] if stored else folder / f"{slug(label)}-{key}")
 
     def exists(self):
         return self.meta_path.exists()
@@ -74,8 +77,8 @@ class RunStore:
                 except json.JSONDecodeError:
                     bad.append(lineno)
                     continue
-                if not isinstance(row, dict) or "id" not in row:
-                    bad.append(lineno)
+                if not isinstance(row, dict) or not isinstance(row.get("id"), (str, int)) or row["id"] in done:
+                    bad.append(lineno)  # a second answer to one question is as unusable as a broken line
                     continue
                 done[row["id"]] = row
         return done, bad

@@ -28,6 +28,7 @@ from slingshot.layout import ROOT, TRAIN_SUMMARY, display_path, report_dir
 from slingshot.recipe import COMMON_KEYS, PATH_KEYS, axolotl_keys, derive_recipe, load_recipe, suggest
 
 CELL_RECORD = "sweep_cell.json"
+MAX_CELLS = 64
 
 
 class SweepError(UserError):
@@ -43,7 +44,19 @@ def parse_sweep(text, where="--sweep"):
             raise SweepError(f"{where}: {item!r} is not KEY=V1,V2,... (e.g. train_size=32,64,128)")
         if key in grid:
             raise SweepError(f"{where}: {key} is given twice")
-        grid[key] = [yaml.safe_load(v) for v in values.split(",") if v != ""]
+        raw = values.split(",")
+        if "" in raw:
+            raise SweepError(f"{where}: {item!r} has an empty value")
+        try:
+            parsed = [yaml.safe_load(v) for v in raw]
+        except yaml.YAMLError:
+            raise SweepError(f"{where}: {item!r}: a value is not a plain number or word (lists and YAML tags "
+                             f"cannot be swept from the command line; use the recipe's slingshot.sweep block)") from None
+        if any(v is None or isinstance(v, (list, dict)) for v in parsed):
+            raise SweepError(f"{where}: {item!r}: values must be numbers, words or true/false (got {parsed})")
+        if len(set(map(str, parsed))) != len(parsed):
+            raise SweepError(f"{where}: {item!r} repeats a value")
+        grid[key] = parsed
     if not grid:
         raise SweepError(f"{where}: nothing to sweep; write e.g. SWEEP=\"train_size=32,64,128 seed=0\"")
     return grid
@@ -73,6 +86,8 @@ def split_overrides(recipe, params, where):
             if bare not in block_known:
                 close = suggest(bare, block_known)
                 raise SweepError(f"{where}: unknown slingshot key {bare!r}" + (f"; did you mean {close!r}?" if close else ""))
+            if bare in block:
+                raise SweepError(f"{where}: {bare} is given twice (as {bare} and slingshot.{bare})")
             block[bare] = value
         elif key in axolotl:
             config[key] = value
@@ -95,12 +110,25 @@ def sweep_name(recipe):
 def make_cells(recipe, grid, where):
     """One derived recipe per point of the grid, in grid order (the last key varies fastest)."""
     keys = list(grid)
-    cells = []
-    for values in itertools.product(*(grid[k] for k in keys)):
+    size = 1
+    for values in grid.values():
+        size *= len(values)
+    if size > MAX_CELLS:
+        raise SweepError(f"{where}: {size} cells; a sweep trains one cell at a time, so at most {MAX_CELLS}")
+    planned, names = [], {}
+    for values in itertools.product(*(grid[k] for k in keys)):  # check every cell before writing any
         params = dict(zip(keys, values))
         config, block = split_overrides(recipe, params, where)
-        cell = derive_recipe(recipe, f"{sweep_name(recipe)}-{cell_slug(params)}", config, block)
-        cells.append({"params": params, "recipe": cell})
+        name = f"{sweep_name(recipe)}-{cell_slug(params)}"
+        if name in names:
+            raise SweepError(f"{where}: cells {names[name]} and {params} would share the folder name {name[:80]}; "
+                             f"use values that differ in letters and digits")
+        if len(name) > 200:
+            raise SweepError(f"{where}: the cell name {name[:60]}... is too long for a folder; use shorter values")
+        names[name] = params
+        planned.append((params, name, config, block))
+    cells = [{"params": params, "recipe": derive_recipe(recipe, name, config, block)}
+             for params, name, config, block in planned]
     return cells
 
 

@@ -124,7 +124,10 @@ def read_gguf_meta(path):
         from gguf import GGUFReader
     finally:
         sys.path.pop(0)
-    reader = GGUFReader(path)
+    try:
+        reader = GGUFReader(path)
+    except (ValueError, OSError, IndexError) as e:
+        raise ExportError(f"{layout.display_path(path)}: not a readable GGUF file ({type(e).__name__}: {str(e)[:200]})") from None
 
     def value(key):
         field = reader.fields.get(key)
@@ -163,6 +166,8 @@ def check_gguf(path, tokenizer_dir):
 
 def export(recipe, types=DEFAULT_TYPES, force=False):
     """Merge, convert and quantize; returns the export manifest (also written to export.json)."""
+    if not types:
+        raise ExportError(f"--types names no GGUF type; use some of {', '.join(CONVERTED_TYPES + QUANT_TYPES)}")
     unknown = [t for t in types if t not in CONVERTED_TYPES + QUANT_TYPES]
     if unknown:
         raise ExportError(f"--types {','.join(unknown)}: unknown; use {', '.join(CONVERTED_TYPES + QUANT_TYPES)}")

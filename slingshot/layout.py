@@ -39,12 +39,16 @@ def recipe_name(recipe_path):
     runs/derived/<name>/recipe.yml -> <name>; any other file -> its stem."""
     path = Path(recipe_path)
     if path.name == "recipe.yml":
-        return path.parent.name
+        return path.resolve().parent.name
     try:
         rel = path.resolve().relative_to(RECIPES_DIR)
     except ValueError:
         rel = Path(path.name)
     return "-".join(rel.with_suffix("").parts)
+
+
+# names that would make a recipe's data/<name>/ or runs/<name>/ a folder shared by everything
+RESERVED_NAMES = {"", ".", "..", DERIVED, "squad", "julia", "test", LEADERBOARD_DIR.name, "prepared"}
 
 
 def data_dir(name):

@@ -11,6 +11,7 @@ torch.cuda.max_memory_allocated; the CUDA context and allocator slack come on to
 why a GPU is taken to offer RESERVE_GB less than its size.
 """
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -194,12 +195,24 @@ def flops_per_token(model_cfg, config, checkpointing, tokens_per_row):
     return passes * n + attention
 
 
+POSITIVE_KEYS = ("micro_batch_size", "gradient_accumulation_steps", "sequence_len", "lora_r", "lora_alpha",
+                 "num_epochs")
+
+
 def plan(recipe, gpu="A10G-24GB", gpus=1, usd_per_hour=None, mfu=None):
     if gpu not in GPUS:
         raise UserError(f"--gpu {gpu!r} is not in the table; choose one of {', '.join(GPUS)}")
     memory_gb, tflops, price = GPUS[gpu]
     price = price if usd_per_hour is None else usd_per_hour
     config, block = recipe.config, recipe.block
+    checks = {"--gpus": gpus, "--usd-per-hour": price, "--mfu": mfu if mfu is not None else 0.5,
+              **{k: config[k] for k in POSITIVE_KEYS if k in config}}
+    for name, value in checks.items():
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or value < 0 \
+                or (value == 0 and name != "--usd-per-hour"):
+            raise UserError(f"{recipe.path}: {name} is {value!r}; it must be a positive number")
+    if mfu is not None and mfu > 1:
+        raise UserError(f"--mfu {mfu}: a fraction of the GPU's peak, between 0 and 1")
     task = block.get("task")
     model_cfg = model_config(config["base_model"])
     quantized = bool(config.get("load_in_4bit") or config.get("load_in_8bit"))

@@ -483,6 +483,9 @@ def own_paths(recipe, node=None):
 
     Inside the repo a path key must be the one its name gives (or be left out); a path outside
     the repo (a folder of your own) is allowed and guarded by claim_folders when written."""
+    if recipe.name in layout.RESERVED_NAMES:
+        raise RecipeError(f"{recipe.path}: a recipe named {recipe.name!r} would own a folder every recipe shares "
+                          f"(data/{recipe.name}/ or runs/{recipe.name}/); rename the file, e.g. my-lora.yml")
     home = layout.recipe_home(recipe.path)
     lines = _path_lines(node) if node is not None else {}
     for key, home_key in PATH_KEYS.items():
@@ -523,6 +526,12 @@ def claim_folders(recipe):
     recipes naming the same output_dir or dataset path, e.g. both outside the repo)."""
     me = layout.display_path(recipe.path)
     paths = recipe.paths
+    train, validation = paths["train"].resolve(), paths["validation"].resolve()
+    if train == validation:
+        raise RecipeError(f"{recipe.path}: datasets[0].path and test_datasets[0].path are the same file "
+                          f"({layout.display_path(train)}); validation rows would replace the training rows")
+    if recipe.path.resolve() in (train, validation):
+        raise RecipeError(f"{recipe.path}: a dataset path names the recipe file itself; it would be overwritten")
     folders = sorted({paths["train"].parent, paths["validation"].parent, paths["run"]})
     for folder in folders:
         marker = folder / layout.OWNER_FILE

@@ -80,6 +80,10 @@ class OpenAIBackend:
         if api_key_env is None and is_openai(self.base_url):
             api_key_env = DEFAULT_KEY_ENV
         self._api_key = os.environ.get(api_key_env, "").strip() if api_key_env else ""
+        if api_key_env is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", api_key_env):
+            # never echo it: a pasted key instead of a variable's name is the usual cause
+            raise BackendError("--api-key-env takes the NAME of an environment variable that holds the key "
+                               "(e.g. HOSTED_KEY), not the key itself")
         if api_key_env and not self._api_key:
             raise BackendError(
                 f"{api_key_env} is not set: export your API key in {api_key_env} "
@@ -166,7 +170,7 @@ class OpenAIBackend:
                 detail = f"connection failed ({type(e.__cause__ or e).__name__})"
             except openai.APIStatusError as e:
                 status = e.status_code
-                detail = f"HTTP {status}: {self._redact(status_message(e))}"
+                detail = f"HTTP {status}: {self._redact(status_message(e))[:300]}"
                 if status == 429 and error_code(e) == "insufficient_quota":
                     raise BackendError(f"{self.base_url}: {detail} (out of credit: waiting "
                                        f"will not help)") from None
@@ -196,7 +200,7 @@ class OpenAIBackend:
                 self.served_models.add(response.model)
             if usage is None:
                 self.missing_usage += 1
-        return Generation(text=text,
+        return Generation(text=self._redact(text),  # a server that echoes the key must not get it stored
                           tokens_in=usage.prompt_tokens if usage else 0,
                           tokens_out=usage.completion_tokens if usage else 0,
                           latency_s=round(latency, 4))
@@ -235,7 +239,7 @@ def error_code(error):
 
 def status_message(error):
     message = error_fields(error).get("message") or error.message
-    return str(message)[:300]
+    return str(message)  # cut after redaction, so a key across the cut cannot leak in part
 
 
 def parse_retry_after(headers):

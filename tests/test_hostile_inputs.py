@@ -1,0 +1,74 @@
+"""Inputs a fresh reviewer broke things with: each now fails with a clear error, before anything is written."""
+import json
+
+import pytest
+import yaml
+
+from eval.store import RunStore
+from eval.sweep import SweepError, make_cells, parse_sweep
+from slingshot.errors import UserError
+from slingshot.recipe import RecipeError, claim_folders, load_recipe
+from tests.conftest import DEFAULT_RECIPE
+
+
+def copy_to(path, edit=None):
+    config = yaml.safe_load(DEFAULT_RECIPE.read_text())
+    if edit:
+        edit(config)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+@pytest.mark.parametrize("where", ["a/../recipe.yml", "squad.yml", "derived.yml"])
+def test_names_that_would_own_shared_folders_are_refused(tmp_path, where):
+    (tmp_path / "a").mkdir()
+    path = copy_to(tmp_path / "x" / where if where.startswith("a/") else tmp_path / where)
+    if where.startswith("a/"):  # x/a/../recipe.yml is x/recipe.yml: named after x, not '..'
+        assert load_recipe(tmp_path / "x" / "a" / ".." / "recipe.yml").name == "x"
+        return
+    with pytest.raises(RecipeError, match="every recipe shares"):
+        load_recipe(path)
+
+
+def test_train_and_validation_on_one_file_or_on_the_recipe_are_refused(tmp_path):
+    def same(config):
+        config["datasets"] = [{"path": str(tmp_path / "d.jsonl"), "type": "chat_template"}]
+        config["test_datasets"] = [{"path": str(tmp_path / "d.jsonl"), "type": "chat_template", "split": "train"}]
+    with pytest.raises(RecipeError, match="the same file"):
+        claim_folders(load_recipe(copy_to(tmp_path / "same.yml", same)))
+
+    def itself(config):
+        config["datasets"] = [{"path": str(tmp_path / "self.yml"), "type": "chat_template"}]
+    with pytest.raises(RecipeError, match="recipe file itself"):
+        claim_folders(load_recipe(copy_to(tmp_path / "self.yml", itself)))
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("lora_r=8,,32", "empty value"), ("seed=0,0", "repeats a value"), ("lora_r=null", "numbers, words"),
+    ("lora_r=[8", "not a plain number"), ("train_size=8 slingshot.train_size=16", "given twice"),
+    ("wandb_project=a/b,a_b", "share the folder name"), ("seed=" + ",".join(map(str, range(65))), "at most 64"),
+])
+def test_bad_sweeps_fail_before_any_cell_is_written(spec, message):
+    recipe = load_recipe(DEFAULT_RECIPE)
+    with pytest.raises(SweepError, match=message):
+        make_cells(recipe, parse_sweep(spec), "--sweep")
+
+
+def test_a_duplicated_answer_makes_the_store_damaged_not_silently_replaced(tmp_path):
+    store = RunStore(tmp_path / "run")
+    store.folder.mkdir()
+    rows = [{"id": "q1", "answer": "a"}, {"id": "q2", "answer": "b"}, {"id": "q1", "answer": "forged"}]
+    store.predictions_path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    done, bad = store.scan()
+    assert done["q1"]["answer"] == "a" and bad == [3]
+    assert "1 corrupt line(s) (line 3)" in store.problem(expected=2)
+
+
+def test_a_key_pasted_as_the_variable_name_is_never_echoed(monkeypatch):
+    from eval.backends.openai_api import OpenAIBackend
+
+    key = "sk-test-THISISASECRETKEY1234567890"
+    with pytest.raises(UserError) as caught:
+        OpenAIBackend("m", base_url="http://127.0.0.1:9/v1", api_key_env=key)
+    assert key not in str(caught.value) and "NAME" in str(caught.value)
