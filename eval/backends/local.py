@@ -12,8 +12,8 @@ each batch starts from a copy of its KV cache, so a 3-shot prompt costs little m
 positions counted over real tokens only, so every row sees exactly its own prompt.
 
 On the CPU, attention runs through `sdpa_grouped` (torch's SDPA given the model's grouped KV
-heads as they are): transformers copies every cached key and value once per query head group
-whenever a padding mask is present, which at a 3-shot prompt's length cost more than the
+heads as they are): transformers repeats every cached key and value for each query head of its
+group (a copy) whenever a padding mask is present, which at a 3-shot prompt's length cost more than the
 attention itself (3.2x per call at 683 cached tokens, identical outputs).
 """
 import copy
