@@ -55,8 +55,15 @@ class RunStore:
         return self.meta_path.exists()
 
     def read_meta(self):
-        with open(self.meta_path, encoding="utf-8") as f:
-            return json.load(f)
+        try:
+            with open(self.meta_path, encoding="utf-8") as f:
+                meta = json.load(f)
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise UserError(f"{self.meta_path}: not valid JSON ({e}); restore it from a backup, or delete "
+                            f"{self.folder.name} to ask its questions again") from None
+        if not isinstance(meta, dict):
+            raise UserError(f"{self.meta_path}: expected a JSON object, found {type(meta).__name__}")
+        return meta
 
     def write_meta(self, meta):
         atomic_write_json(self.meta_path, meta)

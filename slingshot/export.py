@@ -172,6 +172,9 @@ def export(recipe, types=DEFAULT_TYPES, force=False):
     if unknown:
         raise ExportError(f"--types {','.join(unknown)}: unknown; use {', '.join(CONVERTED_TYPES + QUANT_TYPES)}")
     folder = export_dir(recipe)
+    if not (recipe.output_dir / layout.ADAPTER_FILE).exists():
+        raise ExportError(f"{layout.display_path(recipe.output_dir)} holds no trained adapter; "
+                          f"run `make train RECIPE={layout.display_path(recipe.path)}`")
     manifest_path = folder / EXPORT_MANIFEST
     adapter_sha = sha256_file(recipe.output_dir / layout.ADAPTER_FILE) if (
         recipe.output_dir / layout.ADAPTER_FILE).exists() else None

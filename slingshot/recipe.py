@@ -243,7 +243,12 @@ def read_yaml_mapping(path):
     """(config, lines, node) of a recipe file. lines maps each top-level key, and each `slingshot.<key>`,
     to its line. Checked on the node graph before any value is built: a key given twice, or aliases
     expanding past MAX_YAML_VALUES, raise RecipeError naming the line."""
-    loader = yaml.SafeLoader(path.read_text(encoding="utf-8"))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        line = path.read_bytes()[:e.start].count(b"\n") + 1
+        raise RecipeError(f"{path}:{line}: not UTF-8 text (byte {e.object[e.start]:#x}); save the recipe as UTF-8") from None
+    loader = yaml.SafeLoader(text)
     try:
         node = loader.get_single_node()
         if node is not None:
