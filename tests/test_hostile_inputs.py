@@ -72,3 +72,13 @@ def test_a_key_pasted_as_the_variable_name_is_never_echoed(monkeypatch):
     with pytest.raises(UserError) as caught:
         OpenAIBackend("m", base_url="http://127.0.0.1:9/v1", api_key_env=key)
     assert key not in str(caught.value) and "NAME" in str(caught.value)
+
+
+def test_a_new_label_finds_the_run_its_settings_already_have(tmp_path):
+    identity = {"split": "dev-200", "model": "openai:some-model", "generation": {"max_new_tokens": 32}}
+    first = RunStore.for_identity(identity, "old label", tmp_path)
+    first.folder.mkdir(parents=True)
+    first.write_meta({"label": "old label"})
+    assert RunStore.for_identity(identity, "new label", tmp_path).folder == first.folder  # never paid twice
+    other = RunStore.for_identity({**identity, "model": "openai:other"}, "new label", tmp_path)
+    assert other.folder != first.folder
