@@ -21,12 +21,12 @@ from slingshot.errors import UserError, cli
 from slingshot.layout import DATA_DIR, test_split_path
 
 
-
 def price_per_hour(text):
     value = float(text)
     if not math.isfinite(value) or value < 0:
         raise argparse.ArgumentTypeError(f"{text}: a price is a finite number >= 0")
     return value
+
 
 def resolve_split(split, task=None):
     """A split name (dev-200, or squad/dev-200) or a path to a split JSONL."""

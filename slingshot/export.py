@@ -59,9 +59,6 @@ def merge(recipe, out):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     run = recipe.output_dir
-    if not (run / layout.ADAPTER_FILE).exists():
-        raise ExportError(f"{layout.display_path(run)} holds no trained adapter; "
-                          f"run `make train RECIPE={layout.display_path(recipe.path)}`")
     base = layout.ROOT / recipe.config["base_model"]
     base = base if base.exists() else recipe.config["base_model"]
     model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
@@ -176,8 +173,7 @@ def export(recipe, types=DEFAULT_TYPES, force=False):
         raise ExportError(f"{layout.display_path(recipe.output_dir)} holds no trained adapter; "
                           f"run `make train RECIPE={layout.display_path(recipe.path)}`")
     manifest_path = folder / EXPORT_MANIFEST
-    adapter_sha = sha256_file(recipe.output_dir / layout.ADAPTER_FILE) if (
-        recipe.output_dir / layout.ADAPTER_FILE).exists() else None
+    adapter_sha = sha256_file(recipe.output_dir / layout.ADAPTER_FILE)
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
     if force or manifest.get("adapter_sha256") != adapter_sha:
         manifest = {}  # a new adapter: everything made from the old one is stale
