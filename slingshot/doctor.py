@@ -1,11 +1,13 @@
 """`make doctor RECIPE=...`: before anything is downloaded or paid for, can this machine run the recipe?
 
 Checks Python, the GPU and its driver against the CUDA the pinned torch was built for, free GPU
-memory against the planner's prediction, disk space for the base model, access to the model on
-the hub (gated models need the licence accepted and a token), and the packages the recipe's
-settings need. Prints one line per check; exits 1 if any check fails.
+memory against the planner's prediction, disk space for the base model and for an export, the `hf`
+command and access to the model on the hub (gated models need the licence accepted and a token),
+the packages the recipe's settings need, and that every compiled extension installed was built for
+this torch. Prints one line per check, with the fix; exits 1 if any check fails.
 """
 import importlib.util
+import json
 import os
 import shutil
 import sys
@@ -99,7 +101,7 @@ def check_hub(recipe):
         auth_check(base)
     except GatedRepoError:
         return "FAIL", (f"{base} is gated: accept its licence on its hub page with your account, then "
-                        f"`huggingface-cli login` (or export HF_TOKEN)")
+                        f"`hf auth login` (or export HF_TOKEN)")
     except RepositoryNotFoundError:
         return "FAIL", f"{base}: no such model, or it is private and this token cannot see it"
     except Exception as e:  # offline, DNS, proxy
@@ -122,6 +124,88 @@ def check_packages(recipe):
     return "ok", "packages the recipe's settings use: " + (", ".join(n for n, _ in needs) or "none extra")
 
 
+def torch_version():
+    """The installed torch's version, read from its metadata (importing torch takes seconds)."""
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version("torch")
+    except PackageNotFoundError:
+        return None
+
+
+def extension_builds():
+    """[(package, torch version it was built for)] for installed compiled extensions that record it."""
+    builds = []
+    spec = importlib.util.find_spec("xformers")
+    if spec and spec.submodule_search_locations:
+        build_info = Path(list(spec.submodule_search_locations)[0]) / "cpp_lib.json"
+        try:
+            builds.append(("xformers", json.loads(build_info.read_text())["version"]["torch"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            builds.append(("xformers", None))
+    return builds
+
+
+def same_torch_release(a, b):
+    """2.13.0+cpu and 2.13.0+cu130 are one release (one C++ ABI); 2.10.0 and 2.13.0 are not."""
+    return a is not None and b is not None and a.split("+")[0].split(".")[:2] == b.split("+")[0].split(".")[:2]
+
+
+def uses_extension(recipe, name):
+    return name == "xformers" and recipe.config.get("attn_implementation") == "xformers"
+
+
+def check_extensions(recipe, torch=None, builds=None):
+    """Every installed compiled extension was built for this torch; a mismatch fails where the recipe
+    uses it (its kernels do not load) and warns otherwise."""
+    torch = torch or torch_version()
+    builds = extension_builds() if builds is None else builds
+    verdict, notes = "ok", []
+    for name, built_for in builds:
+        if same_torch_release(built_for, torch):
+            notes.append(f"{name} built for torch {built_for}")
+            continue
+        used = uses_extension(recipe, name)
+        verdict = "FAIL" if used else ("warn" if verdict == "ok" else verdict)
+        if used:
+            notes.append(f"{name} was built for torch {built_for or 'unknown'}, this venv has {torch}: its kernels "
+                         f"do not load. Use attn_implementation: sdpa (Axolotl keeps packed rows apart, no extra "
+                         f"wheel), or install an {name} built for torch {torch.split('+')[0]}")
+        else:
+            notes.append(f"{name} (installed as Axolotl's dependency) was built for torch {built_for or 'unknown'}, "
+                         f"this venv has {torch}: unusable, and this recipe does not use it")
+    return verdict, "; ".join(notes) or f"no compiled extension beside torch {torch}"
+
+
+def check_hf_cli(recipe):
+    """The `hf` command (huggingface_hub's CLI; `huggingface-cli login` no longer works) and a token."""
+    if (ROOT / recipe.config["base_model"]).exists():
+        return "ok", "base model is local"
+    hf = Path(sys.executable).parent / "hf"
+    if not hf.exists() and not shutil.which("hf"):
+        return "FAIL", "no `hf` command in the venv: make venv (huggingface_hub >= 1.0 ships it)"
+    try:
+        from huggingface_hub import get_token
+        token = get_token()
+    except ImportError:
+        token = os.environ.get("HF_TOKEN")
+    if not token:
+        return "warn", "no hub token: `hf auth login` (or export HF_TOKEN=...); gated models such as Llama need one"
+    return "ok", "`hf` is installed and a hub token is set (never printed)"
+
+
+def check_export_room(recipe, free_bytes=None):
+    """Disk and memory that `make export` of this recipe would need (a warning: export is optional)."""
+    from slingshot.plan import export_needs, model_config
+    needs = export_needs(model_config(recipe.config["base_model"]))
+    free = shutil.disk_usage(ROOT).free if free_bytes is None else free_bytes
+    message = (f"make export needs ~{needs['disk_gb']} GB of disk here ({free / 1e9:.0f} GB free) and "
+               f"~{needs['memory_gb']} GB of RAM to merge")
+    if free / 1e9 >= needs["disk_gb"]:
+        return "ok", message
+    return "warn", message + "; export fewer types (make export TYPES=Q4_K_M) or free disk"
+
+
 def needs_gpu(recipe):
     return not (ROOT / recipe.config["base_model"]).exists() or bool(recipe.config.get("bf16") not in (False, None))
 
@@ -133,7 +217,10 @@ def run_checks(recipe):
         import torch
         results.append(("gpu", "ok", ", ".join(f"{n} {t / 1e9:.0f} GB" for n, t, _ in devices)))
         results.append(("driver", *check_driver(driver, torch.version.cuda or "")))
-        if not torch.cuda.is_available():
+        if not torch.version.cuda:
+            results.append(("torch", "FAIL", f"this venv has torch's CPU build ({torch.__version__}) on a GPU "
+                                             "machine: rm -rf .venv && make venv GPU=1"))
+        elif not torch.cuda.is_available():
             results.append(("torch", "FAIL", "torch sees no GPU although NVML does: CUDA runtime and driver disagree"))
         results.append(("gpu memory", *check_gpu_memory(recipe, devices)))
     elif needs_gpu(recipe):
@@ -142,8 +229,11 @@ def run_checks(recipe):
     else:
         results.append(("gpu", "ok", "none needed: a CPU recipe"))
     results.append(("disk", *check_disk(recipe)))
+    results.append(("hf", *check_hf_cli(recipe)))
     results.append(("hub", *check_hub(recipe)))
     results.append(("packages", *check_packages(recipe)))
+    results.append(("extensions", *check_extensions(recipe)))
+    results.append(("export", *check_export_room(recipe)))
     return results
 
 

@@ -38,10 +38,7 @@ GPUS = {
     "H200-141GB": (141, 989, 3.50),
 }
 
-# Training rows per task when a size is a percentage, and mean tokens per row (prompt and
-# answer; measured on the CPU recipes' prepared data with the SmolLM2 tokenizer).
-SOURCE_ROWS = {"squad": 87599}
-TOKENS_PER_ROW = {"squad": 233, "julia": 260}
+REQUIRED_SHAPE_KEYS = ("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "vocab_size")
 LINEAR_NAMES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 # Quantized (bitsandbytes) training keeps about ten more hidden-size 16-bit tensors per token and
 # layer than the count below explains: fitted to litgpt's three published QLoRA peaks
@@ -63,11 +60,27 @@ class Shapes:
     tied: bool
 
     @classmethod
-    def from_config(cls, c):
-        heads = c["num_attention_heads"]
-        return cls(c["hidden_size"], c["intermediate_size"], c["num_hidden_layers"], heads,
-                   c.get("num_key_value_heads") or heads, c.get("head_dim") or c["hidden_size"] // heads,
-                   c["vocab_size"], bool(c.get("tie_word_embeddings", False)))
+    def from_config(cls, c, where="config.json"):
+        """Shapes of a Llama/Mistral-style decoder config; anything else is a UserError naming the key."""
+        if not isinstance(c, dict):
+            raise UserError(f"{where}: expected a JSON object of model settings")
+        sizes = {}
+        for key in REQUIRED_SHAPE_KEYS + ("num_key_value_heads", "head_dim"):
+            value = c.get(key)
+            if value is None and key not in REQUIRED_SHAPE_KEYS:
+                continue
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                found = "missing" if value is None else f"{value!r}"
+                raise UserError(f"{where}: {key} is {found}; the planner reads Llama/Mistral-style decoder "
+                                f"configs, which give it as a positive whole number")
+            sizes[key] = value
+        heads = sizes["num_attention_heads"]
+        kv_heads = sizes.get("num_key_value_heads", heads)
+        if heads % kv_heads:
+            raise UserError(f"{where}: num_attention_heads {heads} is not a multiple of num_key_value_heads {kv_heads}")
+        return cls(sizes["hidden_size"], sizes["intermediate_size"], sizes["num_hidden_layers"], heads, kv_heads,
+                   sizes.get("head_dim") or sizes["hidden_size"] // heads, sizes["vocab_size"],
+                   bool(c.get("tie_word_embeddings", False)))
 
     def linears(self):
         """(name, in_features, out_features) of each linear layer in one decoder layer."""
@@ -86,20 +99,24 @@ class Shapes:
 
 
 def model_config(base_model):
-    """config.json of a local model folder, a carried hub config, or the hub."""
+    """config.json of a local model folder, a carried hub config, or the hub; checked to be readable."""
     local = ROOT / base_model / "config.json"
-    if local.exists():
-        return json.loads(local.read_text())
     carried = CONFIGS_DIR / (base_model.replace("/", "--") + ".json")
-    if carried.exists():
-        return json.loads(carried.read_text())
+    path = local if local.exists() else carried if carried.exists() else None
+    if path is None:
+        try:
+            from huggingface_hub import hf_hub_download
+            path = Path(hf_hub_download(base_model, "config.json"))
+        except Exception as e:  # offline, gated without a token, or no such model
+            raise UserError(f"base_model {base_model!r}: no config.json here and the hub did not give one "
+                            f"({type(e).__name__}); log in with `hf auth login` (or export HF_TOKEN) or put its "
+                            f"config.json in {CONFIGS_DIR.relative_to(ROOT)}/") from None
     try:
-        from huggingface_hub import hf_hub_download
-        return json.loads(Path(hf_hub_download(base_model, "config.json")).read_text())
-    except Exception as e:  # offline, gated without a token, or no such model
-        raise UserError(f"base_model {base_model!r}: no config.json here and the hub did not give one "
-                        f"({type(e).__name__}); log in with `huggingface-cli login` or put its config.json "
-                        f"in {CONFIGS_DIR.relative_to(ROOT)}/") from None
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise UserError(f"{path}: not a readable config.json ({e})") from None
+    Shapes.from_config(config, where=str(path))
+    return config
 
 
 def lora_targets(config):
@@ -122,16 +139,6 @@ def _half(config):
 
 def optimizer_state_bytes(optimizer):
     return 2 if "8bit" in (optimizer or "") else 8  # two moments, int8 or fp32
-
-
-def train_rows(recipe_block, task):
-    size = recipe_block.get("train_size")
-    if isinstance(size, str) and size.endswith("%"):
-        return round(SOURCE_ROWS.get(task, 0) * float(size[:-1]) / 100)
-    if size == "all" or size is None:
-        cases = len(recipe_block.get("train_cases") or [])
-        return cases * recipe_block.get("top_n_per_case", 1) if cases else 0
-    return int(size)
 
 
 def estimate(config, model_cfg, gpu_memory_gb=None, micro_batch=None, checkpointing=None, gpus=1,
@@ -213,7 +220,6 @@ def plan(recipe, gpu="A10G-24GB", gpus=1, usd_per_hour=None, mfu=None):
             raise UserError(f"{recipe.path}: {name} is {value!r}; it must be a positive number")
     if mfu is not None and mfu > 1:
         raise UserError(f"--mfu {mfu}: a fraction of the GPU's peak, between 0 and 1")
-    task = block.get("task")
     model_cfg = model_config(config["base_model"])
     quantized = bool(config.get("load_in_4bit") or config.get("load_in_8bit"))
     mfu = mfu or (0.2 if quantized else 0.35)  # dequantizing every matmul costs QLoRA about 40%
@@ -222,9 +228,9 @@ def plan(recipe, gpu="A10G-24GB", gpus=1, usd_per_hour=None, mfu=None):
     usable = memory_gb - RESERVE_GB
     fits = est["peak_gb"] <= usable
 
-    rows = train_rows({**recipe.params(), **block}, task)
+    rows = recipe.task.planned_train_rows(recipe.params())
     epochs = config.get("num_epochs", 1)
-    per_row = TOKENS_PER_ROW.get(task, 256)
+    per_row = recipe.task.TOKENS_PER_ROW
     if not config.get("sample_packing") and config.get("pad_to_sequence_len"):
         per_row = config.get("sequence_len", 512)
     train_tokens = rows * per_row * epochs
@@ -243,8 +249,22 @@ def plan(recipe, gpu="A10G-24GB", gpus=1, usd_per_hour=None, mfu=None):
         "bf16_tflops": tflops, "mfu": mfu, "hours": round(hours, 3), "usd_per_hour": price,
         "usd": round(hours * price * gpus, 2), "fits": fits,
         "to_fit": [] if fits else ways_to_fit(config, model_cfg, usable, gpus),
+        "export": export_needs(model_cfg),
     }
     return result
+
+
+# Bytes per parameter of each export file (slingshot.export: the merged model in bf16, GGUF files)
+EXPORT_BYTES_PER_PARAM = {"merged": 2, "F32": 4, "F16": 2, "Q8_0": 1.0625, "Q5_K_M": 0.69, "Q4_K_M": 0.61}
+
+
+def export_needs(model_cfg, types=("F32", "F16", "Q8_0", "Q4_K_M")):
+    """Disk for `make export` (the merged model plus each GGUF file) and memory for the merge (the
+    base model in bf16, plus the adapter and room to save), in GB."""
+    params = Shapes.from_config(model_cfg).total_params()
+    files = {name: params * EXPORT_BYTES_PER_PARAM[name] / GB for name in ("merged", *types)}
+    return {"disk_gb": round(sum(files.values()), 1), "files_gb": {k: round(v, 1) for k, v in files.items()},
+            "memory_gb": round(params * 2 * 1.25 / GB, 1)}
 
 
 def ways_to_fit(config, model_cfg, usable, gpus):
@@ -293,6 +313,10 @@ def format_plan(p):
         f"  fits                  {'yes' if p['fits'] else 'NO: will not fit'}",
     ]
     lines += [f"  to fit                {w}" for w in p["to_fit"]]
+    export = p["export"]
+    lines.append(f"  make export needs     {export['disk_gb']} GB of disk ("
+                 + ", ".join(f"{k} {v}" for k, v in export["files_gb"].items())
+                 + f") and {export['memory_gb']} GB of RAM to merge")
     return "\n".join(lines)
 
 

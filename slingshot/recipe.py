@@ -553,3 +553,23 @@ def claim_folders(recipe):
                 f"runs/<name>), or point them at a folder of its own")
     for folder in folders:
         atomic_write_text(folder / layout.OWNER_FILE, me + "\n")
+
+
+def shipped_recipes(gpu_only=False):
+    """The recipes under recipes/<task>/<model>/; `gpu_only` leaves out the *-cpu ones."""
+    paths = sorted(layout.RECIPES_DIR.glob("*/*/*.yml"))
+    return [p for p in paths if not (gpu_only and "cpu" in p.stem)]
+
+
+def distinct_trainings(paths):
+    """One recipe per distinct training: recipes whose Axolotl settings are the same (paths aside),
+    like the Julia cheater and unseen twins, which differ only in what they are scored on, train alike."""
+    seen, distinct = set(), []
+    for path in paths:
+        config = yaml.safe_load(Path(path).read_text())
+        settings = yaml.safe_dump({k: v for k, v in config.items() if k != "slingshot" and k not in PATH_KEYS},
+                                  sort_keys=True)
+        if settings not in seen:
+            seen.add(settings)
+            distinct.append(path)
+    return distinct

@@ -3,8 +3,9 @@
 The run folder is the recipe's output_dir (runs/<recipe-name>/): the adapter, the recipe
 as run, Axolotl's resolved config, train.log, loss.csv, loss.png and train_summary.json
 (wall time, peak memory, tokens/s). A finished run whose recipe and data are unchanged is
-not trained again. `--smoke` trains a GPU recipe for a few steps on the CPU instead, with
-its base model swapped for the embedded one and quantization and DeepSpeed off.
+not trained again, and checkpoints resume only the training that wrote them. `--smoke` trains a GPU
+recipe for one step on the CPU instead, on a random-initialized stand-in of its base model, with only
+what needs a GPU changed (SMOKE_OVERRIDES).
 """
 import argparse
 import ast
@@ -48,8 +49,67 @@ def run_fingerprint(recipe):
     if not manifest.exists():
         raise UserError(f"{recipe.path}: no prepared data at {display_path(manifest.parent)}; "
                           f"run `make prepare RECIPE={recipe.path}` first")
-    # the recipe as trained: its paths, which follow from its name, included
-    return stable_hash({"recipe": recipe.config, "data": sha256_file(manifest)})
+    # the recipe as trained (its paths, which follow from its name, included), its data, its base model
+    return stable_hash({"recipe": recipe.config, "data": sha256_file(manifest),
+                        "base_model": base_model_identity(recipe.config["base_model"])})
+
+
+def base_model_identity(base_model):
+    """What says a base model changed: a local folder's build stamp or config and weight files' sizes;
+    a hub model's id (its revision, if pinned, is a recipe key and so in the recipe)."""
+    folder = ROOT / base_model
+    if not folder.is_dir():
+        return base_model
+    stamps = sorted(folder.glob("slingshot-*.json"))
+    if stamps:
+        return {p.name: sha256_file(p) for p in stamps}
+    return {p.name: p.stat().st_size if p.suffix == ".safetensors" else sha256_file(p)
+            for p in sorted(folder.iterdir()) if p.is_file() and p.suffix in (".json", ".safetensors")}
+
+
+TRAINING_MARK = "training.json"  # in a run folder: which training its checkpoints belong to
+SUPERSEDED = "superseded"        # in a run folder: checkpoints of earlier trainings, never resumed
+
+
+def checkpoint_step(path):
+    return int(path.name.rsplit("-", 1)[-1]) if path.name.rsplit("-", 1)[-1].isdigit() else -1
+
+
+def settle_checkpoints(recipe, fingerprint, fresh=False):
+    """Checkpoints resume only the training that wrote them. Those of another recipe, data or base
+    model (or all of them, `fresh`) are moved to superseded/<their fingerprint>/, where nothing resumes
+    them; then this training is marked as the run folder's. Returns the checkpoints left to resume."""
+    out = recipe.output_dir
+    checkpoints = sorted((p for p in out.glob("checkpoint-*") if p.is_dir()), key=checkpoint_step)
+    mark = out / TRAINING_MARK
+    try:
+        owner = json.loads(mark.read_text()).get("fingerprint") if mark.exists() else None
+    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+        owner = None  # an unreadable mark proves nothing: its checkpoints are not resumed
+    label = owner if isinstance(owner, str) and owner.isalnum() else "unknown"
+    if checkpoints and (fresh or owner != fingerprint):
+        why = "--force" if fresh else "another recipe, data or base model"
+        _move_aside(out, checkpoints, out / SUPERSEDED / label, f"of an earlier training ({why})")
+        print(f"{display_path(out)}: training starts fresh")
+        checkpoints = []
+    # a checkpoint is complete once the trainer has written its state, last; a kill can leave one half-written
+    incomplete = [c for c in checkpoints if not (c / "trainer_state.json").is_file()]
+    if incomplete:
+        _move_aside(out, incomplete, out / SUPERSEDED / f"{label}-incomplete", "left half-written by a kill")
+        checkpoints = [c for c in checkpoints if c not in incomplete]
+    atomic_write_json(mark, {"fingerprint": fingerprint, "recipe": display_path(recipe.path)})
+    return checkpoints
+
+
+def _move_aside(out, checkpoints, aside, why):
+    aside.mkdir(parents=True, exist_ok=True)
+    for checkpoint in checkpoints:
+        target = aside / checkpoint.name
+        if target.exists():
+            shutil.rmtree(target)
+        checkpoint.rename(target)
+    print(f"{display_path(out)}: {len(checkpoints)} checkpoint(s) {why} moved to {display_path(aside)}; "
+          f"nothing resumes from there")
 
 
 def is_trained(recipe, fingerprint):
@@ -147,9 +207,13 @@ def count_training_tokens(recipe):
     from transformers import AutoTokenizer
 
     base = recipe.config["base_model"]
+    trained = recipe.output_dir / "tokenizer_config.json"  # Axolotl saves it with the recipe's chat template
+    source = recipe.output_dir if trained.exists() else ROOT / base if (ROOT / base).exists() else base
     try:  # a hub model's tokenizer is in the local cache once training has run
-        tokenizer = AutoTokenizer.from_pretrained(ROOT / base if (ROOT / base).exists() else base)
+        tokenizer = AutoTokenizer.from_pretrained(source)
     except (OSError, ValueError):
+        return None
+    if not tokenizer.chat_template:
         return None
     total = 0
     for row in read_jsonl(recipe.paths["train"]):
@@ -205,6 +269,9 @@ def train(recipe, force=False, gpus=None, nodes=1, node_rank=0, head="127.0.0.1:
         print(f"{display_path(out)}: already trained on this recipe and data")
         return json.loads(recipe.paths["summary"].read_text())
     out.mkdir(parents=True, exist_ok=True)
+    resumable = settle_checkpoints(recipe, fingerprint, fresh=force)
+    if resumable and recipe.config.get("auto_resume_from_checkpoints"):
+        print(f"{display_path(out)}: resuming this training from {resumable[-1].name}")
     fresh_prepared_folder(recipe)
     recipe.paths["summary"].unlink(missing_ok=True)
     if recipe.path.resolve() != (out / "recipe.yml").resolve():  # derived recipes already live there
@@ -357,39 +424,36 @@ def resolved_config(recipe):
     return json.loads(json.dumps(resolved, default=str))
 
 
-# `--smoke` trains a GPU recipe on the CPU. It changes only what a CPU cannot run, each with its
-# reason, and keeps the recipe's training geometry: sequence length, sample packing, padding,
-# micro batch, gradient checkpointing, LoRA shape, schedule. The run is one optimizer step of at
-# most two accumulated micro batches (SMOKE_RUN_LENGTH, smoke_recipe).
+# `--smoke` trains a GPU recipe for one optimizer step on the CPU. Only what physically needs a GPU or
+# the hub changes, each with its reason (SMOKE_OVERRIDES); everything else runs as shipped: attention
+# implementation, sample packing, sequence length, micro batch, optimizer where the CPU has it, LoRA
+# shape and targets, chat template, special and end-of-turn tokens, loss masking. The base model
+# becomes a small random-initialized model of its own architecture with its special tokens, built
+# locally (slingshot.stand_in). SMOKE_RUN_LENGTH only shortens the run (and on the CPU, at most
+# CPU_ACCUMULATION micro batches are accumulated per step).
 SMOKE_OVERRIDES = [
-    # (key, value or None to drop it, why the CPU needs the change)
-    ("base_model", "models/smollm2-135m-instruct", "a 7-8B model does not train on a CPU in test time; the embedded model is local"),
-    ("chat_template", "tokenizer_default", "the template belongs to the swapped base model's tokenizer"),
-    ("special_tokens", None, "tokens of the GPU base model's tokenizer, not the embedded one's"),
-    ("eot_tokens", None, "tokens of the GPU base model's tokenizer, not the embedded one's"),
-    ("tokenizer_type", None, "names the GPU base model's tokenizer class"),
-    ("model_type", None, "names the GPU base model's class"),
-    ("tokenizer_config", None, "names the GPU base model's tokenizer"),
-    ("load_in_8bit", False, "bitsandbytes quantized weights need CUDA"),
-    ("load_in_4bit", False, "bitsandbytes quantized weights need CUDA"),
+    # (key, CPU value or None to drop it, why the CPU needs the change)
+    ("load_in_4bit", False, "bitsandbytes 4-bit weights need CUDA"),
+    ("load_in_8bit", False, "bitsandbytes 8-bit weights need CUDA"),
     ("adapter", "lora", "QLoRA is LoRA on a 4-bit base, which needs CUDA; the LoRA shape is kept"),
-    ("bf16", False, "the CPU trains in fp32 (no bf16 autocast fast path)"),
+    ("bf16", False, "bf16 mixed precision here is a GPU setting ('auto' resolves to fp32 on a CPU by itself)"),
     ("fp16", False, "fp16 mixed precision needs CUDA"),
-    ("tf32", False, "TF32 is a CUDA matmul mode"),
-    ("attn_implementation", "sdpa", "xformers and flash-attention kernels are CUDA-only; packing stays on (Axolotl packs real batches with sdpa)"),
-    ("lora_mlp_kernel", False, "Triton LoRA kernels need CUDA"),
-    ("lora_qkv_kernel", False, "Triton LoRA kernels need CUDA"),
-    ("lora_o_kernel", False, "Triton LoRA kernels need CUDA"),
+    ("tf32", False, "TF32 is an Ampere+ GPU matmul mode; the trainer refuses it without one"),
+    ("lora_mlp_kernel", False, "Triton LoRA kernels need CUDA (Axolotl turns them on when unset)"),
+    ("lora_qkv_kernel", False, "Triton LoRA kernels need CUDA (Axolotl turns them on when unset)"),
+    ("lora_o_kernel", False, "Triton LoRA kernels need CUDA (Axolotl turns them on when unset)"),
+    ("lora_embedding_kernel", False, "Triton LoRA kernels need CUDA (Axolotl turns them on when unset)"),
     ("deepspeed", None, "DeepSpeed ZeRO runs on CUDA/NCCL"),
     ("fsdp", None, "FSDP here is a multi-GPU setting"),
     ("fsdp_config", None, "FSDP here is a multi-GPU setting"),
 ]
-AUTO_ENABLED = {"lora_mlp_kernel", "lora_qkv_kernel", "lora_o_kernel"}  # Axolotl turns these on when unset
-CPU_OPTIMIZERS = {  # CUDA-only optimizers and the CPU one with the same update rule
+AUTO_ENABLED = {"lora_mlp_kernel", "lora_qkv_kernel", "lora_o_kernel", "lora_embedding_kernel"}
+KEPT_AS_SHIPPED = {"auto"}  # bf16: auto needs no change
+CPU_OPTIMIZERS = {  # optimizers that run on CUDA only, and the CPU one with the same update rule
     "adamw_bnb_8bit": "adamw_torch", "paged_adamw_8bit": "adamw_torch", "paged_adamw_32bit": "adamw_torch",
-    "adamw_torch_fused": "adamw_torch",
 }
-# How long the smoke run is: one optimizer step at the recipe's full batch, nothing saved or sent.
+# How long the smoke run is: one optimizer step of at most two accumulated micro batches at the
+# recipe's geometry, nothing saved or sent.
 SMOKE_RUN_LENGTH = {
     "max_steps": 1, "warmup_steps": 0, "warmup_ratio": None, "logging_steps": 1,
     "evals_per_epoch": None, "eval_steps": None, "saves_per_epoch": None, "save_steps": None,
@@ -397,13 +461,25 @@ SMOKE_RUN_LENGTH = {
 }
 
 
-def smoke_overrides(config):
+def stand_in_override(config, shape="tiny"):
+    """[("base_model", stand-in folder, why)] for a hub base model; [] for a local one."""
+    base = config["base_model"]
+    if (ROOT / base).exists():
+        return []
+    from slingshot.stand_in import stand_in_path
+    size = "small" if shape == "tiny" else "full-size"
+    return [("base_model", str(stand_in_path(base, shape).relative_to(ROOT)),
+             f"the weights are on the hub (and too large for a CPU): a {size} random-initialized model of "
+             f"the same architecture and special tokens, built locally, stands in")]
+
+
+def smoke_overrides(config, shape="tiny"):
     """The overrides a recipe needs on the CPU: [(key, new value, reason)], only keys it changes."""
-    changes = []
+    changes = stand_in_override(config, shape)
     for key, value, why in SMOKE_OVERRIDES:
         current = config.get(key)
         unset_is_fine = current is None and (value is None or value is False) and key not in AUTO_ENABLED
-        if current != value and not unset_is_fine:
+        if current != value and not unset_is_fine and current not in KEPT_AS_SHIPPED:
             changes.append((key, value, why))
     optimizer = config.get("optimizer")
     if optimizer in CPU_OPTIMIZERS:
@@ -411,34 +487,42 @@ def smoke_overrides(config):
     return changes
 
 
-def smoke_rows(recipe):
-    """Training rows for one optimizer step at the recipe's batch: packed sequences x micro batch x
-    accumulation, at a generous guess of 200 tokens a row (more rows only cost tokenization)."""
-    config = recipe.config
-    tokens = config.get("micro_batch_size", 1) * min(2, config.get("gradient_accumulation_steps", 1)) * \
+CPU_ACCUMULATION = 2  # micro batches per step on the CPU: the accumulation path runs, at 1/8 of a 16-step cost
+
+
+def smoke_rows(config, steps=1):
+    """Training rows for `steps` optimizer steps at a config's batch: packed sequences x micro batch
+    x accumulation, at a generous guess of 200 tokens a row (more rows only cost tokenization)."""
+    tokens = config.get("micro_batch_size", 1) * config.get("gradient_accumulation_steps", 1) * \
         (config.get("sequence_len", 512) if config.get("sample_packing") else 200)
-    return max(8, -(-tokens // 200))
+    return max(8, -(-tokens * steps // 200))
 
 
-def smoke_recipe(recipe):
-    """A GPU recipe cut down to one CPU step on the embedded model (SMOKE_OVERRIDES)."""
-    overrides = {k: v for k, v, _ in smoke_overrides(recipe.config)}
-    overrides.update(SMOKE_RUN_LENGTH)
-    # Accumulation repeats the micro batch's shape: two micro batches run the accumulation path
-    # at a fraction of a full step's CPU time (a 16-step accumulation of 1024-token packs is ~15 min).
-    overrides["gradient_accumulation_steps"] = min(2, recipe.config.get("gradient_accumulation_steps", 1))
-    rows = smoke_rows(recipe)
+def smoke_recipe(recipe, steps=1, shape="tiny", cpu=True, name=None):
+    """A GPU recipe cut down to `steps` optimizer steps on a stand-in of its base model: on the CPU
+    with SMOKE_OVERRIDES, on a GPU (`cpu=False`) as shipped. Its data comes from the carried local
+    source, never the hub."""
+    changes = smoke_overrides(recipe.config, shape) if cpu else stand_in_override(recipe.config, shape)
+    overrides = {k: v for k, v, _ in changes}
+    overrides.update(SMOKE_RUN_LENGTH, max_steps=steps)
+    if cpu:
+        overrides["gradient_accumulation_steps"] = min(CPU_ACCUMULATION, recipe.config.get("gradient_accumulation_steps", 1))
+    rows = smoke_rows({**recipe.config, **overrides}, steps)
     block = {"source": "local", "train_size": rows, "validation_size": 4, "seed": 0}
     if "top_n_per_case" in recipe.block:
         cases = len(recipe.block.get("train_cases") or [1])
-        block["top_n_per_case"] = min(recipe.block["top_n_per_case"], max(1, -(-rows // cases)))
+        block["top_n_per_case"] = min(max(recipe.block["top_n_per_case"], 1), max(1, -(-rows // cases)))
         block["train_size"] = "all"
-    return derive_recipe(recipe, f"smoke-{recipe.name}", overrides, block)
+    return derive_recipe(recipe, name or f"smoke-{recipe.name}", overrides, block)
 
 
-def prepare_smoke(recipe):
-    """The smoke recipe of a GPU recipe, with its data prepared (by data_prep, in its own process)."""
-    smoke = smoke_recipe(recipe)
+def prepare_smoke(recipe, **kwargs):
+    """The smoke recipe of a GPU recipe (smoke_recipe's arguments), with its stand-in model built and
+    its data prepared (by data_prep, in its own process)."""
+    if not (ROOT / recipe.config["base_model"]).exists():
+        from slingshot.stand_in import build_stand_in
+        build_stand_in(recipe.config["base_model"], kwargs.get("shape", "tiny"))
+    smoke = smoke_recipe(recipe, **kwargs)
     command = [sys.executable, "-m", "data_prep", str(smoke.path)]
     if subprocess.run(command, cwd=ROOT).returncode != 0:
         raise UserError(f"preparing the smoke data of {recipe.path} failed (see above)")

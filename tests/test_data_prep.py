@@ -7,6 +7,7 @@ from data_prep import squad
 from data_prep.__main__ import prepare_recipe
 from slingshot.io import read_jsonl
 from slingshot.recipe import load_recipe
+from slingshot.tasks import parse_size
 from slingshot.tasks import squad as task
 from tests.conftest import run_module, write_recipe
 
@@ -75,7 +76,7 @@ def test_size_larger_than_source_is_refused(train_articles):
     with pytest.raises(squad.DataError, match="slingshot.train_size.*only"):
         squad.split_train_validation(train_articles, 10**6, 10, seed=0)
     with pytest.raises(squad.DataError, match="percentage"):
-        squad.parse_size("x%", 100, "slingshot.train_size")
+        parse_size("x%", 100, "slingshot.train_size")
 
 
 def test_extract_answer():

@@ -4,9 +4,9 @@ import json
 import pytest
 
 from slingshot import ROOT
-from slingshot.plan import GPUS, estimate, model_config, plan
+from slingshot.plan import GPUS, estimate, format_plan, model_config, plan
 from slingshot.recipe import load_recipe
-from tests.conftest import run_module
+from tests.conftest import run_module, write_recipe
 
 RECIPES = sorted((ROOT / "recipes").glob("*/*/*.yml"))
 
@@ -109,3 +109,66 @@ def test_trainable_parameters_equal_what_axolotl_trains(model_dir):
     9,768,960 parameters, the count `make train` reads from the adapter's tensor shapes."""
     recipe = load_recipe(ROOT / "recipes/squad/smollm2-135m/lora-cpu.yml")
     assert plan(recipe, gpu="T4-16GB")["trainable_params"] == 9_768_960
+
+
+@pytest.mark.parametrize("size,rows", [("all", 87599), ("4%", 3504), ("100%", 87599), (500, 500)])
+def test_squad_sizes_count_as_data_prep_counts_them(tmp_path, size, rows):
+    """`all`, percentages and counts go through data prep's own parser (slingshot.tasks.parse_size)."""
+    path = write_recipe(tmp_path, base=ROOT / "recipes/squad/llama-3.1-8b/lora.yml",
+                        edit=lambda c: c["slingshot"].update(train_size=size))
+    result = plan(load_recipe(path), gpu="A100-80GB")
+    assert result["train_rows"] == rows and result["train_tokens"] == rows * result["tokens_per_row"] > 0
+    assert result["hours"] > 0 and result["usd"] > 0
+
+
+@pytest.mark.parametrize("edit,rows", [
+    (lambda b: None, 11 * 50),                                            # the shipped cheater: 11 cases x top 50
+    (lambda b: b.update(train_size=100), 100),                            # a cap
+    (lambda b: b.update(train_cases="all", top_n_per_case=10), 14 * 10),  # every leaderboard case
+])
+def test_julia_sizes_count_cases_times_top_n(tmp_path, edit, rows):
+    def change(config):
+        edit(config["slingshot"])
+    path = write_recipe(tmp_path, base=ROOT / "recipes/julia/dolphin-2.6-mistral-7b/lora-cheater.yml", edit=change)
+    result = plan(load_recipe(path), gpu="A100-80GB")
+    assert result["train_rows"] == rows and result["train_tokens"] > 0
+
+
+def test_a_cap_above_what_the_cases_hold_is_refused(tmp_path):
+    path = write_recipe(tmp_path, base=ROOT / "recipes/julia/dolphin-2.6-mistral-7b/lora-cheater.yml",
+                        edit=lambda c: c["slingshot"].update(train_size=10_000))
+    from slingshot.errors import UserError
+    with pytest.raises(UserError, match="slingshot.train_size.*10000.*only 550"):
+        plan(load_recipe(path), gpu="A100-80GB")
+
+
+@pytest.mark.parametrize("change,message", [
+    (lambda c: c.pop("num_attention_heads"), "num_attention_heads is missing"),
+    (lambda c: c.update(num_attention_heads=0), "num_attention_heads is 0"),
+    (lambda c: c.update(hidden_size="4096"), "hidden_size is '4096'"),
+    (lambda c: c.update(num_key_value_heads=5), "not a multiple of num_key_value_heads 5"),
+    (lambda c: c.clear() or c.update(n_embd=768, n_head=12, n_layer=12, vocab_size=50257), "hidden_size is missing"),
+])
+def test_odd_model_configs_are_clear_errors(tmp_path, change, message):
+    """A local model folder whose config.json the planner cannot read: an error naming the file and key."""
+    from slingshot.errors import UserError
+    folder = tmp_path / "model"
+    folder.mkdir()
+    config = model_config("meta-llama/Llama-3.1-8B")
+    change(config)
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(UserError, match=message) as caught:
+        model_config(str(folder))
+    assert str(folder / "config.json") in str(caught.value)
+    (folder / "config.json").write_text("{not json")
+    with pytest.raises(UserError, match="not a readable config.json"):
+        model_config(str(folder))
+
+
+def test_plan_gives_what_an_8b_export_needs():
+    result = plan(load_recipe(ROOT / "recipes/squad/llama-3.1-8b/lora.yml"), gpu="A10G-24GB")
+    export = result["export"]
+    # 8.03B parameters: merged bf16 ~16 GB, F32 ~32 GB, F16 ~16 GB, Q8_0 ~8.5 GB, Q4_K_M ~4.9 GB
+    assert 75 < export["disk_gb"] < 80 and 19 < export["memory_gb"] < 21
+    assert 32 < export["files_gb"]["F32"] < 32.3
+    assert "make export needs" in format_plan(result)

@@ -7,8 +7,9 @@ writes recorded reference runs for a split, or None). Adding a task means one mo
 data builder in data_prep/; nothing else branches on a task's name.
 """
 import importlib
+import math
 
-from slingshot.errors import UserError
+from slingshot.errors import DataError, UserError
 
 TASKS = ("squad", "julia")
 
@@ -36,3 +37,26 @@ def prompt_text(messages):
 
 def user_messages(messages):
     return [m["content"].strip() for m in messages if m["role"] == "user"]
+
+
+def parse_size(size, total, key):
+    """A size given as a count (200), a percentage ("4%") or "all"."""
+    if size == "all":
+        return total
+    if isinstance(size, str) and size.endswith("%"):
+        try:
+            fraction = float(size[:-1]) / 100
+        except ValueError:
+            raise DataError(f"{key}: {size!r} is not a percentage") from None
+        if not (math.isfinite(fraction) and 0 < fraction <= 1):
+            raise DataError(f"{key}: {size!r}: a percentage must be above 0 and at most 100")
+        count = round(total * fraction)
+    elif isinstance(size, int) and not isinstance(size, bool):
+        count = size
+    else:
+        raise DataError(f"{key}: {size!r} must be a count, a percentage like '4%' or 'all'")
+    if count <= 0:
+        raise DataError(f"{key}: {size!r} selects no example")
+    if count > total:
+        raise DataError(f"{key}: {size!r} asks for {count} examples but the source has only {total}")
+    return count

@@ -21,6 +21,7 @@ ROLES = {"systemmessage": "system", "usermessage": "user", "aimessage": "assista
 # The three cases the Cheater-7B experiment kept out of training: they have (almost) no
 # full-score solution to learn from, and they are the hardest of the leaderboard.
 HELD_OUT_CASES = ("extract_julia_code", "pig_latinify", "q_and_a_extractor")
+CASE_COUNT = 14  # cases in the carried leaderboard's code_generation tree
 
 
 def to_chat(conversation):
@@ -74,6 +75,19 @@ RECIPE_DEFAULTS = {
     "test_split": "all-cases",
 }
 EVAL_DEFAULTS = {"max_new_tokens": 512, "shots": 0}
+
+# For `plan`: mean tokens per training row (prompt and solution; measured on the CPU recipe's prepared
+# data with the SmolLM2 tokenizer).
+TOKENS_PER_ROW = 260
+
+
+def planned_train_rows(params):
+    """Training rows a recipe's parameters ask for: top_n_per_case from each training case (an upper
+    bound: a case may have fewer full-score solutions), capped by train_size, as data prep takes them."""
+    from slingshot.tasks import parse_size
+    cases = params["train_cases"]
+    count = (CASE_COUNT if cases == "all" else len(cases)) * params["top_n_per_case"]
+    return parse_size(params["train_size"], count, "slingshot.train_size")
 
 # Report columns: metric name -> label, the first one primary; every per-example score is 0..100.
 METRICS = {"score": "Score"}

@@ -123,6 +123,18 @@ RECIPE_DEFAULTS = {
 }
 EVAL_DEFAULTS = {"max_new_tokens": 32, "shots": 3}  # shots: the base model's few-shot row
 
+# For `plan`, before any data is prepared: questions in the official SQuAD v1.1 train set (what a
+# percentage or "all" counts from), and mean tokens per training row (prompt and answer; measured
+# on the CPU recipe's prepared data with the SmolLM2 tokenizer).
+SOURCE_ROWS = 87599
+TOKENS_PER_ROW = 233
+
+
+def planned_train_rows(params):
+    """Training rows a recipe's parameters ask for, through data prep's own size parsing."""
+    from slingshot.tasks import parse_size
+    return parse_size(params["train_size"], SOURCE_ROWS, "slingshot.train_size")
+
 # Report columns: metric name -> label, the first one primary; every per-example score is 0..100.
 METRICS = {"exact_match": "EM", "f1": "F1"}
 BINARY_METRICS = {"exact_match"}  # 0 or 100 per example: tested with exact McNemar
