@@ -115,7 +115,7 @@ julia:
 	bash scripts/install_julia.sh
 
 test: venv model julia llamacpp
-	$(PY) -m pytest -p no:cacheprovider tests
+	$(PY) -m pytest -p no:cacheprovider --durations=25 tests
 
 test-fast: venv
 	$(PY) -m pytest -p no:cacheprovider -m "not slow" tests

