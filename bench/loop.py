@@ -56,14 +56,14 @@ def main(argv=None):
     result["load_after"] = os.getloadavg()[0]
     result["total_s"] = round(sum(result["phases_s"].values()), 1)
     sys.path.insert(0, str(ROOT))
-    from slingshot.recipe import load_recipe
-    recipe = load_recipe(ROOT / args.recipe)
-    summary = recipe.paths["summary"]
+    from slingshot.layout import REPORTS_DIR, RUNS_DIR, TRAIN_SUMMARY, recipe_name  # no venv needed
+    name = recipe_name(ROOT / args.recipe)
+    summary = RUNS_DIR / name / TRAIN_SUMMARY
     if summary.exists():
         s = json.loads(summary.read_text())
         result["train"] = {k: s.get(k) for k in ("wall_s", "train_runtime_s", "tokens_per_s", "peak_memory_gb",
                                                  "steps", "final_train_loss")}
-    report = ROOT / "reports" / recipe.name / "report.json"
+    report = REPORTS_DIR / name / "report.json"
     if report.exists():
         models = json.loads(report.read_text())["models"]
         result["report"] = [{k: m.get(k) for k in ("name", "n", "exact_match", "f1")} for m in models]
