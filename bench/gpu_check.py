@@ -146,25 +146,41 @@ def main(argv=None):
     parser.add_argument("--shape", choices=("tiny", "full"), default="full" if gpu else "tiny")
     parser.add_argument("--steps", type=int, default=4 if gpu else 1)
     parser.add_argument("--eval-questions", type=int, default=64 if gpu else 8)
-    parser.add_argument("--recipes", nargs="*", help="default: every distinct GPU training")
+    parser.add_argument("--recipes", nargs="+", help="default: every distinct GPU training")
     parser.add_argument("--out", help="output path without suffix (default bench/results/gpu_check_<shape>)")
     args = parser.parse_args(argv)
     if args.steps < 1 or args.eval_questions < 1:
         parser.error("--steps and --eval-questions must be at least 1")
+    from slingshot.errors import UserError
+
     paths = [Path(p) for p in args.recipes] if args.recipes else distinct_trainings(shipped_recipes(gpu_only=True))
+    try:  # every recipe is read before anything runs: a typo in the last one costs no GPU time
+        for path in paths:
+            if (ROOT / load_recipe(path).config["base_model"]).exists():
+                raise UserError(f"{path}: not a GPU recipe (its base model is local); gpu_check runs GPU recipes")
+    except UserError as e:
+        parser.error(str(e))
+    out = Path(args.out) if args.out else ROOT / "bench" / "results" / f"gpu_check_{args.shape}"
+    out.parent.mkdir(parents=True, exist_ok=True)
     result = {"shape": args.shape, "steps": args.steps, "machine": machine(), "trainings": []}
+
+    def save():  # after every recipe: minutes of GPU time are never lost to a later failure
+        atomic_write_json(out.with_suffix(".json"), result)
+        atomic_write_text(out.with_suffix(".md"), render(result))
+
     for path in paths:
         print(f"== {display_path(path)}: {args.steps} step(s) on a {args.shape} stand-in", flush=True)
-        result["trainings"].append(check_training(path, args.shape, args.steps, cpu=not gpu))
+        try:
+            result["trainings"].append(check_training(path, args.shape, args.steps, cpu=not gpu))
+        except UserError as e:
+            result["trainings"].append({"recipe": display_path(path), "error": str(e)})
+        save()
     first = next((r for r in result["trainings"] if "error" not in r), None)
     if first:
         check = load_recipe(ROOT / first["check_recipe"])
         result["eval"] = check_eval(ROOT / first["stand_in"], check.output_dir, check.paths["test"],
                                     args.eval_questions, check.eval_settings()["max_new_tokens"])
-    out = Path(args.out) if args.out else ROOT / "bench" / "results" / f"gpu_check_{args.shape}"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(out.with_suffix(".json"), result)
-    atomic_write_text(out.with_suffix(".md"), render(result))
+        save()
     print(render(result))
     return 1 if any("error" in r for r in result["trainings"]) else 0
 

@@ -109,17 +109,6 @@ def load_runs(root):
     return tuple(full), dict(renderings), dict(runs_per_case)
 
 
-def _case_list(value, known, key):
-    if value == "all":
-        return sorted(known)
-    if not isinstance(value, (list, tuple)) or not value or not all(isinstance(c, str) for c in value):
-        raise DataError(f"{key}: expected a list of case names or 'all', got {value!r}")
-    unknown = sorted(set(value) - set(known))
-    if unknown:
-        raise DataError(f"{key}: unknown case(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-    return sorted(set(value))
-
-
 def _count(value, key, allow_all=False, allow_zero=False):
     if allow_all and value == "all":
         return None
@@ -191,7 +180,7 @@ def test_rows(split_name, cases_by_name, renderings, unrunnable):
     if split_name not in task.TEST_SPLITS:
         raise DataError(f"slingshot.test_split: unknown split {split_name!r}; known: {', '.join(task.TEST_SPLITS)}")
     spec = task.TEST_SPLITS[split_name]
-    names = _case_list(spec["cases"], cases_by_name, f"split {split_name}")
+    names = task.case_list(spec["cases"], cases_by_name, f"split {split_name}")
     excluded = {c: unrunnable[c] for c in names if unrunnable and unrunnable.get(c)}
     rows, rendering_stats = [], {}
     for name in names:
@@ -226,7 +215,7 @@ def prepare(params):
     if unknown:
         raise DataError(f"slingshot.prompt_templates: unknown template(s) {', '.join(unknown)}; "
                         f"known: {', '.join(sorted(known_templates))}")
-    train_cases = _case_list(params["train_cases"], cases_by_name, "slingshot.train_cases")
+    train_cases = task.case_list(params["train_cases"], cases_by_name, "slingshot.train_cases")
     top_n = _count(params["top_n_per_case"], "slingshot.top_n_per_case")
     train_size = _count(params["train_size"], "slingshot.train_size", allow_all=True)
     validation_size = _count(params["validation_size"], "slingshot.validation_size", allow_zero=True)

@@ -140,9 +140,10 @@ def extension_builds():
     if spec and spec.submodule_search_locations:
         build_info = Path(list(spec.submodule_search_locations)[0]) / "cpp_lib.json"
         try:
-            builds.append(("xformers", json.loads(build_info.read_text())["version"]["torch"]))
+            built_for = json.loads(build_info.read_text())["version"]["torch"]
         except (OSError, ValueError, KeyError, TypeError):
-            builds.append(("xformers", None))
+            built_for = None
+        builds.append(("xformers", built_for if isinstance(built_for, str) else None))
     return builds
 
 
@@ -210,6 +211,16 @@ def needs_gpu(recipe):
     return not (ROOT / recipe.config["base_model"]).exists() or bool(recipe.config.get("bf16") not in (False, None))
 
 
+def guarded(check, *args):
+    """A check's (verdict, detail); a UserError inside it (a config the planner cannot read) is a FAIL
+    line with its message, so every other check still prints."""
+    from slingshot.errors import UserError
+    try:
+        return check(*args)
+    except UserError as e:
+        return "FAIL", str(e)
+
+
 def run_checks(recipe):
     results = [("python", *check_python())]
     devices, driver = gpus()
@@ -222,18 +233,18 @@ def run_checks(recipe):
                                              "machine: rm -rf .venv && make venv GPU=1"))
         elif not torch.cuda.is_available():
             results.append(("torch", "FAIL", "torch sees no GPU although NVML does: CUDA runtime and driver disagree"))
-        results.append(("gpu memory", *check_gpu_memory(recipe, devices)))
+        results.append(("gpu memory", *guarded(check_gpu_memory, recipe, devices)))
     elif needs_gpu(recipe):
         results.append(("gpu", "FAIL", "no NVIDIA GPU or driver found (nvidia-smi); this recipe needs one. "
                                        "On the CPU use a *-cpu.yml recipe"))
     else:
         results.append(("gpu", "ok", "none needed: a CPU recipe"))
-    results.append(("disk", *check_disk(recipe)))
+    results.append(("disk", *guarded(check_disk, recipe)))
     results.append(("hf", *check_hf_cli(recipe)))
     results.append(("hub", *check_hub(recipe)))
     results.append(("packages", *check_packages(recipe)))
     results.append(("extensions", *check_extensions(recipe)))
-    results.append(("export", *check_export_room(recipe)))
+    results.append(("export", *guarded(check_export_room, recipe)))
     return results
 
 

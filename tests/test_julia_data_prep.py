@@ -170,3 +170,11 @@ def test_prepare_recipe_writes_rows_and_manifest(tmp_path, capsys):
     capsys.readouterr()
     prepare_recipe(recipe)
     assert "up to date" in capsys.readouterr().out
+
+
+def test_the_task_names_the_carried_leaderboards_cases():
+    """The planner counts and checks `train_cases` against task.CASES: the cases data prep reads."""
+    from slingshot.metrics.julia.cases import iter_cases
+    assert sorted(c["name"] for c in iter_cases(prep.source_root("local"))) == sorted(task.CASES)
+    with pytest.raises(prep.DataError, match="unknown case"):
+        task.case_list(["wrap_string", "no_such_case"], task.CASES, "slingshot.train_cases")

@@ -5,7 +5,7 @@ messages that PromptingTools rendered in the stored runs. Training rows are stor
 that scored full points; test rows are one prompt per (case, template) of a named split.
 Bump PROMPT_VERSION whenever the choice of rendering or the message conversion changes.
 """
-from slingshot.errors import UserError
+from slingshot.errors import DataError, UserError
 from slingshot.layout import ROOT
 from slingshot.tasks import prompt_of, prompt_text, user_messages  # noqa: F401  (data_prep uses task.prompt_of)
 
@@ -21,7 +21,10 @@ ROLES = {"systemmessage": "system", "usermessage": "user", "aimessage": "assista
 # The three cases the Cheater-7B experiment kept out of training: they have (almost) no
 # full-score solution to learn from, and they are the hardest of the leaderboard.
 HELD_OUT_CASES = ("extract_julia_code", "pig_latinify", "q_and_a_extractor")
-CASE_COUNT = 14  # cases in the carried leaderboard's code_generation tree
+# The 14 cases of the carried leaderboard's code_generation tree (a `source:` folder may hold others).
+CASES = ("FloatWithUnits", "add_yearmonth", "audi_filter", "clean_column", "count_model_rows", "event_scheduler",
+         "ispersonal", "keep_only_names", "timezone_bumper", "weather_data_analyzer", "wrap_string",
+         *HELD_OUT_CASES)
 
 
 def to_chat(conversation):
@@ -85,18 +88,27 @@ def planned_train_rows(params):
     """Training rows a recipe's parameters ask for: top_n_per_case from each training case (an upper
     bound: a case may have fewer full-score solutions), capped by train_size, as data prep takes them."""
     from slingshot.tasks import parse_size
-    cases = params["train_cases"]
-    count = (CASE_COUNT if cases == "all" else len(cases)) * params["top_n_per_case"]
-    return parse_size(params["train_size"], count, "slingshot.train_size")
+    known = CASES if params.get("source", "local") == "local" else None
+    cases = case_list(params["train_cases"], known, "slingshot.train_cases")
+    top_n = params["top_n_per_case"]
+    if isinstance(top_n, bool) or not isinstance(top_n, int) or top_n < 1:
+        raise DataError(f"slingshot.top_n_per_case: expected a positive count, got {top_n!r}")
+    return parse_size(params["train_size"], len(cases) * top_n, "slingshot.train_size")
 
-# Report columns: metric name -> label, the first one primary; every per-example score is 0..100.
-METRICS = {"score": "Score"}
-BINARY_METRICS = set()
 
-# The leaderboard's recorded runs of GPT-4 & co. on the same prompts join every Julia report.
-REFERENCE_RUNS = "eval.leaderboard:reference_runs"
-
-CONTAMINATION_CHECKS = "case names, task statements and exact prompts"
+def case_list(value, known, key):
+    """The distinct case names a recipe lists ('all': every known one), checked against `known` (None:
+    cases of a folder source, known only once it is read)."""
+    if value == "all":
+        if known is None:
+            raise DataError(f"{key}: 'all' cases of a folder source are known only once it is read")
+        return sorted(known)
+    if not isinstance(value, (list, tuple)) or not value or not all(isinstance(c, str) for c in value):
+        raise DataError(f"{key}: expected a list of case names or 'all', got {value!r}")
+    unknown = sorted(set(value) - set(known or value))
+    if unknown:
+        raise DataError(f"{key}: unknown case(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    return sorted(set(value))
 
 
 def contamination_overlap(train_rows, test_rows, affected):

@@ -131,7 +131,8 @@ TOKENS_PER_ROW = 233
 
 
 def planned_train_rows(params):
-    """Training rows a recipe's parameters ask for, through data prep's own size parsing."""
+    """Training rows a recipe's parameters ask for, through data prep's own size parsing (of the whole
+    train set; data prep first holds out the validation articles, so near 100% it takes a few fewer)."""
     from slingshot.tasks import parse_size
     return parse_size(params["train_size"], SOURCE_ROWS, "slingshot.train_size")
 
