@@ -51,8 +51,9 @@ def packed_tokens_per_step(config):
 
 def check_training(path, shape, steps, cpu):
     """Train one recipe's stand-in for `steps` steps; its measurements beside plan's prediction."""
-    from slingshot.plan import plan
-    from slingshot.plan import gpu_of_recipe
+    import torch
+
+    from slingshot.plan import gpu_of_device, gpu_of_recipe, plan
     from slingshot.train import prepare_smoke, smoke_overrides, stand_in_override
 
     recipe = load_recipe(path)
@@ -64,7 +65,11 @@ def check_training(path, shape, steps, cpu):
         return {"recipe": display_path(path), "error": f"training failed; see {display_path(check.output_dir)}/train.log"}
     summary = json.loads(check.paths["summary"].read_text())
     overrides = smoke_overrides(recipe.config, shape) if cpu else stand_in_override(recipe.config, shape)
-    predicted = plan(recipe, gpu=gpu_of_recipe(recipe))
+    gpu = None
+    if torch.cuda.is_available():  # the prediction for the GPU at hand, where the table has it
+        props = torch.cuda.get_device_properties(0)
+        gpu = gpu_of_device(props.name, props.total_memory / 1e9)
+    predicted = plan(recipe, gpu=gpu or gpu_of_recipe(recipe))
     step_tokens = packed_tokens_per_step(check.config)
     runtime = summary.get("train_runtime_s")
     return {

@@ -335,3 +335,10 @@ def gpu_of_recipe(recipe):
         if gpu.split("-")[0].upper() in name and gpu.split("-")[1].upper().replace("GB", "") in name:
             return gpu
     return "A10G-24GB"
+
+
+def gpu_of_device(name, memory_gb):
+    """The table's GPU for a device torch names ('NVIDIA H200', 139.8 GB -> H200-141GB); None if absent."""
+    compact = name.upper().replace(" ", "").replace("-", "")
+    found = [gpu for gpu in GPUS if gpu.split("-")[0].upper() in compact]
+    return min(found, key=lambda gpu: abs(GPUS[gpu][0] - memory_gb), default=None)

@@ -172,3 +172,12 @@ def test_plan_gives_what_an_8b_export_needs():
     assert 75 < export["disk_gb"] < 80 and 19 < export["memory_gb"] < 21
     assert 32 < export["files_gb"]["F32"] < 32.3
     assert "make export needs" in format_plan(result)
+
+
+def test_a_device_name_finds_its_row_of_the_table():
+    from slingshot.plan import gpu_of_device
+    assert gpu_of_device("NVIDIA H200", 139.8) == "H200-141GB"
+    assert gpu_of_device("NVIDIA A100-SXM4-40GB", 42.4) == "A100-40GB"
+    assert gpu_of_device("NVIDIA A100 80GB PCIe", 85.0) == "A100-80GB"
+    assert gpu_of_device("Tesla T4", 15.8) == "T4-16GB"
+    assert gpu_of_device("NVIDIA B300", 288) is None
