@@ -9,8 +9,8 @@ architecture; with --shape full the real sizes too, since memory and speed do no
 weights' values), trains --steps real Axolotl steps at the recipe's own settings (on a machine
 without a GPU, with the smoke run's CPU overrides), and records peak memory, tokens/s and plan's
 prediction of both. Then the batched eval backend's questions/s at batch 1 and at its default batch
-on the first recipe's stand-in (random weights never stop early, so every answer runs to the
-recipe's max_new_tokens: a worst case). Writes <out>.json and <out>.md with the machine and commit.
+on the stand-in and adapter of the recipe with the shortest answers (SQuAD; random weights never
+stop early, so every answer runs to the recipe's max_new_tokens: a worst case). Writes <out>.json and <out>.md with the machine and commit.
 """
 import argparse
 import json
@@ -180,9 +180,10 @@ def main(argv=None):
         except UserError as e:
             result["trainings"].append({"recipe": display_path(path), "error": str(e)})
         save()
-    first = next((r for r in result["trainings"] if "error" not in r), None)
-    if first:
-        check = load_recipe(ROOT / first["check_recipe"])
+    done = [load_recipe(ROOT / r["check_recipe"]) for r in result["trainings"] if "error" not in r]
+    if done:  # the eval check on the shortest answers (SQuAD's 32 tokens, not Julia's 512)
+        check = min(done, key=lambda c: c.eval_settings()["max_new_tokens"])
+        first = next(r for r in result["trainings"] if r.get("check_recipe") == display_path(check.path))
         result["eval"] = check_eval(ROOT / first["stand_in"], check.output_dir, check.paths["test"],
                                     args.eval_questions, check.eval_settings()["max_new_tokens"])
         save()
