@@ -219,7 +219,7 @@ def plan(recipe, gpu="A10G-24GB", gpus=1, usd_per_hour=None, mfu=None):
         raise UserError(f"--gpu {gpu!r} is not in the table; choose one of {', '.join(GPUS)}")
     memory_gb, tflops, price = GPUS[gpu]
     price = price if usd_per_hour is None else usd_per_hour
-    config, block = recipe.config, recipe.block
+    config = recipe.config
     checks = {"--gpus": gpus, "--usd-per-hour": price, "--mfu": mfu if mfu is not None else 0.5,
               **{k: config[k] for k in POSITIVE_KEYS if k in config}}
     for name, value in checks.items():

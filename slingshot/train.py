@@ -147,6 +147,12 @@ def _move_aside(out, checkpoints, aside, why):
           f"nothing resumes from there")
 
 
+def is_trained(recipe, fingerprint):
+    summary = recipe.paths["summary"]
+    return (summary.exists() and recipe.paths["adapter"].exists()
+            and json.loads(summary.read_text()).get("fingerprint") == fingerprint)
+
+
 PREPARED_MARK = ".made-by-slingshot-train"  # in dataset_prepared_path: this folder is ours to clear
 
 

@@ -4,7 +4,6 @@ import json
 import pytest
 
 from slingshot.errors import UserError
-from slingshot.layout import ROOT
 from slingshot.plan import Shapes, model_config
 from slingshot import stand_in
 
