@@ -266,9 +266,11 @@ def plan(recipe, gpu="A10G-24GB", gpus=1, usd_per_hour=None, mfu=None):
 EXPORT_BYTES_PER_PARAM = {"merged": 2, "F32": 4, "F16": 2, "Q8_0": 1.0625, "Q5_K_M": 0.69, "Q4_K_M": 0.61}
 
 
-def export_needs(model_cfg, types=("F32", "F16", "Q8_0", "Q4_K_M")):
-    """Disk for `make export` (the merged model plus each GGUF file) and memory for the merge (the
-    base model in bf16, plus the adapter and room to save), in GB."""
+def export_needs(model_cfg, types=None):
+    """Disk for `make export` (the merged model plus each GGUF file, by default export's default types)
+    and memory for the merge (the base model in bf16, plus the adapter and room to save), in GB."""
+    from slingshot.export import DEFAULT_TYPES
+    types = types or DEFAULT_TYPES
     params = Shapes.from_config(model_cfg).total_params()
     files = {name: params * EXPORT_BYTES_PER_PARAM[name] / GB for name in ("merged", *types)}
     return {"disk_gb": round(sum(files.values()), 1), "files_gb": {k: round(v, 1) for k, v in files.items()},
