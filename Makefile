@@ -8,7 +8,7 @@ PYTHON_FOR_VENV ?= $(shell command -v python3.11 || command -v python3)
 # GPU extras (requirements/gpu.in): installed where nvidia-smi sees a GPU, or with GPU=1
 GPU ?= $(shell nvidia-smi -L >/dev/null 2>&1 && echo 1 || echo 0)
 GPUS ?=
-# A torch index for an older driver, e.g. https://download.pytorch.org/whl/cu126 (make doctor says when)
+# A torch index for an older driver, e.g. https://download.pytorch.org/whl/cu128 (make doctor says when)
 TORCH_INDEX ?=
 VENV := .venv
 PY := $(VENV)/bin/python

@@ -57,7 +57,7 @@ def check_driver(driver, cuda):
         return "ok", f"driver {driver} runs CUDA {cuda} (needs {need[0]}.{need[1]}+)"
     return "FAIL", (f"driver {driver} is older than torch's CUDA {cuda} needs ({need[0]}.{need[1]}+): pick an image "
                     f"with driver {need[0]}+, or install the same torch built for CUDA 12: "
-                    f"make venv GPU=1 TORCH_INDEX=https://download.pytorch.org/whl/cu126")
+                    f"make venv GPU=1 TORCH_INDEX=https://download.pytorch.org/whl/cu128")
 
 
 def check_gpu_memory(recipe, devices):
