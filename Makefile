@@ -18,12 +18,16 @@ export PYTHONUNBUFFERED := 1
 
 .PHONY: all venv model prepare train eval report sweep measurements publish test test-fast julia bench bench-julia bench-export smoke clean help doctor plan llamacpp export gpu-check
 
-all: venv model prepare train eval
+all: venv model prepare train eval  # set-up, then prepare, train and eval the default recipe (CPU, embedded model)
 
-help:
-	@sed -n '1,3p' Makefile
+help:  # this list
+	@sed -n '1,4p' Makefile
+	@echo; echo "targets:"
+	@grep -E '^[a-z-]+:.*#' Makefile | sed -E 's/^([a-z-]+):[^#]*# */  \1\t/' | expand -t 18
+	@echo; echo "variables: RECIPE (default $(RECIPE)), SWEEP, GPUS, GPU=1 (GPU extras), GPU_NAME (plan's GPU),"
+	@echo "  TORCH_INDEX (a torch index for an older driver), LIMIT (questions to score), EXPORTS=1, TYPES, MAX_DROP, OUT"
 
-venv: $(VENV)/.installed $(if $(filter 1,$(GPU)),$(VENV)/.installed-gpu)
+venv: $(VENV)/.installed $(if $(filter 1,$(GPU)),$(VENV)/.installed-gpu)  # the pinned set in .venv (torch's CPU build without a GPU; GPU extras with one)
 
 # torch: on a machine without a GPU, the CPU build of the pinned version (~0.2 GB instead of ~3 GB of
 # CUDA libraries), from the package index if it serves it, else from PyTorch's CPU index.
@@ -47,22 +51,22 @@ $(VENV)/.installed-gpu: $(VENV)/.installed requirements/gpu.in requirements/cons
 	$(if $(TORCH_INDEX),$(PIP) --force-reinstall --no-deps --index-url $(TORCH_INDEX) torch==$(TORCH_VERSION))
 	@touch $@
 
-doctor: venv
+doctor: venv  # can this machine run RECIPE? GPU, driver, memory, disk, hub access, packages, extensions
 	$(PY) -m slingshot doctor $(RECIPE)
 
-plan: venv
+plan: venv  # memory, time and cost of RECIPE on a GPU, offline (GPU_NAME=, GPUS=)
 	$(PY) -m slingshot plan $(RECIPE) $(if $(GPU_NAME),--gpu $(GPU_NAME)) $(if $(GPUS),--gpus $(GPUS))
 
-model: venv
+model: venv  # convert the embedded SmolLM2-135M-Instruct into models/ (once)
 	$(PY) -m slingshot.model
 
-prepare: venv
+prepare: venv  # RECIPE's training, validation and held-out test JSONL
 	$(PY) -m data_prep $(RECIPE)
 
-train: venv model
+train: venv model  # real Axolotl on RECIPE (GPUS=N: data-parallel); resumes only its own checkpoints
 	$(PY) -m slingshot.train $(RECIPE) $(if $(GPUS),--gpus $(GPUS))
 
-eval: venv model
+eval: venv model  # score the base rows and the tuned adapter on the test split, write the report (LIMIT=, EXPORTS=1)
 ifeq ($(EXPORTS),1)
 	$(PY) -m eval.exports $(RECIPE) $(if $(MAX_DROP),--max-drop $(MAX_DROP))
 else
@@ -74,7 +78,7 @@ endif
 LLAMA_CPP_VERSION := 0.3.36
 LLAMA_CPP_SRC := third_party/llama_cpp_python-$(LLAMA_CPP_VERSION)/vendor/llama.cpp
 
-llamacpp: $(VENV)/.llamacpp $(LLAMA_CPP_SRC)/convert_hf_to_gguf.py
+llamacpp: $(VENV)/.llamacpp $(LLAMA_CPP_SRC)/convert_hf_to_gguf.py  # llama.cpp's server, quantizer and converter (built once, ~5 min)
 
 $(VENV)/.llamacpp: $(VENV)/.installed
 	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(PY) -m pip install --quiet --disable-pip-version-check \
@@ -91,7 +95,7 @@ $(LLAMA_CPP_SRC)/convert_hf_to_gguf.py: $(VENV)/.installed
 		'*/vendor/llama.cpp/conversion/*'
 	@touch $@
 
-export: venv model llamacpp
+export: venv model llamacpp  # merged model and GGUF files of RECIPE's run (TYPES=F16,Q4_K_M)
 	$(PY) -m slingshot.export $(RECIPE) $(if $(TYPES),--types $(TYPES))
 
 report: eval  # finished runs are never recomputed: this only rebuilds the report
@@ -111,23 +115,23 @@ smoke: venv model  # one CPU step of a GPU recipe on a small random-initialized 
 gpu-check: venv model  # on a GPU: real steps of each GPU recipe on full-size stand-ins, beside plan (~8 min)
 	$(PY) bench/gpu_check.py
 
-julia:
+julia:  # a local Julia for the Julia track's scorer
 	bash scripts/install_julia.sh
 
-test: venv model julia llamacpp
+test: venv model julia llamacpp  # the whole test suite (slow end-to-end tests included)
 	$(PY) -m pytest -p no:cacheprovider --durations=25 tests
 
-test-fast: venv
+test-fast: venv  # the unit layer only
 	$(PY) -m pytest -p no:cacheprovider -m "not slow" tests
 
-bench: venv model prepare
+bench: venv model prepare  # eval throughput of the batched backend
 	$(PY) bench/eval_throughput.py
 
-bench-export: venv model prepare llamacpp
+bench-export: venv model prepare llamacpp  # accuracy and speed of each export against the adapter
 	$(PY) bench/export_bench.py $(RECIPE)
 
-bench-julia: venv julia
+bench-julia: venv julia  # re-score stored leaderboard runs against their recorded scores
 	$(PY) bench/julia_rescore.py --sample 1000 --seed 0 --workers 2
 
-clean:
+clean:  # remove data/, runs/, results/, reports/
 	rm -rf data runs results reports
