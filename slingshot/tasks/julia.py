@@ -79,6 +79,15 @@ RECIPE_DEFAULTS = {
 }
 EVAL_DEFAULTS = {"max_new_tokens": 512, "shots": 0}
 
+# Report columns: metric name -> label, the first one primary; every per-example score is 0..100.
+METRICS = {"score": "Score"}
+BINARY_METRICS = set()
+
+# The leaderboard's recorded runs of GPT-4 & co. on the same prompts join every Julia report.
+REFERENCE_RUNS = "eval.leaderboard:reference_runs"
+
+CONTAMINATION_CHECKS = "case names, task statements and exact prompts"
+
 # For `plan`: mean tokens per training row (prompt and solution; measured on the CPU recipe's prepared
 # data with the SmolLM2 tokenizer).
 TOKENS_PER_ROW = 260
