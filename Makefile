@@ -78,24 +78,25 @@ endif
 LLAMA_CPP_VERSION := 0.3.36
 LLAMA_CPP_SRC := third_party/llama_cpp_python-$(LLAMA_CPP_VERSION)/vendor/llama.cpp
 
-llamacpp: $(VENV)/.llamacpp $(LLAMA_CPP_SRC)/convert_hf_to_gguf.py  # llama.cpp's server, quantizer and converter (built once, ~5 min)
+llamacpp: $(VENV)/.llamacpp $(LLAMA_CPP_SRC)/convert_lora_to_gguf.py  # llama.cpp's server, quantizer and converter (built once, ~5 min)
 
 $(VENV)/.llamacpp: $(VENV)/.installed
 	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(PY) -m pip install --quiet --disable-pip-version-check \
 		-c requirements/constraints.txt "llama-cpp-python[server]==$(LLAMA_CPP_VERSION)"
 	@touch $@
 
-$(LLAMA_CPP_SRC)/convert_hf_to_gguf.py: $(VENV)/.installed
+$(LLAMA_CPP_SRC)/convert_lora_to_gguf.py: $(VENV)/.installed
 	mkdir -p third_party
 	$(PY) -m pip download --quiet --disable-pip-version-check --no-deps --no-binary :all: \
 		-d third_party llama-cpp-python==$(LLAMA_CPP_VERSION) || \
 		test -f third_party/llama_cpp_python-$(LLAMA_CPP_VERSION).tar.gz
 	tar -xzf third_party/llama_cpp_python-$(LLAMA_CPP_VERSION).tar.gz -C third_party \
-		--wildcards '*/vendor/llama.cpp/convert_hf_to_gguf.py' '*/vendor/llama.cpp/gguf-py/*' \
+		--wildcards '*/vendor/llama.cpp/convert_hf_to_gguf.py' '*/vendor/llama.cpp/convert_lora_to_gguf.py' \
+		'*/vendor/llama.cpp/gguf-py/*' \
 		'*/vendor/llama.cpp/conversion/*'
 	@touch $@
 
-export: venv model llamacpp  # merged model and GGUF files of RECIPE's run (TYPES=F16,Q4_K_M)
+export: venv model llamacpp  # merged model, GGUF files and Ollama Modelfiles of RECIPE's run (TYPES=F16,Q4_K_M,LORA)
 	$(PY) -m slingshot.export $(RECIPE) $(if $(TYPES),--types $(TYPES))
 
 report: eval  # finished runs are never recomputed: this only rebuilds the report

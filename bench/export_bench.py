@@ -23,11 +23,26 @@ from slingshot.recipe import load_recipe  # noqa: E402
 OUT = ROOT / "bench" / "results"
 
 
+def machine():
+    import os
+    import platform
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
+               platform.processor()) if Path("/proc/cpuinfo").exists() else platform.processor()
+    return f"{os.cpu_count()} cores, {cpu}"
+
+
+def commit():
+    import subprocess
+    result = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    return result.stdout.strip() or "unknown"
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("recipe", nargs="?", default="recipes/squad/smollm2-135m/lora-cpu.yml")
     parser.add_argument("--limit", type=int)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--load", default="nothing else", help="what else ran on the machine meanwhile")
     args = parser.parse_args(argv)
     recipe = load_recipe(args.recipe)
     merged, stores = score_exports(recipe, limit=args.limit, threads=args.threads)
@@ -40,7 +55,8 @@ def main(argv=None):
                      "exact_match_ci": model["exact_match_ci"], "f1": model["f1"], "f1_ci": model["f1_ci"],
                      "questions_per_s": model["throughput"].get("questions_per_s") if model.get("throughput") else None,
                      "usd_per_1k_answers": model["cost"]["usd_per_1k_answers"]})
-    result = {"recipe": args.recipe, "limit": args.limit, "threads": args.threads, "models": rows,
+    result = {"recipe": args.recipe, "limit": args.limit, "threads": args.threads, "machine": machine(),
+              "commit": commit(), "other_load": args.load, "models": rows,
               "vs_merged": {q: {**t, "message": drop_message(q, t)} for q, t in tests.items()},
               "gguf_bytes": {q: s.read_meta().get("gguf_bytes") for q, s in stores.items()}}
     atomic_write_json(OUT / "export_bench.json", result)
@@ -49,7 +65,13 @@ def main(argv=None):
         lines.append(f"| {r['name']} | {r['n']} | {r['exact_match']:.1f} [{r['exact_match_ci'][0]:.1f}, "
                      f"{r['exact_match_ci'][1]:.1f}] | {r['f1']:.1f} [{r['f1_ci'][0]:.1f}, {r['f1_ci'][1]:.1f}] | "
                      f"{r['questions_per_s'] or float('nan'):.2f} | {r['usd_per_1k_answers'] or float('nan'):.5f} |")
-    lines += [""] + [f"- {t['message']}" for t in result["vs_merged"].values()]
+    lines += ["", "| export | file(s) MB | answers that differ from the merged model | vs the merged model |",
+              "|---|---|---|---|"]
+    for quant, t in result["vs_merged"].items():
+        size = result["gguf_bytes"][quant]
+        what = "adapter-only GGUF over the F16 base (both files)" if quant == "LORA" else f"{quant} GGUF"
+        lines.append(f"| {what} | {size / 1e6:.1f} | {t['answers_differ']} of {t['n']} | {t['message']} |")
+    lines += ["", f"Machine: {result['machine']}; commit {result['commit']}; also running: {result['other_load']}."]
     atomic_write_text(OUT / "export_bench.md", "\n".join(lines) + "\n")
     shutil.copyfile(report_dir / "cost.png", OUT / "export_accuracy_vs_cost.png")
     print("\n".join(lines))

@@ -1,7 +1,8 @@
 """`python -m eval.exports RECIPE`: score a recipe's exports as rows of its report.
 
 The merged HF model is scored with the local backend; each GGUF file is served by a real
-llama.cpp server (llama-cpp-python's, on 127.0.0.1, with the GGUF's own chat template) and
+llama.cpp server (llama-cpp-python's, on 127.0.0.1, with the GGUF's own chat template; an
+adapter-only GGUF over its base with the server's --lora_path) and
 scored through the same OpenAI-compatible backend the API models use, on the recipe's test
 split with the recipe's prompt. Each GGUF row gets a paired test against the merged model's
 row; a drop larger than --max-drop (points of the primary metric) fails the command.
@@ -40,14 +41,16 @@ def free_port():
 class LlamaServer:
     """llama-cpp-python's OpenAI-compatible server over one GGUF file, on loopback."""
 
-    def __init__(self, gguf, port=None, threads=None, log=None):
+    def __init__(self, gguf, port=None, threads=None, log=None, lora=None, n_ctx=2048):
         self.gguf, self.port = Path(gguf), port or free_port()
         command = [sys.executable, "-m", "llama_cpp.server", "--model", str(self.gguf),
-                   "--host", "127.0.0.1", "--port", str(self.port), "--n_ctx", "2048"]
+                   "--host", "127.0.0.1", "--port", str(self.port), "--n_ctx", str(n_ctx)]
+        if lora:  # an adapter-only GGUF, applied over the base at load time
+            command += ["--lora_path", str(lora)]
         # No --chat_format: the server then formats prompts with the GGUF's own chat template.
         if threads:
             command += ["--n_threads", str(threads)]
-        self.log = open(log or self.gguf.with_suffix(".server.log"), "w", encoding="utf-8")
+        self.log = open(log or Path(lora or self.gguf).with_suffix(".server.log"), "w", encoding="utf-8")
         self.process = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT)
         self.base_url = f"http://127.0.0.1:{self.port}/v1"
         self._wait_ready()
@@ -121,13 +124,18 @@ def score_exports(recipe, limit=None, results_dir=RESULTS_DIR, threads=None, on_
     stores = {}
     for quant, entry in manifest["gguf"].items():
         gguf = layout.ROOT / entry["path"]
-        with LlamaServer(gguf, threads=threads) as server:
+        adapter_only = "base_path" in entry
+        model = layout.ROOT / entry["base_path"] if adapter_only else gguf
+        with LlamaServer(model, threads=threads, lora=gguf if adapter_only else None,
+                         n_ctx=manifest.get("context_length", 2048)) as server:
             if on_server:
                 on_server(server)
-            backend = GGUFBackend(gguf, entry["sha256"], server.base_url)
-            stores[quant] = evaluate(backend, split, settings["max_new_tokens"],
-                                     label=f"{recipe.name} ({quant} GGUF)",
-                                     extra_meta={"gguf_bytes": entry["bytes"], "quantization": quant}, **common)
+            sha = f"{entry['base_sha256']}+{entry['sha256']}" if adapter_only else entry["sha256"]
+            backend = GGUFBackend(gguf, sha, server.base_url)
+            label = "LoRA GGUF over the F16 base" if adapter_only else f"{quant} GGUF"
+            size = entry["bytes"] + entry.get("base_bytes", 0)
+            stores[quant] = evaluate(backend, split, settings["max_new_tokens"], label=f"{recipe.name} ({label})",
+                                     extra_meta={"gguf_bytes": size, "quantization": quant}, **common)
     return merged, stores
 
 

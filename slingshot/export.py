@@ -2,27 +2,35 @@
 
     runs/<recipe>/export/merged/                    the merged HF model, tokenizer and chat template
     runs/<recipe>/export/<recipe>-F32.gguf, -F16, -Q8_0, -Q4_K_M ...
-    runs/<recipe>/export/export.json                hashes, sizes, the GGUF's chat template and EOS check
+    runs/<recipe>/export/<recipe>-LORA.gguf         the adapter alone (F16), for llama.cpp's --lora over
+    runs/<recipe>/export/base-F16.gguf              the base model (with the run's tokenizer and template)
+    runs/<recipe>/export/<recipe>-<TYPE>.Modelfile  Ollama's recipe for each file (slingshot.runtimes)
+    runs/<recipe>/export/export.json                hashes, sizes, prompt checks and the commands that serve each file
 
 The merge is peft's own (merge_and_unload). GGUF files come from llama.cpp's own tools: its
 HF-to-GGUF converter (convert_hf_to_gguf.py, from the llama.cpp sources that the llama-cpp-python
 sdist vendors; `make llamacpp` fetches them) writes F32/F16, and its quantizer
-(llama_cpp.llama_model_quantize) writes the quantized types from the F32 file. Finished files
-are kept: running again only makes what is missing or stale.
+(llama_cpp.llama_model_quantize) writes the quantized types from the F32 file; its LoRA converter
+(convert_lora_to_gguf.py) writes the adapter-only file. Export first checks that the disk holds
+what it is asked to write. Finished files are kept: running again only makes what is missing or stale.
 """
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 from slingshot import layout
 from slingshot.errors import UserError, cli
-from slingshot.io import atomic_write_json, sha256_file
+from slingshot.io import atomic_write_json, atomic_write_text, sha256_file
+from slingshot.runtimes import check_prompts, context_length, modelfile_text, read_conversations, run_commands
 
 CONVERTED_TYPES = ("F32", "F16")             # written by the converter itself
 QUANT_TYPES = ("Q8_0", "Q5_K_M", "Q4_K_M")   # written by the quantizer from the F32 file
+ADAPTER_TYPE = "LORA"                        # the adapter alone, served over the base's F16 GGUF
+ALL_TYPES = CONVERTED_TYPES + QUANT_TYPES + (ADAPTER_TYPE,)
 DEFAULT_TYPES = ("F32", "F16", "Q8_0", "Q4_K_M")
 LLAMA_CPP_VERSION = "0.3.36"
 LLAMA_CPP_SRC_ENV = "SLINGSHOT_LLAMA_CPP_SRC"
@@ -40,6 +48,19 @@ def export_dir(recipe):
 
 def gguf_path(recipe, quant):
     return export_dir(recipe) / f"{recipe.name}-{quant}.gguf"
+
+
+def base_gguf_path(recipe):
+    return export_dir(recipe) / "base-F16.gguf"
+
+
+def base_model_dir(recipe):
+    """The base model's local folder (a hub id is fetched into the hub's cache once)."""
+    local = layout.ROOT / recipe.config["base_model"]
+    if local.exists():
+        return local
+    from huggingface_hub import snapshot_download
+    return Path(snapshot_download(recipe.config["base_model"]))
 
 
 def llama_cpp_source():
@@ -161,13 +182,77 @@ def check_gguf(path, tokenizer_dir):
     return meta
 
 
+def convert_adapter(recipe, base_dir, out_file):
+    """llama.cpp's own LoRA converter: the run's peft adapter alone, as an F16 GGUF."""
+    src = llama_cpp_source()
+    script = src / "convert_lora_to_gguf.py"
+    if not script.exists():
+        raise ExportError(f"{layout.display_path(script)} not found; run `make llamacpp`")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(src), str(src / "gguf-py"), os.environ.get("PYTHONPATH", "")]),
+               NO_LOCAL_GGUF="")
+    partial = out_file.with_suffix(".gguf.partial")
+    command = [sys.executable, str(script), "--base", str(base_dir), "--outfile", str(partial),
+               "--outtype", "f16", str(recipe.output_dir)]
+    result = subprocess.run(command, env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise ExportError(f"convert_lora_to_gguf.py failed on {layout.display_path(recipe.output_dir)} "
+                          f"(exit {result.returncode}):\n{result.stderr[-2000:]}")
+    os.replace(partial, out_file)
+
+
+def base_with_run_tokenizer(recipe, merged_dir, folder):
+    """A folder that llama.cpp's converter reads as the base model: the base's weights and config
+    (linked, not copied) with the tokenizer and chat template the run trained with, so the base GGUF
+    prompts as the adapter was trained."""
+    base = base_model_dir(recipe)
+    folder.mkdir(parents=True, exist_ok=True)
+    tokenizer_files = {f.name for f in merged_dir.iterdir() if f.name.startswith(("tokenizer", "chat_template",
+                                                                                    "special_tokens"))}
+    for f in base.iterdir():
+        if f.is_file() and f.name not in tokenizer_files and not f.name.startswith(("tokenizer", "chat_template", "special_tokens")):
+            link = folder / f.name
+            if link.is_symlink() or link.exists():
+                link.unlink()
+            link.symlink_to(f.resolve())
+    for name in tokenizer_files:
+        shutil.copyfile(merged_dir / name, folder / name)
+    return folder
+
+
+def planned_types(types):
+    """What each requested type makes: the F32 file comes along with any quantized type."""
+    need_f32 = "F32" in types or any(t in QUANT_TYPES for t in types)
+    return [t for t in ALL_TYPES if t in types or (t == "F32" and need_f32)]
+
+
+def check_room(recipe, types, manifest, free_bytes=None):
+    """Refuse before anything is written when the disk cannot hold the export (files already made count
+    as made). The sizes are plan's (slingshot.plan.export_needs) for the recipe's base model."""
+    from slingshot.plan import export_needs, model_config
+
+    folder = export_dir(recipe)
+    missing = [t for t in planned_types(types) if t not in manifest.get("gguf", {})]
+    needs = export_needs(model_config(recipe.config["base_model"]), missing)["files_gb"]
+    if "merged" in manifest:
+        needs.pop("merged")
+    need_gb = sum(needs.values())
+    probe = next(p for p in (folder, *folder.parents) if p.exists())
+    free = shutil.disk_usage(probe).free if free_bytes is None else free_bytes
+    if need_gb > free / 1e9:
+        parts = ", ".join(f"{k} {v} GB" for k, v in needs.items())
+        raise ExportError(f"export of {recipe.name} needs ~{need_gb:.1f} GB ({parts}) and "
+                          f"{layout.display_path(probe)} has {free / 1e9:.1f} GB free: free disk, or export fewer "
+                          f"types (make export TYPES=Q4_K_M)")
+    return need_gb
+
+
 def export(recipe, types=DEFAULT_TYPES, force=False):
     """Merge, convert and quantize; returns the export manifest (also written to export.json)."""
     if not types:
-        raise ExportError(f"--types names no GGUF type; use some of {', '.join(CONVERTED_TYPES + QUANT_TYPES)}")
-    unknown = [t for t in types if t not in CONVERTED_TYPES + QUANT_TYPES]
+        raise ExportError(f"--types names no GGUF type; use some of {', '.join(ALL_TYPES)}")
+    unknown = [t for t in types if t not in ALL_TYPES]
     if unknown:
-        raise ExportError(f"--types {','.join(unknown)}: unknown; use {', '.join(CONVERTED_TYPES + QUANT_TYPES)}")
+        raise ExportError(f"--types {','.join(unknown)}: unknown; use {', '.join(ALL_TYPES)}")
     folder = export_dir(recipe)
     if not (recipe.output_dir / layout.ADAPTER_FILE).exists():
         raise ExportError(f"{layout.display_path(recipe.output_dir)} holds no trained adapter; "
@@ -177,6 +262,7 @@ def export(recipe, types=DEFAULT_TYPES, force=False):
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
     if force or manifest.get("adapter_sha256") != adapter_sha:
         manifest = {}  # a new adapter: everything made from the old one is stale
+    check_room(recipe, types, manifest)
     merged_dir = folder / MERGED_DIR
     if "merged" not in manifest:
         print(f"merging {layout.display_path(recipe.output_dir)} into {recipe.config['base_model']}")
@@ -184,28 +270,57 @@ def export(recipe, types=DEFAULT_TYPES, force=False):
         manifest = {"recipe": layout.display_path(recipe.path), "adapter_sha256": info.pop("adapter_sha256"),
                     "merged": {"path": layout.display_path(merged_dir), **info}, "gguf": {}}
         atomic_write_json(manifest_path, manifest)
-    need_f32 = "F32" in types or any(t in QUANT_TYPES for t in types)
-    for quant in [t for t in ("F32", "F16") if t in types or (t == "F32" and need_f32)]:
-        _make(manifest, manifest_path, recipe, quant, merged_dir,
-              lambda out, q=quant: convert(merged_dir, out, q))
-    for quant in [t for t in types if t in QUANT_TYPES]:
-        _make(manifest, manifest_path, recipe, quant, merged_dir,
-              lambda out, q=quant: quantize(gguf_path(recipe, "F32"), out, q))
+    conversations = read_conversations(recipe.paths["test"])
+    if "context_length" not in manifest:
+        manifest["context_length"] = context_length(merged_dir, conversations, recipe.eval_settings()["max_new_tokens"])
+    for quant in planned_types(types):
+        if quant in CONVERTED_TYPES:
+            build = (lambda out, q=quant: convert(merged_dir, out, q))
+        elif quant in QUANT_TYPES:
+            build = (lambda out, q=quant: quantize(gguf_path(recipe, "F32"), out, q))
+        else:
+            build = (lambda out: _make_adapter(recipe, merged_dir, out))
+        _make(manifest, manifest_path, recipe, quant, merged_dir, build, conversations)
     return manifest
 
 
-def _make(manifest, manifest_path, recipe, quant, merged_dir, build):
+def _make_adapter(recipe, merged_dir, out):
+    base_dir = base_with_run_tokenizer(recipe, merged_dir, export_dir(recipe) / "base")
+    base_gguf = base_gguf_path(recipe)
+    if not base_gguf.exists():
+        print(f"writing {layout.display_path(base_gguf)}")
+        convert(base_dir, base_gguf, "F16")
+    convert_adapter(recipe, base_dir, out)
+
+
+def _make(manifest, manifest_path, recipe, quant, merged_dir, build, conversations):
     out = gguf_path(recipe, quant)
     entry = manifest["gguf"].get(quant)
-    if entry and out.exists() and out.stat().st_size == entry["bytes"]:
-        return
-    print(f"writing {layout.display_path(out)}")
-    build(out)
-    meta = check_gguf(out, merged_dir)
-    manifest["gguf"][quant] = {"path": layout.display_path(out), "bytes": out.stat().st_size,
-                               "sha256": sha256_file(out), "eos_token": meta["eos_token"],
-                               "eot_token": meta["eot_token"], "chat_template_matches": True,
-                               "vocabulary": meta["tokenizer_model"], "pre_tokenizer": meta["tokenizer_pre"]}
+    if not (entry and out.exists() and out.stat().st_size == entry["bytes"]):
+        print(f"writing {layout.display_path(out)}")
+        build(out)
+        served = base_gguf_path(recipe) if quant == ADAPTER_TYPE else out
+        meta = check_gguf(served, merged_dir)
+        prompts = check_prompts(served, merged_dir, conversations)
+        if prompts["llama_cpp_prompts_identical"] != prompts["n"]:
+            raise ExportError(f"{layout.display_path(served)}: llama.cpp's server builds a different prompt from the "
+                              f"GGUF's template on {prompts['n'] - prompts['llama_cpp_prompts_identical']} of "
+                              f"{prompts['n']} test questions; first difference: {prompts['first_difference']}")
+        entry = {"path": layout.display_path(out), "bytes": out.stat().st_size, "sha256": sha256_file(out),
+                 "eos_token": meta["eos_token"], "eot_token": meta["eot_token"], "chat_template_matches": True,
+                 "vocabulary": meta["tokenizer_model"], "pre_tokenizer": meta["tokenizer_pre"], "prompts": prompts}
+        if quant == ADAPTER_TYPE:
+            entry.update(base_path=layout.display_path(served), base_bytes=served.stat().st_size,
+                         base_sha256=sha256_file(served))
+    files = ({"base": Path(entry["base_path"]).name, "adapter": out.name} if quant == ADAPTER_TYPE
+             else {"model": out.name})
+    stops = list(dict.fromkeys(t for t in (entry["eot_token"], entry["eos_token"]) if t))
+    modelfile = out.with_suffix(".Modelfile")
+    atomic_write_text(modelfile, modelfile_text(recipe.name, quant, files, entry["prompts"], stops,
+                                                manifest["context_length"]))
+    entry["modelfile"] = layout.display_path(modelfile)
+    entry["commands"] = run_commands(recipe.name, quant, entry, manifest["context_length"])
+    manifest["gguf"][quant] = entry
     atomic_write_json(manifest_path, manifest)
 
 
@@ -216,13 +331,22 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m slingshot.export", description=__doc__.splitlines()[0])
     parser.add_argument("recipe")
     parser.add_argument("--types", default=",".join(DEFAULT_TYPES),
-                        help=f"comma-separated GGUF types (default {','.join(DEFAULT_TYPES)})")
+                        help=f"comma-separated GGUF types of {','.join(ALL_TYPES)} (default {','.join(DEFAULT_TYPES)}; "
+                             f"{ADAPTER_TYPE}: the adapter alone, over the base's F16 GGUF)")
     parser.add_argument("--force", action="store_true", help="merge and convert again")
     args = parser.parse_args(argv)
     recipe = load_recipe(args.recipe)
     manifest = export(recipe, [t.strip().upper() for t in args.types.split(",") if t.strip()], args.force)
     for quant, entry in manifest["gguf"].items():
         print(f"{quant:8s} {entry['bytes'] / 1e6:8.1f} MB  {entry['path']}  (EOS {entry['eos_token']})")
+    print(f"\nRun an export where you run models (context {manifest['context_length']} tokens fits every test prompt):")
+    for quant, entry in manifest["gguf"].items():
+        prompts = entry["prompts"]
+        template = (f"Ollama template {prompts['ollama_layout']}: {prompts['ollama_prompts_identical']}/{prompts['n']} "
+                    f"prompts identical" if prompts["ollama_template"] else "no checked Ollama template")
+        print(f"  {quant} ({template}; llama.cpp {prompts['llama_cpp_prompts_identical']}/{prompts['n']}):")
+        for line in entry["commands"]:
+            print(f"    {line}")
     return 0
 
 

@@ -263,14 +263,15 @@ def plan(recipe, gpu="A10G-24GB", gpus=1, usd_per_hour=None, mfu=None):
 
 
 # Bytes per parameter of each export file (slingshot.export: the merged model in bf16, GGUF files)
-EXPORT_BYTES_PER_PARAM = {"merged": 2, "F32": 4, "F16": 2, "Q8_0": 1.0625, "Q5_K_M": 0.69, "Q4_K_M": 0.61}
+EXPORT_BYTES_PER_PARAM = {"merged": 2, "F32": 4, "F16": 2, "Q8_0": 1.0625, "Q5_K_M": 0.69, "Q4_K_M": 0.61,
+                          "LORA": 2}  # LORA: the base's F16 file it is served over (the adapter is a few MB)
 
 
 def export_needs(model_cfg, types=None):
     """Disk for `make export` (the merged model plus each GGUF file, by default export's default types)
     and memory for the merge (the base model in bf16, plus the adapter and room to save), in GB."""
     from slingshot.export import DEFAULT_TYPES
-    types = types or DEFAULT_TYPES
+    types = DEFAULT_TYPES if types is None else types
     params = Shapes.from_config(model_cfg).total_params()
     files = {name: params * EXPORT_BYTES_PER_PARAM[name] / GB for name in ("merged", *types)}
     return {"disk_gb": round(sum(files.values()), 1), "files_gb": {k: round(v, 1) for k, v in files.items()},

@@ -10,6 +10,7 @@ from eval.exports import ExportDropError, check_drops, compare_to_merged, drop_m
 from slingshot import ROOT
 from slingshot.export import ExportError, export
 from slingshot.recipe import load_recipe
+from slingshot.runtimes import check_prompts, read_conversations
 from slingshot.train import derive_recipe
 from tests.conftest import DEFAULT_RECIPE, run_module
 
@@ -42,14 +43,15 @@ def test_unknown_quant_type_is_named():
 
 @pytest.fixture(scope="module")
 def exported(model_dir):
-    """A 3-step adapter of the default recipe, exported to F32, F16 and Q8_0."""
+    """A 3-step adapter of the default recipe, exported to F32, F16, Q8_0 and the adapter alone."""
     pytest.importorskip("llama_cpp", reason="run `make llamacpp`")
     recipe = derive_recipe(load_recipe(DEFAULT_RECIPE), "export-squad-cpu",
                            {"max_steps": 3, "evals_per_epoch": None},
                            {"train_size": 24, "validation_size": 8})
     run_module("data_prep", recipe.path, check=True)
     run_module("slingshot.train", recipe.path, check=True)
-    run_module("slingshot.export", recipe.path, "--types", "F32,F16,Q8_0", check=True)
+    result = run_module("slingshot.export", recipe.path, "--types", "F32,F16,Q8_0,LORA", check=True)
+    recipe.export_stdout = result.stdout
     return recipe
 
 
@@ -67,6 +69,72 @@ def test_export_files_and_eos(exported):
         assert entry["vocabulary"] == "gpt2" and entry["pre_tokenizer"] == "smollm"  # llama.cpp knows the tokenizer
     sizes = {q: manifest["gguf"][q]["bytes"] for q in ("F32", "F16", "Q8_0")}
     assert sizes["F32"] > sizes["F16"] > sizes["Q8_0"]
+    lora = manifest["gguf"]["LORA"]
+    assert lora["bytes"] < sizes["F16"] / 10 and lora["base_bytes"] == pytest.approx(sizes["F16"], rel=0.01)
+    assert lora["eos_token"] == "<|im_end|>"  # the base GGUF carries the run's tokenizer and template
+
+
+@pytest.mark.slow
+def test_modelfiles_and_commands(exported):
+    """Each export gets an Ollama Modelfile whose TEMPLATE reproduces the trained prompt, stops at the
+    end of turn, decodes greedily with a context that fits the task, and `make export` prints how to
+    run it with Ollama and llama.cpp's servers."""
+    folder = exported.output_dir / "export"
+    manifest = json.loads((folder / "export.json").read_text())
+    n_test = len(read_conversations(exported.paths["test"]))
+    for quant, entry in manifest["gguf"].items():
+        text = (ROOT / entry["modelfile"]).read_text()
+        model_line = f"FROM ./base-F16.gguf\nADAPTER ./{exported.name}-LORA.gguf" if quant == "LORA" \
+            else f"FROM ./{exported.name}-{quant}.gguf"
+        assert model_line in text, text
+        assert 'TEMPLATE """{{- range .Messages }}<|im_start|>{{ .Role }}\n{{ .Content }}<|im_end|>\n{{ end }}' \
+               '<|im_start|>assistant\n"""' in text
+        assert 'SYSTEM """You are a helpful AI assistant named SmolLM, trained by Hugging Face"""' in text
+        assert 'PARAMETER stop "<|im_end|>"' in text and "PARAMETER temperature 0" in text
+        assert f"PARAMETER num_ctx {manifest['context_length']}" in text and manifest["context_length"] >= 2048
+        assert entry["prompts"]["ollama_prompts_identical"] == entry["prompts"]["n"] == n_test
+        for command in entry["commands"]:
+            assert command in exported.export_stdout
+        assert any(c.startswith("ollama create ") for c in entry["commands"])
+        assert any(c.startswith("llama-server -m ") and "--jinja" in c for c in entry["commands"])
+    assert " --lora " in " ".join(manifest["gguf"]["LORA"]["commands"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("quant", ["F16", "LORA"])
+def test_runtime_prompt_is_the_trained_prompt(exported, quant):
+    """On every test question, the prompt llama.cpp's server builds from the GGUF's embedded template,
+    and the prompt of the Modelfile's template, equal the model's own chat template byte for byte and
+    token for token."""
+    manifest = json.loads((exported.output_dir / "export" / "export.json").read_text())
+    entry = manifest["gguf"][quant]
+    conversations = read_conversations(exported.paths["test"])
+    prompts = check_prompts(ROOT / entry.get("base_path", entry["path"]), ROOT / manifest["merged"]["path"],
+                            conversations)
+    assert prompts["n"] == len(conversations) == 200
+    assert prompts["llama_cpp_prompts_identical"] == prompts["llama_cpp_tokens_identical"] == 200, prompts
+    assert prompts["ollama_layout"] == "chatml" and prompts["ollama_prompts_identical"] == 200, prompts
+
+
+@pytest.mark.slow
+def test_served_export_stops_at_end_of_turn(exported):
+    """Served by llama.cpp with the GGUF's own template, answers end at <|im_end|>: a generous token
+    budget is never used up and no answer runs on into another turn."""
+    from openai import OpenAI
+
+    from eval.exports import LlamaServer
+
+    manifest = json.loads((exported.output_dir / "export" / "export.json").read_text())
+    entry = manifest["gguf"]["Q8_0"]
+    conversations = read_conversations(exported.paths["test"], limit=8)
+    with LlamaServer(ROOT / entry["path"], n_ctx=manifest["context_length"]) as server:
+        client = OpenAI(base_url=server.base_url, api_key="not-needed")
+        for messages in conversations:
+            reply = client.chat.completions.create(model="export", messages=messages, max_tokens=300, temperature=0)
+            choice = reply.choices[0]
+            assert choice.finish_reason == "stop" and reply.usage.completion_tokens < 300, choice
+            for marker in ("<|im_end|>", "<|im_start|>", "\nuser\n", "\nassistant\n"):
+                assert marker not in choice.message.content, choice.message.content
 
 
 @pytest.mark.slow
@@ -86,6 +154,7 @@ def test_exports_agree_with_adapter(exported, tmp_path):
     tests = compare_to_merged(adapter, {"merged": merged, **stores})
     assert tests["merged"]["answers_differ"] <= 1, tests
     assert tests["F32"]["answers_differ"] <= 2 and tests["F16"]["answers_differ"] <= 2, tests
+    assert tests["LORA"]["answers_differ"] <= 2, tests  # the adapter applied at load time, over the F16 base
     assert len(stores["Q8_0"].load_predictions()) == n
 
 

@@ -1,0 +1,212 @@
+"""Where users run an export: an Ollama Modelfile beside each GGUF, and the commands that serve it.
+
+Ollama reads a chat template in its own Go-template form, not the model's Jinja. Slingshot knows a few
+turn layouts (ChatML, Llama 3), each written once as a Go template and once in Python. An export gets
+the layout whose Python form renders every test prompt exactly as the model's own chat template does,
+so the Modelfile's TEMPLATE is checked on the task's prompts, not guessed. Ollama does not run here:
+what is checked is that the Go template's layout reproduces the trained prompt; what llama.cpp's
+server builds from the GGUF's embedded template is checked by running its own formatter
+(`runtime_prompt`). Both checks compare bytes, then token ids.
+"""
+from dataclasses import dataclass
+from pathlib import Path
+
+from slingshot import layout
+from slingshot.errors import DataError
+
+SENTINEL = "\u2063slingshot-probe\u2063"  # text no template produces by itself
+
+
+@dataclass(frozen=True)
+class TurnLayout:
+    """Each message is head + role + between + content + tail; the prompt ends with `generation`."""
+    name: str
+    head: str
+    between: str
+    tail: str
+    generation: str
+    starts_with_bos: bool  # the model's template writes the BOS token first (a runtime adds it instead)
+
+    def render(self, messages, default_system=None, bos=""):
+        if default_system is not None and (not messages or messages[0]["role"] != "system"):
+            messages = [{"role": "system", "content": default_system}, *messages]
+        turns = "".join(f"{self.head}{m['role']}{self.between}{m['content']}{self.tail}" for m in messages)
+        return bos + turns + self.generation
+
+    def go_template(self):
+        """Ollama's TEMPLATE: the same layout over .Messages (Ollama puts SYSTEM first when a request
+        has no system message, and adds BOS itself when the GGUF asks for it)."""
+        pieces = (self.head, self.between, self.tail, self.generation)
+        assert not any("{{" in p or '"""' in p for p in pieces), self.name
+        return ("{{- range .Messages }}" + self.head + "{{ .Role }}" + self.between + "{{ .Content }}"
+                + self.tail + "{{ end }}" + self.generation)
+
+
+LAYOUTS = (
+    TurnLayout("chatml", "<|im_start|>", "\n", "<|im_end|>\n", "<|im_start|>assistant\n", False),
+    TurnLayout("llama3", "<|start_header_id|>", "<|end_header_id|>\n\n", "<|eot_id|>",
+               "<|start_header_id|>assistant<|end_header_id|>\n\n", True),
+)
+
+PROBES = (  # conversations beyond the test prompts: a bare question, and a multi-turn chat
+    [{"role": "user", "content": "Hi"}],
+    [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "One?"},
+     {"role": "assistant", "content": "1"}, {"role": "user", "content": "Two?"}],
+)
+
+
+def hf_prompt(tokenizer, messages):
+    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+
+
+def default_system_of(tokenizer, turn_layout, bos):
+    """The system message the model's template adds when a conversation has none (None: it adds none)."""
+    question = [{"role": "user", "content": "Hi"}]
+    bare = hf_prompt(tokenizer, question)
+    if bare == turn_layout.render(question, bos=bos):
+        return None
+    before, after = turn_layout.render([{"role": "system", "content": SENTINEL}, *question], bos=bos).split(SENTINEL)
+    if bare.startswith(before) and bare.endswith(after) and len(bare) >= len(before) + len(after):
+        return bare[len(before):len(bare) - len(after)]
+    return None
+
+
+def match_layout(tokenizer, conversations):
+    """(layout, default system) whose rendering equals the model's chat template on every conversation
+    and probe, or (None, None)."""
+    for turn_layout in LAYOUTS:
+        bos = tokenizer.bos_token or "" if turn_layout.starts_with_bos else ""
+        try:
+            system = default_system_of(tokenizer, turn_layout, bos)
+            if system is not None and '"""' in system:
+                continue  # cannot be written as a Modelfile SYSTEM block
+            if all(turn_layout.render(m, system, bos) == hf_prompt(tokenizer, m)
+                   for m in [*PROBES, *conversations]):
+                return turn_layout, system
+        except Exception:  # a template that rejects a probe (e.g. one that forbids system turns)
+            continue
+    return None, None
+
+
+def runtime_prompt(llama, messages):
+    """The prompt llama-cpp-python's server builds for a chat request: the chat format it picks from
+    the GGUF (a built-in one its metadata names, else the GGUF's embedded Jinja template), run as
+    llama_cpp.Llama does."""
+    from llama_cpp import llama_chat_format as formats
+
+    builtin = {"chatml": formats.format_chatml, "mistral-instruct": formats.format_mistral_instruct,
+               "llama-3": formats.format_llama3}
+    if llama.chat_format in builtin:
+        return builtin[llama.chat_format](messages=messages).prompt
+    name = llama.chat_format.removeprefix("chat_template.")
+    key = "tokenizer.chat_template" if name == "default" else f"tokenizer.chat_template.{name}"
+    if key not in llama.metadata:
+        raise ValueError(f"the GGUF carries no chat template; llama.cpp falls back to {llama.chat_format!r}")
+    eos, bos = llama.token_eos(), llama.token_bos()
+    formatter = formats.Jinja2ChatFormatter(
+        template=llama.metadata[key], eos_token=llama._model.token_get_text(eos) if eos != -1 else "",
+        bos_token=llama._model.token_get_text(bos) if bos != -1 else "")
+    return formatter(messages=messages).prompt
+
+
+def check_prompts(gguf, tokenizer_dir, conversations):
+    """Compare, on every conversation, the model's own chat template (transformers) with what a
+    runtime would build from the GGUF: llama.cpp's server (its own formatter over the embedded
+    template) and Ollama (the matched layout, BOS as the GGUF asks). Returns a summary; the Ollama
+    template is None when no known layout reproduces the model's prompts."""
+    import llama_cpp
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
+    llama = llama_cpp.Llama(model_path=str(gguf), vocab_only=True, verbose=False)
+    add_bos = llama.metadata.get("tokenizer.ggml.add_bos_token", "false") == "true"
+    bos_text = llama._model.token_get_text(llama.token_bos()) if add_bos else ""
+    turn_layout, system = match_layout(tokenizer, conversations)
+    if turn_layout and turn_layout.starts_with_bos != add_bos:
+        turn_layout = system = None  # the runtime's own BOS would be missing or doubled
+    summary = {"n": len(conversations), "llama_cpp_chat_format": llama.chat_format,
+               "llama_cpp_prompts_identical": 0, "llama_cpp_tokens_identical": 0,
+               "ollama_layout": turn_layout.name if turn_layout else None, "ollama_prompts_identical": 0,
+               "default_system": system, "first_difference": None}
+    for messages in conversations:
+        expected = hf_prompt(tokenizer, messages)
+        served = runtime_prompt(llama, messages)
+        if served == expected:
+            summary["llama_cpp_prompts_identical"] += 1
+        elif summary["first_difference"] is None:
+            summary["first_difference"] = {"expected": expected[-300:], "llama_cpp": served[-300:]}
+        ids = tokenizer(expected, add_special_tokens=False)["input_ids"]
+        if llama.tokenize(served.encode("utf-8"), add_bos=False, special=True) == ids:
+            summary["llama_cpp_tokens_identical"] += 1
+        if turn_layout and bos_text + turn_layout.render(messages, system) == expected:
+            summary["ollama_prompts_identical"] += 1
+    summary["ollama_template"] = turn_layout.go_template() if turn_layout else None
+    return summary
+
+
+def context_length(tokenizer_dir, conversations, max_new_tokens):
+    """A context that holds the longest test prompt and its answer, in steps of 1,024 tokens, and no
+    less than the 2,048 that llama.cpp's and Ollama's servers are used to."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
+    longest = max(len(tokenizer(hf_prompt(tokenizer, m), add_special_tokens=False)["input_ids"])
+                  for m in conversations)
+    return max(2048, -(-(longest + max_new_tokens) // 1024) * 1024)
+
+
+def ollama_name(recipe_name, quant):
+    return f"{recipe_name.lower()}:{quant.lower()}"
+
+
+def modelfile_text(recipe_name, quant, files, prompts, stop_tokens, num_ctx):
+    """An Ollama Modelfile for one export: FROM the GGUF (ADAPTER for an adapter-only GGUF, over its
+    base), the checked TEMPLATE, SYSTEM when the model's template adds one, stop at end of turn,
+    greedy decoding as slingshot scores, and a context that fits the task's prompts."""
+    lines = [f"# {recipe_name} ({quant}), written by `make export`. Run it with:",
+             f"#   ollama create {ollama_name(recipe_name, quant)} -f <this file>",
+             f"#   ollama run {ollama_name(recipe_name, quant)}"]
+    lines += [f"FROM ./{files['base']}", f"ADAPTER ./{files['adapter']}"] if "adapter" in files else [f"FROM ./{files['model']}"]
+    if prompts["ollama_template"]:
+        lines.append(f"# {prompts['ollama_layout']} layout: the model's own prompt on all "
+                     f"{prompts['ollama_prompts_identical']} of {prompts['n']} test questions")
+        lines.append(f'TEMPLATE """{prompts["ollama_template"]}"""')
+        if prompts["default_system"] is not None:
+            lines.append(f'SYSTEM """{prompts["default_system"]}"""')
+    else:
+        lines.append("# No known layout reproduces this model's chat template: Ollama picks one from the GGUF's "
+                     "metadata; check its prompts before trusting scores")
+    lines += [f'PARAMETER stop "{token}"' for token in stop_tokens]
+    lines += ["PARAMETER temperature 0", f"PARAMETER num_ctx {num_ctx}"]
+    return "\n".join(lines) + "\n"
+
+
+def run_commands(recipe_name, quant, entry, num_ctx):
+    """The lines that serve one export: Ollama, llama.cpp's own llama-server, and llama-cpp-python's
+    server (the one slingshot scores exports with)."""
+    model = entry.get("base_path") or entry["path"]
+    lora = f" --lora {entry['path']}" if "base_path" in entry else ""
+    lora_py = f" --lora_path {entry['path']}" if "base_path" in entry else ""
+    return [f"ollama create {ollama_name(recipe_name, quant)} -f {entry['modelfile']}",
+            f"ollama run {ollama_name(recipe_name, quant)}",
+            f"llama-server -m {model}{lora} --jinja -c {num_ctx} --temp 0",
+            f"python -m llama_cpp.server --model {model}{lora_py} --n_ctx {num_ctx}"]
+
+
+def read_conversations(split_path, limit=None):
+    """The test split's chat messages without the gold answer (as every row is prompted)."""
+    import json
+    from slingshot.tasks import prompt_of
+
+    rows = []
+    if not Path(split_path).is_file():
+        raise DataError(f"{layout.display_path(split_path)} not found: run `make prepare` for this recipe first")
+    with open(split_path, encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                rows.append(prompt_of(json.loads(line)["messages"]))
+            if limit and len(rows) >= limit:
+                break
+    if not rows:
+        raise DataError(f"{layout.display_path(split_path)} holds no test rows")
+    return rows
