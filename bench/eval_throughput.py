@@ -8,7 +8,6 @@ and generated tokens/s, and how far the work is from the machine's measured matm
 Writes bench/results/eval_throughput.json and .md.
 """
 import argparse
-import json
 import platform
 import sys
 import time
