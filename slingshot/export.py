@@ -296,9 +296,14 @@ def _make_adapter(recipe, merged_dir, out):
 def _make(manifest, manifest_path, recipe, quant, merged_dir, build, conversations):
     out = gguf_path(recipe, quant)
     entry = manifest["gguf"].get(quant)
-    if not (entry and out.exists() and out.stat().st_size == entry["bytes"]):
-        print(f"writing {layout.display_path(out)}")
-        build(out)
+    made = entry and out.exists() and out.stat().st_size == entry["bytes"]
+    if made and quant == ADAPTER_TYPE:
+        base = base_gguf_path(recipe)
+        made = base.exists() and base.stat().st_size == entry.get("base_bytes")
+    if not made or "prompts" not in entry:  # an export from before prompt checks gets them now
+        if not made:
+            print(f"writing {layout.display_path(out)}")
+            build(out)
         served = base_gguf_path(recipe) if quant == ADAPTER_TYPE else out
         meta = check_gguf(served, merged_dir)
         prompts = check_prompts(served, merged_dir, conversations)
