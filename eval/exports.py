@@ -156,7 +156,7 @@ def compare_to_merged(merged_store, stores, metric="exact_match"):
 
 def drop_message(quant, test, metric="EM"):
     low, high = test["ci"]
-    verb = "loses" if test["diff"] < 0 else "gains"
+    verb = "loses" if test["diff"] < 0 else "gains" if test["diff"] > 0 else "neither gains nor loses:"
     return (f"{quant} {verb} {abs(test['diff']):.1f} {metric} [{low:+.1f}, {high:+.1f}], "
             f"p={test['p_value']:.2f} vs the merged model ({test['answers_differ']} of {test['n']} answers differ)")
 
