@@ -16,7 +16,7 @@ export AXOLOTL_DO_NOT_TRACK := 1
 export DO_NOT_TRACK := 1
 export PYTHONUNBUFFERED := 1
 
-.PHONY: all venv model prepare train eval report sweep measurements publish test test-fast julia bench bench-julia bench-export smoke clean help doctor plan llamacpp export gpu-check
+.PHONY: all venv model prepare train eval report sweep measurements publish test test-fast browser julia bench bench-julia bench-export smoke clean help doctor plan llamacpp export gpu-check
 
 all: venv model prepare train eval  # set-up, then prepare, train and eval the default recipe (CPU, embedded model)
 
@@ -116,10 +116,13 @@ smoke: venv model  # one CPU step of a GPU recipe on a small random-initialized 
 gpu-check: venv model  # on a GPU: real steps of each GPU recipe on full-size stand-ins, beside plan (~8 min)
 	$(PY) bench/gpu_check.py
 
+browser:  # headless Chromium (Debian's package) for the report page's browser test
+	@test -x /usr/bin/chromium || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
 julia:  # a local Julia for the Julia track's scorer
 	bash scripts/install_julia.sh
 
-test: venv model julia llamacpp  # the whole test suite (slow end-to-end tests included)
+test: venv model julia llamacpp browser  # the whole test suite (slow end-to-end tests included)
 	$(PY) -m pytest -p no:cacheprovider --durations=25 tests
 
 test-fast: venv  # the unit layer only

@@ -102,6 +102,24 @@ def render_by_case(report):
     return lines
 
 
+def headline_cells(report):
+    """(header, rows of cells) of the headline table: scores with CIs, differences, cost, speed."""
+    label = report["metric_labels"].get
+    metrics = report["metrics"]
+    header = (["Model", "n"] + [f"{label(m)} [95% CI]" for m in metrics]
+              + [f"Δ{label(m)} vs baseline [95% CI], p" for m in metrics]
+              + ["$ per 1k answers", "questions/s"])
+    rows = []
+    for m in report["models"]:
+        deltas = (["baseline"] * len(metrics) if m["is_baseline"] else
+                  ["–"] * len(metrics) if m["vs_baseline"] is None else
+                  [fmt_diff(m["vs_baseline"]["metrics"][k]) for k in metrics])
+        rows.append([m["name"] + (" (baseline)" if m["is_baseline"] else ""), str(m["n"])]
+                    + [fmt_ci(m[k], m[f"{k}_ci"]) for k in metrics] + deltas
+                    + [format_usd(m["cost"]["usd_per_1k_answers"]), fmt_rate(m["throughput"]["questions_per_s"])])
+    return header, rows
+
+
 def render_markdown(report):
     """report.md: the headline table, the reading, contamination, cost, per-case table, plots, notes."""
     label = report["metric_labels"].get
@@ -110,17 +128,9 @@ def render_markdown(report):
              f"Split sha256 `{report['split_sha256']}`. Scores are 0–100 with 95% percentile-bootstrap "
              f"intervals ({report['n_boot']} resamples, seed {report['seed']}); Δ is against **{base}** on "
              f"the questions both answered, with a paired-bootstrap interval.", ""]
-    header = (["Model", "n"] + [f"{label(m)} [95% CI]" for m in metrics]
-              + [f"Δ{label(m)} vs baseline [95% CI], p" for m in metrics]
-              + ["$ per 1k answers", "questions/s"])
+    header, rows = headline_cells(report)
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for m in report["models"]:
-        deltas = (["baseline"] * len(metrics) if m["is_baseline"] else
-                  ["–"] * len(metrics) if m["vs_baseline"] is None else
-                  [fmt_diff(m["vs_baseline"]["metrics"][k]) for k in metrics])
-        cells = ([m["name"] + (" (baseline)" if m["is_baseline"] else ""), str(m["n"])]
-                 + [fmt_ci(m[k], m[f"{k}_ci"]) for k in metrics] + deltas
-                 + [format_usd(m["cost"]["usd_per_1k_answers"]), fmt_rate(m["throughput"]["questions_per_s"])])
+    for cells in rows:
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     tests = sorted({f"{label(k)}: {e['test']}" for m in report["models"] if m["vs_baseline"]
                     for k, e in m["vs_baseline"]["metrics"].items()})

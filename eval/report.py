@@ -2,7 +2,8 @@
 
     python -m eval report RUN_DIR... [--baseline LABEL] [--out DIR] [--prices FILE]
 
-writes report.md (eval.render), report.json, models.png, by_input_tokens.png and cost.png (eval.plots).
+writes report.md (eval.render), report.json, models.png, by_input_tokens.png and cost.png (eval.plots),
+and index.html, every answer beside its question in the browser (eval.viewer).
 Runs are compared only when they scored the same split (same split_sha256); the
 paired tests use the questions both runs answered. What is scored comes from the task
 module's METRICS.
@@ -15,6 +16,7 @@ from eval import stats
 from eval.cost import cost_for_run, load_prices
 from eval.render import reading, render_markdown
 from eval.store import RunStore, find_runs
+from eval.viewer import write_viewer
 from slingshot.errors import UserError
 from slingshot.io import atomic_write_json, atomic_write_text
 from slingshot.layout import ROOT, display_path
@@ -257,7 +259,7 @@ def contamination_of(run):
 
 
 def build_report(run_stores, out_dir, baseline=None, prices=None, n_boot=stats.N_BOOT, seed=stats.SEED):
-    """Write report.md, report.json and the plots to out_dir; return the report dict."""
+    """Write report.md, report.json, the plots and index.html to out_dir; return the report dict."""
     from eval import plots
     runs = load_runs(run_stores)
     task = runs[0].meta["task"]
@@ -347,4 +349,5 @@ def build_report(run_stores, out_dir, baseline=None, prices=None, n_boot=stats.N
     report["reading"] = reading(report)
     atomic_write_json(out_dir / "report.json", report)
     atomic_write_text(out_dir / "report.md", render_markdown(report))
+    write_viewer(report, runs, buckets, out_dir)
     return report

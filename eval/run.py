@@ -9,7 +9,7 @@ from eval.store import RESULTS_DIR, RunStore, holding_store_locks, now
 from slingshot.contamination import check, contamination_statement
 from slingshot.errors import UserError
 from slingshot.io import read_jsonl, sha256_file, stable_hash
-from slingshot.layout import split_of
+from slingshot.layout import display_path, split_of
 from slingshot.tasks import get_task
 
 
@@ -89,7 +89,7 @@ def evaluate(backend, split_path, max_new_tokens, results_dir=RESULTS_DIR, label
         "adapter": identity.get("adapter"), "n_expected": len(rows), "started": now(), "wall_s": 0.0,
     }
     meta.update(status="running", hardware=hardware, usd_per_hour=usd_per_hour, **backend.info(),
-                shots=shots, **(extra_meta or {}))
+                shots=shots, split_path=display_path(split_path), **(extra_meta or {}))
     if shots:
         meta["shot_ids"] = [r["id"] for r in shot_rows]
         meta["shot_contamination"] = "Few-shot examples: " + contamination_statement(

@@ -3,8 +3,11 @@
 A task module defines PROMPT_VERSION, TEST_SPLITS, RECIPE_DEFAULTS, EVAL_DEFAULTS, METRICS (name ->
 label, the first one primary), BINARY_METRICS, extract_answer(), score(), CONTAMINATION_CHECKS and
 contamination_overlap() for the contamination check, and REFERENCE_RUNS (a "module:function" that
-writes recorded reference runs for a split, or None). Adding a task means one module here plus its
-data builder in data_prep/; nothing else branches on a task's name.
+writes recorded reference runs for a split, or None). For the report's results viewer (eval.viewer) it
+defines VIEW_VERDICTS (labels of the verdicts shown per answer), view_example(row) -> {"question",
+"context" (stored once per page), "gold", optional "group" and "variant"} and view_answer(prediction,
+meta) -> {"answer", "verdicts" (in VIEW_VERDICTS order, 0..100 or None), "detail"}. Adding a task means
+one module here plus its data builder in data_prep/; nothing else branches on a task's name.
 """
 import importlib
 import math

@@ -169,6 +169,36 @@ SCORE_FIELDS = ("score", "parsed", "executed", "unit_tests_passed", "unit_tests_
                 "examples_executed", "examples_count", "skipped", "reason", "errors", "forged")
 
 
+# The results viewer (eval.viewer): each answer's code with its points in both scoring modes.
+VIEW_VERDICTS = ("corrected", "leaderboard mode")
+
+
+def view_example(row):
+    """The task statement (the last user message), grouped by case; no passage and no gold code."""
+    statement = next((m["content"] for m in reversed(row["messages"]) if m["role"] == "user"), "")
+    return {"question": statement, "context": None, "gold": None, "group": row.get("case"),
+            "variant": row.get("prompt_label")}
+
+
+def view_answer(prediction, meta):
+    """The whole reply (the code the scorer ran), the points in both modes and what they are made of.
+    A leaderboard record holds no code and was scored in leaderboard mode only."""
+    m = prediction["metrics"]
+    if meta.get("backend") == "leaderboard":
+        return {"answer": None, "verdicts": [None, m.get("score")],
+                "detail": f"mean of {m.get('n_samples', '?')} recorded samples; no code stored"}
+    parts = [f"{step} {'yes' if m[step] else 'no'}" for step in ("parsed", "executed") if step in m]
+    for done, count, name in (("unit_tests_passed", "unit_tests_count", "unit tests"),
+                              ("examples_executed", "examples_count", "examples")):
+        if m.get(count):
+            parts.append(f"{name} {m.get(done, 0):g}/{m[count]:g}")
+    errors = m.get("errors")
+    if errors:
+        parts.append("errors: " + (errors if isinstance(errors, str) else "; ".join(map(str, errors)))[:2000])
+    return {"answer": prediction.get("answer", ""), "verdicts": [m.get("score"), m.get("leaderboard_mode_score")],
+            "detail": " · ".join(parts)}
+
+
 def score(row, answer):
     """Leaderboard points (0..100) of one answer, with the parts they are made of.
 

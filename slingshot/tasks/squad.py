@@ -165,6 +165,24 @@ def contamination_overlap(train_rows, test_rows, affected):
 contamination_statement = None  # the generic wording fits
 
 
+# The results viewer (eval.viewer): what it shows of a test row and of one stored answer.
+VIEW_VERDICTS = ("EM", "F1")
+
+
+def view_example(row):
+    """The question, its passage (the page stores each passage once) and the gold answers."""
+    text = next((m["content"] for m in reversed(row["messages"]) if m["role"] == "user"), "")
+    return {"question": text.rpartition("\n\nQuestion: ")[2].strip(), "context": passage(row),
+            "gold": list(dict.fromkeys(row.get("answers") or []))}
+
+
+def view_answer(prediction, meta):
+    """The answer as scored, its verdicts in VIEW_VERDICTS order, and no further detail."""
+    metrics = prediction["metrics"]
+    return {"answer": prediction.get("answer", ""), "verdicts": [metrics.get("exact_match"), metrics.get("f1")],
+            "detail": None}
+
+
 def score(row, answer):
     """Per-example metrics of one extracted answer against the row's gold answers."""
     from slingshot.metrics.squad import score_prediction

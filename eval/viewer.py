@@ -1,0 +1,117 @@
+"""index.html: one static page beside report.md for reading every answer of a report, offline.
+
+The page carries its data as JSON in a <script type="application/json"> block and renders it with
+a small inline script (eval/viewer.js, styled by eval/viewer.html); plots are data: URIs, so it
+opens from file:// with no server, and its Content-Security-Policy forbids every request and every
+script but its own. Answers come from models and are hostile: no "<" survives in the JSON block, so
+nothing in it can end the block, and the script writes every string as text, never as HTML.
+What a task shows of a question and of an answer comes from its module (view_example, view_answer).
+"""
+import base64
+import hashlib
+import html
+import json
+import os
+from pathlib import Path
+
+from eval.render import headline_cells
+from slingshot.io import atomic_write_text, read_jsonl, sha256_file
+from slingshot.layout import ROOT, display_path, test_split_path
+from slingshot.tasks import get_task
+
+PAGE = "index.html"
+TEMPLATE = Path(__file__).with_name("viewer.html")
+SCRIPT = Path(__file__).with_name("viewer.js")
+EXCERPT_CHARS = 240  # of a passage around its gold answer; the whole passage opens on a click
+
+
+def find_split(runs):
+    """The split file the runs scored, checked against their split_sha256; None when it is gone."""
+    meta = runs[0].meta
+    candidates = [r.meta["split_path"] for r in runs if r.meta.get("split_path")]
+    candidates.append(test_split_path(meta["task"], meta["split"].split(":")[0]))
+    for path in dict.fromkeys(ROOT / p for p in candidates):
+        if path.is_file() and sha256_file(path) == meta["split_sha256"]:
+            return path
+    return None
+
+
+def rounded(value):
+    return None if value is None else round(float(value), 1)
+
+
+def view_data(report, runs, buckets, split_rows, out_dir, split_file=None):
+    """The page's data: headline, plots, rows (models) and every question with each row's answer."""
+    task = get_task(report["task"])
+    primary = report["metrics"][0]
+    by_name = {r.name: r for r in runs}
+    ordered = [by_name[m["name"]] for m in report["models"]]
+    examples = {row["id"]: row for row in split_rows}
+    answered = {i for run in ordered for i in run.by_id} | {r["id"] for run in ordered for r in run.skipped}
+    ids = [i for i in examples if i in answered] + sorted((answered - set(examples)), key=str)
+    bucket_of = {i: k for k, bucket in enumerate(buckets or []) for i in bucket["ids"]}
+
+    contexts, context_index, questions = [], {}, []
+    for i in ids:
+        shown = task.view_example(examples[i]) if i in examples else {"question": None, "context": None, "gold": None}
+        context = shown.get("context")
+        if context is not None and context not in context_index:
+            context_index[context] = len(contexts)
+            contexts.append(context)
+        answers = []
+        for run in ordered:
+            prediction = run.by_id.get(i)
+            if prediction is None:
+                skipped = next((r for r in run.skipped if r["id"] == i), None)
+                answers.append(None if skipped is None else
+                               [skipped.get("answer"), [None] * len(task.VIEW_VERDICTS),
+                                f"not scored here: {skipped['metrics'].get('reason', 'no reason given')}", None])
+                continue
+            view = task.view_answer(prediction, run.meta)
+            answers.append([view["answer"], [rounded(v) for v in view["verdicts"]], view["detail"],
+                            prediction["metrics"][primary] >= 100])
+        questions.append({"id": i, "q": shown["question"], "c": context_index.get(context), "g": shown.get("gold"),
+                          "b": bucket_of.get(i), "grp": shown.get("group"), "var": shown.get("variant"),
+                          "a": answers})
+
+    header, cells = headline_cells(report)
+    plots = {name: "data:image/png;base64," + base64.b64encode((Path(out_dir) / file).read_bytes()).decode()
+             for name, file in report["plots"].items() if (Path(out_dir) / file).is_file()}
+    return {
+        "task": report["task"], "split": report["split"], "primary": report["metric_labels"][primary],
+        "verdicts": list(task.VIEW_VERDICTS), "reading": report["reading"], "notes": report["notes"],
+        "headline": {"header": header, "rows": cells}, "plots": plots,
+        "rows": [{"name": run.name, "store": os.path.relpath(run.folder / "predictions.jsonl", out_dir),
+                  "tuned": bool(run.meta.get("adapter")), "baseline": run.name == report["baseline"]}
+                 for run in ordered],
+        "buckets": [b["label"] for b in buckets or []],
+        "contexts": contexts, "excerpt_chars": EXCERPT_CHARS, "questions": questions,
+        "split_file": display_path(split_file) if split_file else None,
+    }
+
+
+def script_json(data):
+    """JSON for a <script> block: "<" written as \\u003c, so "</script>" or "<!--" in an answer
+    cannot end the block, and JSON.parse reads it back unchanged."""
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).replace("<", "\\u003c")
+
+
+def render_page(data):
+    script = SCRIPT.read_text(encoding="utf-8")
+    digest = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode()
+    page = TEMPLATE.read_text(encoding="utf-8")
+    for marker, value in (("{{title}}", html.escape(f"{data['task']} on {data['split']}")),
+                          ("{{script_hash}}", f"sha256-{digest}"), ("{{script}}", script),
+                          ("{{data}}", script_json(data))):  # the data last: nothing in it is a marker
+        page = page.replace(marker, value)
+    return page
+
+
+def write_viewer(report, runs, buckets, out_dir):
+    """Write out_dir/index.html for a report build_report has just written; returns its path."""
+    split_file = find_split(runs)
+    split_rows = read_jsonl(split_file) if split_file else []
+    data = view_data(report, runs, buckets, split_rows, out_dir, split_file)
+    path = Path(out_dir) / PAGE
+    atomic_write_text(path, render_page(data))
+    return path
