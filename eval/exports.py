@@ -9,7 +9,6 @@ row; a drop larger than --max-drop (points of the primary metric) fails the comm
 Predictions are stored as they come: a killed server or command resumes where it stopped.
 """
 import argparse
-import json
 import socket
 import subprocess
 import sys
@@ -105,27 +104,32 @@ class GGUFBackend(OpenAIBackend):
 
 def score_exports(recipe, limit=None, results_dir=RESULTS_DIR, threads=None, on_server=None):
     """Score the merged model and every GGUF of the recipe's export; returns (merged store, {quant: store})."""
-    from slingshot.export import EXPORT_MANIFEST, export_dir
+    from slingshot.export import (EXPORT_MANIFEST, MERGED_DIR, base_gguf_path, export_dir, gguf_path, is_made,
+                                  read_manifest)
 
     manifest_path = export_dir(recipe) / EXPORT_MANIFEST
-    if not manifest_path.exists():
-        raise UserError(f"{layout.display_path(manifest_path)} not found; "
-                        f"run `make export RECIPE={layout.display_path(recipe.path)}` first")
-    manifest = json.loads(manifest_path.read_text())
+    manifest = read_manifest(manifest_path)
+    again = f"run `make export RECIPE={layout.display_path(recipe.path)}`"
+    if not manifest:
+        raise UserError(f"{layout.display_path(manifest_path)} not found or unreadable; {again} first")
+    for quant, entry in manifest["gguf"].items():  # a file changed since export is never scored
+        if not is_made(recipe, quant, entry):
+            raise UserError(f"{layout.display_path(gguf_path(recipe, quant))}: missing or changed since export "
+                            f"(its sha256 differs from {layout.display_path(manifest_path)}'s); {again} again")
     split = recipe.paths["test"]
     settings = recipe.eval_settings()
     hardware = recipe.block.get("hardware") or {}
     common = dict(results_dir=results_dir, limit=limit, hardware=hardware.get("name"),
                   usd_per_hour=hardware.get("usd_per_hour"))
-    merged_dir = layout.ROOT / manifest["merged"]["path"]
+    merged_dir = export_dir(recipe) / MERGED_DIR
     backend = LocalBackend(str(merged_dir), batch_size=settings.get("batch_size", "auto"))
     merged = evaluate(backend, split, settings["max_new_tokens"], label=f"{recipe.name} (merged)", **common)
     del backend
     stores = {}
     for quant, entry in manifest["gguf"].items():
-        gguf = layout.ROOT / entry["path"]
-        adapter_only = "base_path" in entry
-        model = layout.ROOT / entry["base_path"] if adapter_only else gguf
+        gguf = gguf_path(recipe, quant)
+        adapter_only = "base_sha256" in entry
+        model = base_gguf_path(recipe) if adapter_only else gguf
         with LlamaServer(model, threads=threads, lora=gguf if adapter_only else None,
                          n_ctx=manifest.get("context_length", 2048)) as server:
             if on_server:

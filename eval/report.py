@@ -61,9 +61,9 @@ def load_run(store):
     for row in rows:
         for metric in metrics:
             value = (row.get("metrics") or {}).get(metric)
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 100:
                 raise UserError(f"{store.predictions_path}: id {row.get('id')!r}: key metrics.{metric} "
-                                 f"must be a number, got {value!r}")
+                                 f"must be a score from 0 to 100, got {value!r}")
     rows.sort(key=lambda r: str(r["id"]))
     return Run(meta.get("label") or store.folder.name, store.folder, meta, rows, skipped)
 

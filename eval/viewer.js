@@ -43,7 +43,8 @@ function answerRow(row, answer) {
   if (answer == null) {
     return el("tr", {}, name, el("td", { cls: "answer none", colspan: D.verdicts.length + 1, text: "not answered" }));
   }
-  const [text, verdicts, detail, right] = answer;
+  const [stored, verdicts, detail, right] = answer;
+  const text = stored == null || typeof stored === "string" ? stored : JSON.stringify(stored);
   const body = el("td", { cls: "answer" });
   if (text == null) body.append(el("span", { cls: "none", text: "(no answer stored)" }));
   else if (text.includes("\n")) body.append(el("pre", { text }));

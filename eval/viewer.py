@@ -11,7 +11,10 @@ import base64
 import hashlib
 import html
 import json
+import math
 import os
+import re
+import urllib.parse
 from pathlib import Path
 
 from eval.render import headline_cells
@@ -37,7 +40,19 @@ def find_split(runs):
 
 
 def rounded(value):
-    return None if value is None else round(float(value), 1)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return round(float(value), 1)
+
+
+def as_text(value):
+    """An answer as the page shows it: text, whatever a store holds (None: nothing was stored)."""
+    return value if value is None or isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def store_link(path, out_dir):
+    """A relative link to a prediction store that survives '#', '%' and spaces in folder names."""
+    return urllib.parse.quote(Path(os.path.relpath(path, out_dir)).as_posix())
 
 
 def view_data(report, runs, buckets, split_rows, out_dir, split_file=None):
@@ -46,10 +61,14 @@ def view_data(report, runs, buckets, split_rows, out_dir, split_file=None):
     primary = report["metrics"][0]
     by_name = {r.name: r for r in runs}
     ordered = [by_name[m["name"]] for m in report["models"]]
-    examples = {row["id"]: row for row in split_rows}
-    answered = {i for run in ordered for i in run.by_id} | {r["id"] for run in ordered for r in run.skipped}
+    examples = {}
+    for row in split_rows:  # the first row of an id, as the eval read it
+        if isinstance(row, dict) and "id" in row:
+            examples.setdefault(str(row["id"]), row)
+    answered = {str(i) for run in ordered for i in run.by_id} | {str(r["id"]) for run in ordered for r in run.skipped}
+    by_id = [{str(i): p for i, p in run.by_id.items()} for run in ordered]
     ids = [i for i in examples if i in answered] + sorted((answered - set(examples)), key=str)
-    bucket_of = {i: k for k, bucket in enumerate(buckets or []) for i in bucket["ids"]}
+    bucket_of = {str(i): k for k, bucket in enumerate(buckets or []) for i in bucket["ids"]}
 
     contexts, context_index, questions = [], {}, []
     for i in ids:
@@ -59,16 +78,16 @@ def view_data(report, runs, buckets, split_rows, out_dir, split_file=None):
             context_index[context] = len(contexts)
             contexts.append(context)
         answers = []
-        for run in ordered:
-            prediction = run.by_id.get(i)
+        for run, predictions in zip(ordered, by_id):
+            prediction = predictions.get(i)
             if prediction is None:
-                skipped = next((r for r in run.skipped if r["id"] == i), None)
+                skipped = next((r for r in run.skipped if str(r["id"]) == i), None)
                 answers.append(None if skipped is None else
-                               [skipped.get("answer"), [None] * len(task.VIEW_VERDICTS),
+                               [as_text(skipped.get("answer")), [None] * len(task.VIEW_VERDICTS),
                                 f"not scored here: {skipped['metrics'].get('reason', 'no reason given')}", None])
                 continue
             view = task.view_answer(prediction, run.meta)
-            answers.append([view["answer"], [rounded(v) for v in view["verdicts"]], view["detail"],
+            answers.append([as_text(view["answer"]), [rounded(v) for v in view["verdicts"]], view["detail"],
                             prediction["metrics"][primary] >= 100])
         questions.append({"id": i, "q": shown["question"], "c": context_index.get(context), "g": shown.get("gold"),
                           "b": bucket_of.get(i), "grp": shown.get("group"), "var": shown.get("variant"),
@@ -81,7 +100,7 @@ def view_data(report, runs, buckets, split_rows, out_dir, split_file=None):
         "task": report["task"], "split": report["split"], "primary": report["metric_labels"][primary],
         "verdicts": list(task.VIEW_VERDICTS), "reading": report["reading"], "notes": report["notes"],
         "headline": {"header": header, "rows": cells}, "plots": plots,
-        "rows": [{"name": run.name, "store": os.path.relpath(run.folder / "predictions.jsonl", out_dir),
+        "rows": [{"name": run.name, "store": store_link(run.folder / "predictions.jsonl", out_dir),
                   "tuned": bool(run.meta.get("adapter")), "baseline": run.name == report["baseline"]}
                  for run in ordered],
         "buckets": [b["label"] for b in buckets or []],
@@ -93,7 +112,9 @@ def view_data(report, runs, buckets, split_rows, out_dir, split_file=None):
 def script_json(data):
     """JSON for a <script> block: "<" written as \\u003c, so "</script>" or "<!--" in an answer
     cannot end the block, and JSON.parse reads it back unchanged."""
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).replace("<", "\\u003c")
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":")).replace("<", "\\u003c")
+    # A lone surrogate (an API may send one) cannot be written as UTF-8; as an escape, JSON keeps it.
+    return re.sub("[\ud800-\udfff]", lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def render_page(data):

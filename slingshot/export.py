@@ -219,6 +219,41 @@ def base_with_run_tokenizer(recipe, merged_dir, folder):
     return folder
 
 
+ENTRY_KEYS = {"path", "bytes", "sha256", "eos_token", "eot_token", "vocabulary", "pre_tokenizer"}
+PROMPT_KEYS = {"n", "llama_cpp_prompts_identical", "ollama_layout", "ollama_prompts_identical", "ollama_template",
+               "default_system"}
+
+
+def read_manifest(path):
+    """export.json as a dict with a `gguf` dict, or {} (made again) when it is unreadable or from
+    another format; entries missing what a finished file records are dropped (made again)."""
+    if not path.exists():
+        return {}
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, OSError) as e:
+        print(f"{layout.display_path(path)}: unreadable ({type(e).__name__}); making the export again")
+        return {}
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("merged"), dict) \
+            or not isinstance(manifest.get("gguf"), dict):
+        print(f"{layout.display_path(path)}: not an export manifest slingshot wrote; making the export again")
+        return {}
+    manifest["gguf"] = {quant: entry for quant, entry in manifest["gguf"].items()
+                        if isinstance(entry, dict) and ENTRY_KEYS <= entry.keys()}
+    return manifest
+
+
+def is_made(recipe, quant, entry):
+    """A file counts as made when it is there with the hash the manifest recorded for it (and, for the
+    adapter alone, its base too): a damaged or replaced file of the same size is made again."""
+    if not entry:
+        return False
+    files = [(gguf_path(recipe, quant), entry["sha256"])]
+    if quant == ADAPTER_TYPE:
+        files.append((base_gguf_path(recipe), entry.get("base_sha256")))
+    return all(path.is_file() and sha256_file(path) == sha for path, sha in files)
+
+
 def planned_types(types):
     """What each requested type makes: the F32 file comes along with any quantized type."""
     need_f32 = "F32" in types or any(t in QUANT_TYPES for t in types)
@@ -231,7 +266,10 @@ def check_room(recipe, types, manifest, free_bytes=None):
     from slingshot.plan import export_needs, model_config
 
     folder = export_dir(recipe)
-    missing = [t for t in planned_types(types) if t not in manifest.get("gguf", {})]
+    made = manifest.get("gguf", {})
+    missing = [t for t in planned_types(types)  # the adapter alone is MBs: what it needs is its base's file
+               if not (base_gguf_path(recipe) if t == ADAPTER_TYPE else gguf_path(recipe, t)).is_file()
+               or (t != ADAPTER_TYPE and t not in made)]
     needs = export_needs(model_config(recipe.config["base_model"]), missing)["files_gb"]
     if "merged" in manifest:
         needs.pop("merged")
@@ -241,8 +279,8 @@ def check_room(recipe, types, manifest, free_bytes=None):
     if need_gb > free / 1e9:
         parts = ", ".join(f"{k} {v} GB" for k, v in needs.items())
         raise ExportError(f"export of {recipe.name} needs ~{need_gb:.1f} GB ({parts}) and "
-                          f"{layout.display_path(probe)} has {free / 1e9:.1f} GB free: free disk, or export fewer "
-                          f"types (make export TYPES=Q4_K_M)")
+                          f"{layout.display_path(probe)} has {free / 1e9:.1f} GB free: free disk"
+                          + (", or export fewer types (make export TYPES=Q4_K_M)" if missing != ["Q4_K_M"] else ""))
     return need_gb
 
 
@@ -259,11 +297,11 @@ def export(recipe, types=DEFAULT_TYPES, force=False):
                           f"run `make train RECIPE={layout.display_path(recipe.path)}`")
     manifest_path = folder / EXPORT_MANIFEST
     adapter_sha = sha256_file(recipe.output_dir / layout.ADAPTER_FILE)
-    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
-    if force or manifest.get("adapter_sha256") != adapter_sha:
-        manifest = {}  # a new adapter: everything made from the old one is stale
-    check_room(recipe, types, manifest)
+    manifest = read_manifest(manifest_path)
     merged_dir = folder / MERGED_DIR
+    if force or manifest.get("adapter_sha256") != adapter_sha or not (merged_dir / "config.json").is_file():
+        manifest = {}  # a new adapter (or a merged model gone): everything made from the old one is stale
+    check_room(recipe, types, manifest)
     if "merged" not in manifest:
         print(f"merging {layout.display_path(recipe.output_dir)} into {recipe.config['base_model']}")
         info = merge(recipe, merged_dir)
@@ -296,11 +334,9 @@ def _make_adapter(recipe, merged_dir, out):
 def _make(manifest, manifest_path, recipe, quant, merged_dir, build, conversations):
     out = gguf_path(recipe, quant)
     entry = manifest["gguf"].get(quant)
-    made = entry and out.exists() and out.stat().st_size == entry["bytes"]
-    if made and quant == ADAPTER_TYPE:
-        base = base_gguf_path(recipe)
-        made = base.exists() and base.stat().st_size == entry.get("base_bytes")
-    if not made or "prompts" not in entry:  # an export from before prompt checks gets them now
+    made = is_made(recipe, quant, entry)
+    prompts_checked = made and isinstance(entry.get("prompts"), dict) and PROMPT_KEYS <= entry["prompts"].keys()
+    if not prompts_checked:  # a new file, or one from before prompt checks (it gets them now)
         if not made:
             print(f"writing {layout.display_path(out)}")
             build(out)
@@ -317,7 +353,10 @@ def _make(manifest, manifest_path, recipe, quant, merged_dir, build, conversatio
         if quant == ADAPTER_TYPE:
             entry.update(base_path=layout.display_path(served), base_bytes=served.stat().st_size,
                          base_sha256=sha256_file(served))
-    files = ({"base": Path(entry["base_path"]).name, "adapter": out.name} if quant == ADAPTER_TYPE
+    entry["path"] = layout.display_path(out)  # the recipe's own files, also when the run folder was moved
+    if quant == ADAPTER_TYPE:
+        entry["base_path"] = layout.display_path(base_gguf_path(recipe))
+    files = ({"base": base_gguf_path(recipe).name, "adapter": out.name} if quant == ADAPTER_TYPE
              else {"model": out.name})
     stops = list(dict.fromkeys(t for t in (entry["eot_token"], entry["eos_token"]) if t))
     modelfile = out.with_suffix(".Modelfile")

@@ -8,6 +8,8 @@ what is checked is that the Go template's layout reproduces the trained prompt; 
 server builds from the GGUF's embedded template is checked by running its own formatter
 (`runtime_prompt`). Both checks compare bytes, then token ids.
 """
+import re
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,6 +90,18 @@ def match_layout(tokenizer, conversations):
     return None, None
 
 
+PADDED = [{"role": "user", "content": "  Hi \n"}]  # text with surrounding whitespace
+
+
+def keeps_message_text(tokenizer, turn_layout, system, bos):
+    """Whether the model's template writes message text as given (some trim it; Ollama's layout
+    does not, so padded text would reach the model differently there)."""
+    try:
+        return turn_layout.render(PADDED, system, bos) == hf_prompt(tokenizer, PADDED)
+    except Exception:
+        return False
+
+
 def runtime_prompt(llama, messages):
     """The prompt llama-cpp-python's server builds for a chat request: the chat format it picks from
     the GGUF (a built-in one its metadata names, else the GGUF's embedded Jinja template), run as
@@ -124,7 +138,9 @@ def check_prompts(gguf, tokenizer_dir, conversations):
     turn_layout, system = match_layout(tokenizer, conversations)
     if turn_layout and turn_layout.starts_with_bos != add_bos:
         turn_layout = system = None  # the runtime's own BOS would be missing or doubled
+    bos_layout = tokenizer.bos_token or "" if turn_layout and turn_layout.starts_with_bos else ""
     summary = {"n": len(conversations), "llama_cpp_chat_format": llama.chat_format,
+               "keeps_message_text": bool(turn_layout) and keeps_message_text(tokenizer, turn_layout, system, bos_layout),
                "llama_cpp_prompts_identical": 0, "llama_cpp_tokens_identical": 0,
                "ollama_layout": turn_layout.name if turn_layout else None, "ollama_prompts_identical": 0,
                "default_system": system, "first_difference": None}
@@ -149,64 +165,93 @@ def context_length(tokenizer_dir, conversations, max_new_tokens):
     less than the 2,048 that llama.cpp's and Ollama's servers are used to."""
     from transformers import AutoTokenizer
 
+    import json
+
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
     longest = max(len(tokenizer(hf_prompt(tokenizer, m), add_special_tokens=False)["input_ids"])
                   for m in conversations)
-    return max(2048, -(-(longest + max_new_tokens) // 1024) * 1024)
+    config = Path(tokenizer_dir) / "config.json"
+    trained = json.loads(config.read_text()).get("max_position_embeddings") if config.is_file() else None
+    wanted = max(2048, -(-(longest + max_new_tokens) // 1024) * 1024)
+    if trained and wanted > trained:
+        print(f"the longest test prompt and its answer ({longest + max_new_tokens} tokens) exceed the model's "
+              f"{trained}-token context: the Modelfile and commands use {trained}")
+        return trained
+    return wanted
 
 
 def ollama_name(recipe_name, quant):
-    return f"{recipe_name.lower()}:{quant.lower()}"
+    """A name Ollama accepts: lowercase letters, digits, '.', '_' and '-', then ':' and a tag."""
+    name = re.sub(r"[^a-z0-9._-]+", "-", recipe_name.lower()).strip("-._")[:80] or "slingshot-export"
+    return f"{name}:{quant.lower()}"
+
+
+def modelfile_value(text):
+    """A Modelfile argument: quoted, or triple-quoted when it holds a quote or a line break."""
+    if '"""' in text:
+        raise ValueError(f"{text!r} cannot be written in a Modelfile")
+    return f'"""{text}"""' if '"' in text or "\n" in text else f'"{text}"'
 
 
 def modelfile_text(recipe_name, quant, files, prompts, stop_tokens, num_ctx):
     """An Ollama Modelfile for one export: FROM the GGUF (ADAPTER for an adapter-only GGUF, over its
     base), the checked TEMPLATE, SYSTEM when the model's template adds one, stop at end of turn,
     greedy decoding as slingshot scores, and a context that fits the task's prompts."""
-    lines = [f"# {recipe_name} ({quant}), written by `make export`. Run it with:",
-             f"#   ollama create {ollama_name(recipe_name, quant)} -f <this file>",
-             f"#   ollama run {ollama_name(recipe_name, quant)}"]
+    name = ollama_name(recipe_name, quant)  # also what the comments say: no line break gets in
+    lines = [f"# {name}, written by `make export`. Run it with:",
+             f"#   ollama create {name} -f <this file>", f"#   ollama run {name}"]
     lines += [f"FROM ./{files['base']}", f"ADAPTER ./{files['adapter']}"] if "adapter" in files else [f"FROM ./{files['model']}"]
     if prompts["ollama_template"]:
         lines.append(f"# {prompts['ollama_layout']} layout: the model's own prompt on all "
                      f"{prompts['ollama_prompts_identical']} of {prompts['n']} test questions")
+        if not prompts.get("keeps_message_text", True):
+            lines.append("# The model's template trims message text and this one does not: send messages "
+                         "without surrounding whitespace")
         lines.append(f'TEMPLATE """{prompts["ollama_template"]}"""')
         if prompts["default_system"] is not None:
             lines.append(f'SYSTEM """{prompts["default_system"]}"""')
     else:
         lines.append("# No known layout reproduces this model's chat template: Ollama picks one from the GGUF's "
                      "metadata; check its prompts before trusting scores")
-    lines += [f'PARAMETER stop "{token}"' for token in stop_tokens]
+    lines += [f"PARAMETER stop {modelfile_value(token)}" for token in stop_tokens]
     lines += ["PARAMETER temperature 0", f"PARAMETER num_ctx {num_ctx}"]
     return "\n".join(lines) + "\n"
 
 
 def run_commands(recipe_name, quant, entry, num_ctx):
-    """The lines that serve one export: Ollama, llama.cpp's own llama-server, and llama-cpp-python's
-    server (the one slingshot scores exports with)."""
-    model = entry.get("base_path") or entry["path"]
-    lora = f" --lora {entry['path']}" if "base_path" in entry else ""
-    lora_py = f" --lora_path {entry['path']}" if "base_path" in entry else ""
-    return [f"ollama create {ollama_name(recipe_name, quant)} -f {entry['modelfile']}",
-            f"ollama run {ollama_name(recipe_name, quant)}",
+    """The lines that serve one export, quoted for a shell: Ollama, llama.cpp's own llama-server, and
+    llama-cpp-python's server (the one slingshot scores exports with)."""
+    q = shlex.quote
+    adapter_only = "base_path" in entry
+    model = q(entry["base_path"] if adapter_only else entry["path"])
+    lora = f" --lora {q(entry['path'])}" if adapter_only else ""
+    lora_py = f" --lora_path {q(entry['path'])}" if adapter_only else ""
+    name = ollama_name(recipe_name, quant)
+    return [f"ollama create {name} -f {q(entry['modelfile'])}", f"ollama run {name}",
             f"llama-server -m {model}{lora} --jinja -c {num_ctx} --temp 0",
             f"python -m llama_cpp.server --model {model}{lora_py} --n_ctx {num_ctx}"]
 
 
 def read_conversations(split_path, limit=None):
-    """The test split's chat messages without the gold answer (as every row is prompted)."""
-    import json
+    """The test split's chat messages without the gold answer (as every row is prompted); a row
+    without them is a DataError naming the file and line."""
+    from slingshot.io import read_jsonl
     from slingshot.tasks import prompt_of
 
-    rows = []
     if not Path(split_path).is_file():
         raise DataError(f"{layout.display_path(split_path)} not found: run `make prepare` for this recipe first")
-    with open(split_path, encoding="utf-8") as f:
-        for line in f:
-            if line.strip():
-                rows.append(prompt_of(json.loads(line)["messages"]))
-            if limit and len(rows) >= limit:
-                break
+    rows = []
+    for n, row in enumerate(read_jsonl(split_path), 1):
+        messages = row.get("messages") if isinstance(row, dict) else None
+        valid = isinstance(messages, list) and all(isinstance(m, dict) and isinstance(m.get("role"), str)
+                                                   and isinstance(m.get("content"), str) for m in messages)
+        prompt = prompt_of(messages) if valid else []
+        if not prompt:
+            raise DataError(f"{layout.display_path(split_path)}: row {n}: expected chat `messages` (role and "
+                            f"content strings) with at least one message before the answer")
+        rows.append(prompt)
+        if limit and len(rows) >= limit:
+            break
     if not rows:
         raise DataError(f"{layout.display_path(split_path)} holds no test rows")
     return rows

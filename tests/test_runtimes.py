@@ -79,8 +79,15 @@ def test_export_refuses_before_writing_when_the_disk_is_too_small(tmp_path):
     llama = load_recipe(ROOT / "recipes" / "squad" / "llama-3.1-8b" / "lora.yml")
     with pytest.raises(ExportError, match=r"needs ~[6-9]\d\.\d GB"):
         check_room(llama, ["F32", "F16", "Q8_0", "Q4_K_M"], {}, free_bytes=20 * 10**9)
-    made = {"merged": {}, "gguf": {"F32": {}, "Q4_K_M": {}}}  # files already made need no room
-    assert check_room(recipe, ["F32", "Q4_K_M"], made, free_bytes=10**8) == 0
+    from slingshot.export import gguf_path
+    from tests.conftest import write_recipe
+    copy = load_recipe(write_recipe(tmp_path))
+    made = {"merged": {}, "gguf": {"F32": {}, "Q4_K_M": {}}}
+    assert check_room(copy, ["F32", "Q4_K_M"], made, free_bytes=10**12) > 0.5  # in the manifest, not on disk
+    for quant in ("F32", "Q4_K_M"):
+        gguf_path(copy, quant).parent.mkdir(parents=True, exist_ok=True)
+        gguf_path(copy, quant).write_bytes(b"GGUF")
+    assert check_room(copy, ["F32", "Q4_K_M"], made, free_bytes=10**8) == 0  # files already made need no room
 
 
 def test_read_conversations_names_an_empty_split(tmp_path):
@@ -88,3 +95,103 @@ def test_read_conversations_names_an_empty_split(tmp_path):
     empty.write_text("\n")
     with pytest.raises(DataError, match="test.jsonl holds no test rows"):
         read_conversations(empty)
+
+
+def test_names_and_commands_survive_odd_recipe_names_and_paths():
+    """Ollama names are lowercase [a-z0-9._-] with one ':'; paths are quoted for the shell; a line
+    break in a recipe's name never reaches a Modelfile line of its own."""
+    import shlex
+
+    from slingshot.runtimes import ollama_name
+    assert ollama_name("Squad Test:v1", "Q4_K_M") == "squad-test-v1:q4_k_m"
+    assert ollama_name("ÜÏ", "F16") == "slingshot-export:f16"
+    entry = {"path": "runs/x 1/export/X-LORA.gguf", "base_path": "runs/x 1/export/base-F16.gguf",
+             "modelfile": "runs/x 1/export/X-LORA.Modelfile"}
+    commands = run_commands("X 1", "LORA", entry, 2048)
+    assert shlex.split(commands[0]) == ["ollama", "create", "x-1:lora", "-f", "runs/x 1/export/X-LORA.Modelfile"]
+    assert shlex.split(commands[2])[:5] == ["llama-server", "-m", "runs/x 1/export/base-F16.gguf", "--lora",
+                                            "runs/x 1/export/X-LORA.gguf"]
+    prompts = {"ollama_template": None, "ollama_layout": None, "n": 1, "default_system": None}
+    text = modelfile_text("a\nFROM ./evil.gguf", "F16", {"model": "a.gguf"}, prompts, ['<|e"nd|>'], 2048)
+    assert [line for line in text.splitlines() if line.startswith("FROM")] == ["FROM ./a.gguf"]
+    assert 'PARAMETER stop """<|e"nd|>"""' in text
+
+
+@pytest.mark.parametrize("content, message", [
+    (b'{"id": "a", "messages": [{"role": "user", "content": "caf\xe9"}]}\n', r"test.jsonl:1: not UTF-8"),
+    (b'{"id": "a"}\n', r"test.jsonl: row 1: expected chat `messages`"),
+    (b'{"id": "a", "messages": [{"role": "user", "content": "x"}]}\n{"id": "b", "mess', r"test.jsonl:2: not valid JSON"),
+    (b'{"id": "a", "messages": [{"role": "assistant", "content": "x"}]}\n', r"row 1: expected chat `messages`"),
+    (b'{"id": "a", "messages": [{"role": "user", "content": 7}]}\n', r"row 1: expected chat `messages`"),
+])
+def test_a_broken_test_split_is_named(tmp_path, content, message):
+    split = tmp_path / "test.jsonl"
+    split.write_bytes(content)
+    with pytest.raises(DataError, match=message):
+        read_conversations(split)
+
+
+def test_context_stays_within_the_trained_context(tmp_path, model_dir):
+    """One huge test prompt does not ask Ollama or llama.cpp for more context than the model has."""
+    import json
+    import shutil
+
+    from slingshot.runtimes import context_length
+    folder = tmp_path / "model"
+    folder.mkdir()
+    for f in model_dir.iterdir():
+        if f.name.startswith(("tokenizer", "chat_template")):
+            shutil.copy(f, folder / f.name)
+    config = json.loads((model_dir / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "max_position_embeddings": 4096}))
+    short = [[{"role": "user", "content": "Hi"}]]
+    assert context_length(folder, short, 32) == 2048
+    huge = [[{"role": "user", "content": "word " * 20000}]]
+    assert context_length(folder, huge, 32) == 4096
+
+
+def test_a_template_that_trims_text_is_flagged(tokenizer):
+    """Axolotl's llama3 template trims message text, which Ollama's layout cannot: the layout still
+    matches the test prompts, and the Modelfile says to send trimmed text."""
+    from slingshot.runtimes import keeps_message_text
+    tokenizer.chat_template = (AXOLOTL_TEMPLATES / "llama3.jinja").read_text()
+    turn_layout, system = match_layout(tokenizer, CONVERSATIONS)
+    assert turn_layout.name == "llama3"
+    assert not keeps_message_text(tokenizer, turn_layout, system, tokenizer.bos_token)
+    tokenizer.chat_template = (AXOLOTL_TEMPLATES / "chatml.jinja").read_text()
+    turn_layout, system = match_layout(tokenizer, CONVERSATIONS)
+    assert keeps_message_text(tokenizer, turn_layout, system, "")
+
+
+def test_manifests_and_files_are_verified_before_reuse(tmp_path):
+    """An unreadable or foreign export.json is made again; an entry counts as made only when its file's
+    sha256 matches (a zeroed file of the same size does not), and the adapter's only with its base;
+    the disk check counts what is missing on disk, not only in the manifest."""
+    from slingshot.export import base_gguf_path, gguf_path, is_made, read_manifest
+    from slingshot.io import sha256_file
+    from tests.conftest import write_recipe
+
+    recipe = load_recipe(write_recipe(tmp_path))
+    manifest_path = tmp_path / "export.json"
+    for text in ("{not json", "[]", '{"merged": {}}', '{"merged": {}, "gguf": []}'):
+        manifest_path.write_text(text)
+        assert read_manifest(manifest_path) == {}
+    manifest_path.write_text('{"merged": {}, "gguf": {"F16": {"path": "x"}}}')
+    assert read_manifest(manifest_path) == {"merged": {}, "gguf": {}}  # an entry missing its hash is made again
+
+    f16 = gguf_path(recipe, "F16")
+    f16.parent.mkdir(parents=True)
+    f16.write_bytes(b"GGUF" + bytes(1000))
+    entry = {"sha256": sha256_file(f16)}
+    assert is_made(recipe, "F16", entry)
+    f16.write_bytes(bytes(1004))  # same size, zeroed
+    assert not is_made(recipe, "F16", entry)
+
+    adapter, base = gguf_path(recipe, "LORA"), base_gguf_path(recipe)
+    adapter.write_bytes(b"adapter")
+    lora = {"sha256": sha256_file(adapter), "base_sha256": "0" * 64}
+    assert not is_made(recipe, "LORA", lora)  # no base file
+    made = {"merged": {}, "gguf": {"LORA": lora}}
+    assert check_room(recipe, ["LORA"], made, free_bytes=10**12) > 0.2  # the base F16 must be written again
+    base.write_bytes(b"base")
+    assert check_room(recipe, ["LORA"], made, free_bytes=10**12) == 0

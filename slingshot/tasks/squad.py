@@ -173,13 +173,19 @@ def view_example(row):
     """The question, its passage (the page stores each passage once) and the gold answers."""
     text = next((m["content"] for m in reversed(row["messages"]) if m["role"] == "user"), "")
     return {"question": text.rpartition("\n\nQuestion: ")[2].strip(), "context": passage(row),
-            "gold": list(dict.fromkeys(row.get("answers") or []))}
+            "gold": gold_list(row.get("answers"))}
+
+
+def gold_list(answers):
+    """Distinct, non-empty gold answers as text (a bare string is one answer, not its letters)."""
+    answers = [answers] if isinstance(answers, str) else answers if isinstance(answers, list) else []
+    return list(dict.fromkeys(str(a) for a in answers if a not in (None, "")))
 
 
 def view_answer(prediction, meta):
     """The answer as scored, its verdicts in VIEW_VERDICTS order, and no further detail."""
     metrics = prediction["metrics"]
-    return {"answer": prediction.get("answer", ""), "verdicts": [metrics.get("exact_match"), metrics.get("f1")],
+    return {"answer": prediction.get("answer"), "verdicts": [metrics.get("exact_match"), metrics.get("f1")],
             "detail": None}
 
 
