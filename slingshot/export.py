@@ -101,19 +101,25 @@ def merge(recipe, out):
             "eos_token": tokenizer.eos_token}
 
 
-def convert(merged_dir, out_file, outtype):
-    """llama.cpp's own HF-to-GGUF converter, run from its sources."""
+def run_converter(script, args, out_file, source):
+    """One of llama.cpp's own converters, run from its sources, writing out_file through a partial file."""
     src = llama_cpp_source()
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(src / "gguf-py"), os.environ.get("PYTHONPATH", "")]),
+    if not (src / script).exists():
+        raise ExportError(f"{layout.display_path(src / script)} not found; run `make llamacpp`")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(src), str(src / "gguf-py"), os.environ.get("PYTHONPATH", "")]),
                NO_LOCAL_GGUF="")
     partial = out_file.with_suffix(".gguf.partial")
-    command = [sys.executable, str(src / "convert_hf_to_gguf.py"), str(merged_dir),
-               "--outfile", str(partial), "--outtype", outtype.lower()]
-    result = subprocess.run(command, env=env, capture_output=True, text=True)
+    result = subprocess.run([sys.executable, str(src / script), *args, "--outfile", str(partial)],
+                            env=env, capture_output=True, text=True)
     if result.returncode != 0:
-        raise ExportError(f"convert_hf_to_gguf.py failed on {layout.display_path(merged_dir)} "
+        raise ExportError(f"{script} failed on {layout.display_path(source)} "
                           f"(exit {result.returncode}):\n{result.stderr[-2000:]}")
     os.replace(partial, out_file)
+
+
+def convert(merged_dir, out_file, outtype):
+    """llama.cpp's HF-to-GGUF converter."""
+    run_converter("convert_hf_to_gguf.py", [str(merged_dir), "--outtype", outtype.lower()], out_file, merged_dir)
 
 
 def quantize(source, out_file, quant):
@@ -183,21 +189,9 @@ def check_gguf(path, tokenizer_dir):
 
 
 def convert_adapter(recipe, base_dir, out_file):
-    """llama.cpp's own LoRA converter: the run's peft adapter alone, as an F16 GGUF."""
-    src = llama_cpp_source()
-    script = src / "convert_lora_to_gguf.py"
-    if not script.exists():
-        raise ExportError(f"{layout.display_path(script)} not found; run `make llamacpp`")
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(src), str(src / "gguf-py"), os.environ.get("PYTHONPATH", "")]),
-               NO_LOCAL_GGUF="")
-    partial = out_file.with_suffix(".gguf.partial")
-    command = [sys.executable, str(script), "--base", str(base_dir), "--outfile", str(partial),
-               "--outtype", "f16", str(recipe.output_dir)]
-    result = subprocess.run(command, env=env, capture_output=True, text=True)
-    if result.returncode != 0:
-        raise ExportError(f"convert_lora_to_gguf.py failed on {layout.display_path(recipe.output_dir)} "
-                          f"(exit {result.returncode}):\n{result.stderr[-2000:]}")
-    os.replace(partial, out_file)
+    """llama.cpp's LoRA converter: the run's peft adapter alone, as an F16 GGUF."""
+    run_converter("convert_lora_to_gguf.py", ["--base", str(base_dir), "--outtype", "f16", str(recipe.output_dir)],
+                  out_file, recipe.output_dir)
 
 
 def base_with_run_tokenizer(recipe, merged_dir, folder):

@@ -39,6 +39,20 @@ def write_recipe(folder, base=DEFAULT_RECIPE, edit=None, name="recipe.yml"):
     return path
 
 
+def squad_test_rows(split):
+    """The rows of a named SQuAD test split, as data prep writes them."""
+    from data_prep import squad
+    return [squad.test_row(q) for q in squad.test_split(squad.load_source("local", "dev")[0], split)]
+
+
+def write_squad_split(folder, rows, name):
+    """A SQuAD test split file under folder/data, where the layout looks for one."""
+    from slingshot.io import atomic_write_jsonl
+    path = folder / "data" / "squad" / "test" / f"{name}.jsonl"
+    atomic_write_jsonl(path, rows)
+    return path
+
+
 @pytest.fixture(scope="session")
 def model_dir():
     if not (MODEL_DIR / "config.json").exists():

@@ -9,23 +9,19 @@ import pytest
 
 from eval.backends.local import LocalBackend
 from slingshot.contamination import check
-from slingshot.io import atomic_write_jsonl
 from slingshot.layout import ROOT
 from slingshot.tasks import squad as task
-from tests.conftest import run_module
+from tests.conftest import run_module, squad_test_rows, write_squad_split
 from tests.servers import WordBackend, start_server, stop_server
 
 
 @pytest.fixture(scope="module")
 def dev_rows():
-    from data_prep import squad
-    return [squad.test_row(q) for q in squad.test_split(squad.load_source("local", "dev")[0], "dev-200")]
+    return squad_test_rows("dev-200")
 
 
-def write_split(tmp_path, rows, name="dev-x"):
-    path = tmp_path / "data" / "squad" / "test" / f"{name}.jsonl"
-    atomic_write_jsonl(path, rows)
-    return path
+def write_split(folder, rows, name="dev-x"):
+    return write_squad_split(folder, rows, name)
 
 
 def test_few_shot_examples_are_deterministic_training_rows_outside_every_test_split(dev_rows):

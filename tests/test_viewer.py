@@ -10,7 +10,7 @@ import pytest
 from eval.report import build_report
 from slingshot.io import atomic_write_jsonl, sha256_file
 from slingshot.tasks import squad as task
-from tests.conftest import run_module
+from tests.conftest import run_module, squad_test_rows, write_squad_split
 
 CHROMIUM = Path("/usr/bin/chromium")
 # what lets Chromium run as root in a container, and keeps it from calling home
@@ -22,14 +22,11 @@ HOSTILE = ["</script><script>alert(1)</script>", "<img src=x onerror=alert(2)>",
 
 @pytest.fixture(scope="module")
 def dev_rows():
-    from data_prep import squad
-    return [squad.test_row(q) for q in squad.test_split(squad.load_source("local", "dev")[0], "dev-1000")]
+    return squad_test_rows("dev-1000")
 
 
 def write_split(folder, rows, name="dev-1000"):
-    path = folder / "data" / "squad" / "test" / f"{name}.jsonl"
-    atomic_write_jsonl(path, rows)
-    return path
+    return write_squad_split(folder, rows, name)
 
 
 def write_store(folder, split, rows, label, answer_of, adapter=None):
