@@ -8,6 +8,7 @@ Run `make export RECIPE=...` first. Writes bench/results/export_bench.{json,md} 
 export_accuracy_vs_cost.png (accuracy against cost: export rows beside the base and tuned rows).
 """
 import argparse
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -15,26 +16,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.machine import commit, cpu_name  # noqa: E402
 from eval.exports import compare_to_merged, drop_message, score_exports  # noqa: E402
 from eval.recipe import evaluate_recipe  # noqa: E402
 from slingshot.io import atomic_write_json, atomic_write_text  # noqa: E402
 from slingshot.recipe import load_recipe  # noqa: E402
 
 OUT = ROOT / "bench" / "results"
-
-
-def machine():
-    import os
-    import platform
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
-               platform.processor()) if Path("/proc/cpuinfo").exists() else platform.processor()
-    return f"{os.cpu_count()} cores, {cpu}"
-
-
-def commit():
-    import subprocess
-    result = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
-    return result.stdout.strip() or "unknown"
 
 
 def main(argv=None):
@@ -55,8 +43,8 @@ def main(argv=None):
                      "exact_match_ci": model["exact_match_ci"], "f1": model["f1"], "f1_ci": model["f1_ci"],
                      "questions_per_s": model["throughput"].get("questions_per_s") if model.get("throughput") else None,
                      "usd_per_1k_answers": model["cost"]["usd_per_1k_answers"]})
-    result = {"recipe": args.recipe, "limit": args.limit, "threads": args.threads, "machine": machine(),
-              "commit": commit(), "other_load": args.load, "models": rows,
+    result = {"recipe": args.recipe, "limit": args.limit, "threads": args.threads, "machine": f"{os.cpu_count()} cores, {cpu_name()}",
+              "commit": commit() or "unknown", "other_load": args.load, "models": rows,
               "vs_merged": {q: {**t, "message": drop_message(q, t)} for q, t in tests.items()},
               "gguf_bytes": {q: s.read_meta().get("gguf_bytes") for q, s in stores.items()}}
     atomic_write_json(OUT / "export_bench.json", result)

@@ -24,6 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.machine import commit  # noqa: E402
 from slingshot.io import atomic_write_json, atomic_write_text, read_jsonl  # noqa: E402
 from slingshot.layout import display_path  # noqa: E402
 from slingshot.recipe import distinct_trainings, load_recipe, shipped_recipes  # noqa: E402
@@ -32,8 +33,7 @@ from slingshot.recipe import distinct_trainings, load_recipe, shipped_recipes  #
 def machine():
     import torch
     info = {"cpu": platform.processor() or platform.machine(), "torch": torch.__version__,
-            "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                                     text=True).stdout.strip() or None,
+            "commit": commit(),
             "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
     if torch.cuda.is_available():
         props = torch.cuda.get_device_properties(0)

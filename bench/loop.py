@@ -11,7 +11,6 @@ what else was running. Run it from a fresh clone (`make clean` first) for the wh
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -19,17 +18,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.machine import commit, cpu_name  # noqa: E402
+
 PHASES = ("venv", "model", "prepare", "train", "eval")
-
-
-def cpu_name():
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def main(argv=None):
@@ -41,8 +34,7 @@ def main(argv=None):
         "recipe": args.recipe, "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": {"cpu": cpu_name(), "cores": os.cpu_count(),
                     "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1e9, 1)},
-        "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                                 text=True).stdout.strip(),
+        "commit": commit(),
         "load_before": os.getloadavg()[0], "phases_s": {},
     }
     for phase in PHASES:
