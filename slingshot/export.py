@@ -198,18 +198,17 @@ def base_with_run_tokenizer(recipe, merged_dir, folder):
     """A folder that llama.cpp's converter reads as the base model: the base's weights and config
     (linked, not copied) with the tokenizer and chat template the run trained with, so the base GGUF
     prompts as the adapter was trained."""
-    base = base_model_dir(recipe)
+    tokenizer_prefixes = ("tokenizer", "chat_template", "special_tokens")
     folder.mkdir(parents=True, exist_ok=True)
-    tokenizer_files = {f.name for f in merged_dir.iterdir() if f.name.startswith(("tokenizer", "chat_template",
-                                                                                    "special_tokens"))}
-    for f in base.iterdir():
-        if f.is_file() and f.name not in tokenizer_files and not f.name.startswith(("tokenizer", "chat_template", "special_tokens")):
+    for f in base_model_dir(recipe).iterdir():
+        if f.is_file() and not f.name.startswith(tokenizer_prefixes):
             link = folder / f.name
             if link.is_symlink() or link.exists():
                 link.unlink()
             link.symlink_to(f.resolve())
-    for name in tokenizer_files:
-        shutil.copyfile(merged_dir / name, folder / name)
+    for f in merged_dir.iterdir():
+        if f.name.startswith(tokenizer_prefixes):
+            shutil.copyfile(f, folder / f.name)
     return folder
 
 
@@ -311,15 +310,17 @@ def export(recipe, types=DEFAULT_TYPES, force=False):
         elif quant in QUANT_TYPES:
             build = (lambda out, q=quant: quantize(gguf_path(recipe, "F32"), out, q))
         else:
-            build = (lambda out: _make_adapter(recipe, merged_dir, out))
+            base_sha = (manifest["gguf"].get(ADAPTER_TYPE) or {}).get("base_sha256")
+            build = (lambda out: _make_adapter(recipe, merged_dir, out, base_sha))
         _make(manifest, manifest_path, recipe, quant, merged_dir, build, conversations)
     return manifest
 
 
-def _make_adapter(recipe, merged_dir, out):
+def _make_adapter(recipe, merged_dir, out, base_sha):
+    """The adapter's GGUF, and its base's unless the base file is the one this export recorded."""
     base_dir = base_with_run_tokenizer(recipe, merged_dir, export_dir(recipe) / "base")
     base_gguf = base_gguf_path(recipe)
-    if not base_gguf.exists():
+    if not (base_gguf.is_file() and sha256_file(base_gguf) == base_sha):
         print(f"writing {layout.display_path(base_gguf)}")
         convert(base_dir, base_gguf, "F16")
     convert_adapter(recipe, base_dir, out)
@@ -341,12 +342,11 @@ def _make(manifest, manifest_path, recipe, quant, merged_dir, build, conversatio
             raise ExportError(f"{layout.display_path(served)}: llama.cpp's server builds a different prompt from the "
                               f"GGUF's template on {prompts['n'] - prompts['llama_cpp_prompts_identical']} of "
                               f"{prompts['n']} test questions; first difference: {prompts['first_difference']}")
-        entry = {"path": layout.display_path(out), "bytes": out.stat().st_size, "sha256": sha256_file(out),
+        entry = {"bytes": out.stat().st_size, "sha256": sha256_file(out),
                  "eos_token": meta["eos_token"], "eot_token": meta["eot_token"], "chat_template_matches": True,
                  "vocabulary": meta["tokenizer_model"], "pre_tokenizer": meta["tokenizer_pre"], "prompts": prompts}
         if quant == ADAPTER_TYPE:
-            entry.update(base_path=layout.display_path(served), base_bytes=served.stat().st_size,
-                         base_sha256=sha256_file(served))
+            entry.update(base_bytes=served.stat().st_size, base_sha256=sha256_file(served))
     entry["path"] = layout.display_path(out)  # the recipe's own files, also when the run folder was moved
     if quant == ADAPTER_TYPE:
         entry["base_path"] = layout.display_path(base_gguf_path(recipe))

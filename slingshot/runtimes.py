@@ -8,6 +8,7 @@ what is checked is that the Go template's layout reproduces the trained prompt; 
 server builds from the GGUF's embedded template is checked by running its own formatter
 (`runtime_prompt`). Both checks compare bytes, then token ids.
 """
+import json
 import re
 import shlex
 from dataclasses import dataclass
@@ -73,11 +74,16 @@ def default_system_of(tokenizer, turn_layout, bos):
     return None
 
 
+def layout_bos(tokenizer, turn_layout):
+    """The BOS text the model's template writes first under this layout ("" when it writes none)."""
+    return (tokenizer.bos_token or "") if turn_layout.starts_with_bos else ""
+
+
 def match_layout(tokenizer, conversations):
     """(layout, default system) whose rendering equals the model's chat template on every conversation
     and probe, or (None, None)."""
     for turn_layout in LAYOUTS:
-        bos = tokenizer.bos_token or "" if turn_layout.starts_with_bos else ""
+        bos = layout_bos(tokenizer, turn_layout)
         try:
             system = default_system_of(tokenizer, turn_layout, bos)
             if system is not None and '"""' in system:
@@ -138,9 +144,9 @@ def check_prompts(gguf, tokenizer_dir, conversations):
     turn_layout, system = match_layout(tokenizer, conversations)
     if turn_layout and turn_layout.starts_with_bos != add_bos:
         turn_layout = system = None  # the runtime's own BOS would be missing or doubled
-    bos_layout = tokenizer.bos_token or "" if turn_layout and turn_layout.starts_with_bos else ""
     summary = {"n": len(conversations), "llama_cpp_chat_format": llama.chat_format,
-               "keeps_message_text": bool(turn_layout) and keeps_message_text(tokenizer, turn_layout, system, bos_layout),
+               "keeps_message_text": bool(turn_layout) and keeps_message_text(tokenizer, turn_layout, system,
+                                                                               layout_bos(tokenizer, turn_layout)),
                "llama_cpp_prompts_identical": 0, "llama_cpp_tokens_identical": 0,
                "ollama_layout": turn_layout.name if turn_layout else None, "ollama_prompts_identical": 0,
                "default_system": system, "first_difference": None}
@@ -164,8 +170,6 @@ def context_length(tokenizer_dir, conversations, max_new_tokens):
     """A context that holds the longest test prompt and its answer, in steps of 1,024 tokens, and no
     less than the 2,048 that llama.cpp's and Ollama's servers are used to."""
     from transformers import AutoTokenizer
-
-    import json
 
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
     longest = max(len(tokenizer(hf_prompt(tokenizer, m), add_special_tokens=False)["input_ids"])

@@ -195,7 +195,7 @@ def view_answer(prediction, meta):
     errors = m.get("errors")
     if errors:
         parts.append("errors: " + (errors if isinstance(errors, str) else "; ".join(map(str, errors)))[:2000])
-    return {"answer": prediction.get("answer", ""), "verdicts": [m.get("score"), m.get("leaderboard_mode_score")],
+    return {"answer": prediction.get("answer"), "verdicts": [m.get("score"), m.get("leaderboard_mode_score")],
             "detail": " · ".join(parts)}
 
 
