@@ -20,6 +20,7 @@ sys.path.insert(0, str(ROOT))
 
 from eval.backends.local import LocalBackend  # noqa: E402
 from slingshot.io import atomic_write_json, atomic_write_text, read_jsonl  # noqa: E402
+from slingshot.layout import test_split_path  # noqa: E402
 
 
 def matmul_gflops(device, dtype, size=2048, repeats=10):
@@ -82,7 +83,7 @@ def rates(n, seconds, prompt_tokens, new_tokens, params, peak_gflops):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="models/smollm2-135m-instruct")
-    parser.add_argument("--split", default=str(ROOT / "data/squad/test/dev-200.jsonl"))
+    parser.add_argument("--split", default=str(test_split_path("squad", "dev-200")))
     parser.add_argument("--n", type=int, default=64)
     parser.add_argument("--max-new-tokens", type=int, default=32)
     parser.add_argument("--baseline-batch", type=int, nargs="+", default=[1, 8])

@@ -13,7 +13,7 @@ import time
 from slingshot import contamination
 from slingshot.errors import cli
 from slingshot.io import atomic_write_json, atomic_write_jsonl, sha256_file, stable_hash
-from slingshot.layout import ROOT, display_path
+from slingshot.layout import display_path, resolve
 from slingshot.recipe import claim_folders, data_errors_located, load_recipe
 
 OUTPUTS = ("train", "validation", "test")
@@ -25,7 +25,7 @@ def is_up_to_date(manifest_file, fingerprint):
     manifest = json.loads(manifest_file.read_text())
     if manifest.get("fingerprint") != fingerprint or "contamination" not in manifest:
         return False
-    return all((ROOT / out["path"]).exists() and sha256_file(ROOT / out["path"]) == out["sha256"]
+    return all(resolve(out["path"]).exists() and sha256_file(resolve(out["path"])) == out["sha256"]
                for out in manifest["outputs"].values())
 
 

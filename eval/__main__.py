@@ -74,10 +74,11 @@ def add_run_args(parser):
 
 
 def cmd_run(args):
-    from eval.backends import make_backend
+    from eval.backends import make_backend, parse_model_spec
     from eval.run import evaluate, split_task
     from slingshot.tasks import get_task
 
+    parse_model_spec(args.model)  # a wrong spec is named before the split is looked up
     if not args.model.startswith("openai:") and (args.timeout is not None or args.max_retries is not None):
         raise UserError("--timeout and --max-retries apply to openai: models only")
     split_path = resolve_split(args.split)

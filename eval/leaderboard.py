@@ -19,7 +19,7 @@ from eval.run import EvalError, load_split, prompt_hash, split_task
 from eval.store import RESULTS_DIR, RunStore, now
 from slingshot.errors import cli
 from slingshot.io import sha256_file, stable_hash
-from slingshot.layout import ROOT, display_path
+from slingshot.layout import display_path, resolve
 from slingshot.metrics.julia.cases import iter_stored_runs
 from slingshot.metrics.julia.score import NEW_FUNCTION_RULES, SNIPPETS_ESCAPED
 from slingshot.tasks import julia as task
@@ -170,7 +170,7 @@ def reference_runs(split_path, models=None, results_dir=RESULTS_DIR, limit=None,
         for key in ("case", "case_dir", "prompt_label"):
             if not isinstance(row.get(key), str):
                 raise EvalError(f"{split_path}: row {lineno} ({row['id']}): missing key {key!r}")
-    case_dirs = {row["case"]: ROOT / row["case_dir"] for row in rows}
+    case_dirs = {row["case"]: resolve(row["case_dir"]) for row in rows}
     for case, case_dir in case_dirs.items():
         if not (case_dir / "definition.toml").is_file():
             raise EvalError(f"{split_path}: case {case}: {display_path(case_dir)} holds no definition.toml; "

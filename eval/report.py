@@ -19,7 +19,7 @@ from eval.store import RunStore, find_runs
 from eval.viewer import write_viewer
 from slingshot.errors import UserError
 from slingshot.io import atomic_write_json, atomic_write_text
-from slingshot.layout import ROOT, display_path
+from slingshot.layout import display_path, resolve
 from slingshot.tasks import TASKS, get_task
 
 ALPHA = 0.05
@@ -237,7 +237,7 @@ def training_contamination(adapter):
     from slingshot.contamination import check_recipe, contamination_statement
     from slingshot.recipe import load_recipe
 
-    recipe_file = ROOT / adapter / "recipe.yml"
+    recipe_file = resolve(adapter) / "recipe.yml"
     if not recipe_file.exists():
         return f"Not checked: {adapter} holds no recipe.yml, so its training data is unknown."
     try:

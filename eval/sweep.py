@@ -24,7 +24,7 @@ import yaml
 from eval.store import RESULTS_DIR, RunStore
 from slingshot.errors import UserError
 from slingshot.io import atomic_write_json, stable_hash
-from slingshot.layout import ROOT, TRAIN_SUMMARY, display_path, report_dir
+from slingshot.layout import ROOT, TRAIN_SUMMARY, display_path, report_dir, resolve
 from slingshot.recipe import COMMON_KEYS, PATH_KEYS, axolotl_keys, derive_recipe, load_recipe, suggest
 
 CELL_RECORD = "sweep_cell.json"
@@ -143,7 +143,7 @@ def is_finished(cell, limit):
         return False
     record = json.loads(record_file.read_text())
     summary = json.loads(summary_file.read_text())
-    store = RunStore(ROOT / record["store"])
+    store = RunStore(resolve(record["store"]))
     return (record.get("config") == stable_hash(cell["recipe"].config) and record.get("limit") == limit
             and record.get("fingerprint") == summary.get("fingerprint")
             and store.exists() and store.read_meta().get("status") == "done")
@@ -240,7 +240,7 @@ def report_finished(recipe, grid, cells, limit, out):
     finished = [dict(c, record=json.loads(cell_record(c).read_text())) for c in cells if is_finished(c, limit)]
     if not finished:
         raise SweepError(f"{recipe.path}: no finished cell to report on yet (0 of {len(cells)})")
-    base = RunStore(ROOT / finished[0]["record"]["base_store"])
+    base = RunStore(resolve(finished[0]["record"]["base_store"]))
     out = Path(out) if out else report_dir(sweep_name(recipe))
     report = build_sweep_report(recipe, grid, finished, base, out,
                                 unfinished=[c["recipe"].name for c in cells if not is_finished(c, limit)])

@@ -14,7 +14,7 @@ from eval import stats
 from eval.report import ALPHA, compare, load_run, summarize
 from eval.store import RunStore
 from slingshot.io import atomic_write_json, atomic_write_text
-from slingshot.layout import ROOT, display_path
+from slingshot.layout import display_path, resolve
 
 PLOTS = {"learning_curve": "learning_curve.png", "rank": "rank.png"}
 
@@ -96,7 +96,7 @@ def build_sweep_report(recipe, grid, results, base_store, out_dir, wall_s=None, 
     base_summary = summarize(base, metrics, n_boot, seed)
     cells = []
     for result in results:
-        run = load_run(RunStore(ROOT / result["record"]["store"]))
+        run = load_run(RunStore(resolve(result["record"]["store"])))
         summary = summarize(run, metrics, n_boot, seed)
         vs = compare(run, base, metrics, task.BINARY_METRICS, n_boot, seed)
         cell = row(result["recipe"].name, result["params"], summary, metrics, vs)

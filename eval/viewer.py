@@ -19,7 +19,7 @@ from pathlib import Path
 
 from eval.render import headline_cells
 from slingshot.io import atomic_write_text, read_jsonl, sha256_file
-from slingshot.layout import ROOT, display_path, test_split_path
+from slingshot.layout import display_path, resolve, test_split_path
 from slingshot.tasks import get_task
 
 PAGE = "index.html"
@@ -33,7 +33,7 @@ def find_split(runs):
     meta = runs[0].meta
     candidates = [r.meta["split_path"] for r in runs if r.meta.get("split_path")]
     candidates.append(test_split_path(meta["task"], meta["split"].split(":")[0]))
-    for path in dict.fromkeys(ROOT / p for p in candidates):
+    for path in dict.fromkeys(resolve(p) for p in candidates):
         if path.is_file() and sha256_file(path) == meta["split_sha256"]:
             return path
     return None

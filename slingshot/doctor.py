@@ -13,7 +13,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from slingshot.layout import ROOT
+from slingshot.layout import ROOT, resolve
 
 # Every pinned binary wheel exists for these (scripts/check_wheels.py; 3.10 and 3.13 not checked yet).
 SUPPORTED_PYTHON = ((3, 11), (3, 12))
@@ -75,7 +75,7 @@ def model_bytes(recipe):
 
 
 def check_disk(recipe):
-    if (ROOT / recipe.config["base_model"]).exists():
+    if resolve(recipe.config["base_model"]).exists():
         return "ok", "base model is local"
     cache = Path(os.environ.get("HF_HUB_CACHE") or Path(os.environ.get("HF_HOME", Path.home() / ".cache" / "huggingface")) / "hub")
     probe = cache
@@ -90,7 +90,7 @@ def check_disk(recipe):
 
 def check_hub(recipe):
     base = recipe.config["base_model"]
-    if (ROOT / base).exists():
+    if resolve(base).exists():
         return "ok", "base model is local"
     try:
         from huggingface_hub import auth_check
@@ -180,7 +180,7 @@ def check_extensions(recipe, torch=None, builds=None):
 
 def check_hf_cli(recipe):
     """The `hf` command (huggingface_hub's CLI; `huggingface-cli login` no longer works) and a token."""
-    if (ROOT / recipe.config["base_model"]).exists():
+    if resolve(recipe.config["base_model"]).exists():
         return "ok", "base model is local"
     hf = Path(sys.executable).parent / "hf"
     if not hf.exists() and not shutil.which("hf"):
@@ -208,7 +208,7 @@ def check_export_room(recipe, free_bytes=None):
 
 
 def needs_gpu(recipe):
-    return not (ROOT / recipe.config["base_model"]).exists() or bool(recipe.config.get("bf16") not in (False, None))
+    return not resolve(recipe.config["base_model"]).exists() or bool(recipe.config.get("bf16") not in (False, None))
 
 
 def guarded(check, *args):

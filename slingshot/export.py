@@ -56,7 +56,7 @@ def base_gguf_path(recipe):
 
 def base_model_dir(recipe):
     """The base model's local folder (a hub id is fetched into the hub's cache once)."""
-    local = layout.ROOT / recipe.config["base_model"]
+    local = layout.resolve(recipe.config["base_model"])
     if local.exists():
         return local
     from huggingface_hub import snapshot_download
@@ -80,7 +80,7 @@ def merge(recipe, out):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     run = recipe.output_dir
-    base = layout.ROOT / recipe.config["base_model"]
+    base = layout.resolve(recipe.config["base_model"])
     base = base if base.exists() else recipe.config["base_model"]
     model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
     merged = PeftModel.from_pretrained(model, run).merge_and_unload()

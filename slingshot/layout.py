@@ -9,19 +9,28 @@
     results/<split>/<model>-<key>/                           one scored model on one split
     reports/<recipe>/                                        a recipe's report
     reports/<recipe>-sweep/                                  a sweep's report (sweep.md, sweep.json, plots)
+    models/stand-ins/<model>-<shape>/                        random-initialized stand-ins of hub models
+
+data/, runs/, results/, reports/ and models/stand-ins/ are outputs: they live in the workspace, the
+repository itself unless SLINGSHOT_WORKSPACE names another folder (the tests use a temporary one).
+Paths in recipes and stores are written relative to it (`data/...`, `runs/...`), everything else
+relative to the repository (`models/...`, `recipes/...`): `resolve` and `display_path` map both ways.
 """
 import os
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+WORKSPACE = Path(os.environ.get("SLINGSHOT_WORKSPACE") or ROOT).resolve()
+OUTPUT_FOLDERS = ("data", "runs", "results", "reports", "models/stand-ins")
 RECIPES_DIR = ROOT / "recipes"
-DATA_DIR = ROOT / "data"
-RUNS_DIR = ROOT / "runs"
-REPORTS_DIR = ROOT / "reports"
+DATA_DIR = WORKSPACE / "data"
+RUNS_DIR = WORKSPACE / "runs"
+REPORTS_DIR = WORKSPACE / "reports"
 MODELS_DIR = ROOT / "models"
+STAND_INS_DIR = WORKSPACE / "models" / "stand-ins"
 SOURCES_DIR = ROOT / "data_prep" / "sources"     # carried source data, hash-checked on read
 LEADERBOARD_DIR = DATA_DIR / "julia-llm-leaderboard"  # the leaderboard tarball, unpacked on first use
-RESULTS_DIR = Path(os.environ.get("SLINGSHOT_RESULTS_DIR", ROOT / "results"))
+RESULTS_DIR = Path(os.environ.get("SLINGSHOT_RESULTS_DIR") or WORKSPACE / "results")
 
 MANIFEST = "manifest.json"
 TRAIN_SUMMARY = "train_summary.json"
@@ -77,13 +86,37 @@ def results_split_dir(split, results_dir=None):
     return Path(results_dir or RESULTS_DIR) / split
 
 
-def display_path(path):
-    """A path as a user of the repo writes it: relative to the repo root when inside it."""
+def _is_output(relative):
+    text = Path(relative).as_posix()
+    return any(text == folder or text.startswith(folder + "/") for folder in OUTPUT_FOLDERS)
+
+
+def resolve(path):
+    """The file a recipe's or store's path names: `data/...`, `runs/...` (outputs) in the workspace,
+    anything else relative in the repository; absolute paths as they are."""
     path = Path(path)
-    try:
-        return str(path.resolve().relative_to(ROOT))
-    except ValueError:
-        return str(path)
+    if path.is_absolute():
+        return path
+    return (WORKSPACE if _is_output(path) else ROOT) / path
+
+
+def relative_path(path):
+    """`path` as `resolve` reads it back (relative to the workspace or the repository), or None."""
+    path = Path(path).resolve()
+    for base, output in ((WORKSPACE, True), (ROOT, False)):
+        try:
+            relative = path.relative_to(base)
+        except ValueError:
+            continue
+        if _is_output(relative) == output or WORKSPACE == ROOT:
+            return relative
+    return None
+
+
+def display_path(path):
+    """A path as a user of the repo writes it: relative to the workspace or repository when inside."""
+    relative = relative_path(path)
+    return str(relative) if relative is not None else str(path)
 
 
 def is_derived(recipe_path):
@@ -105,9 +138,8 @@ def recipe_home(recipe_path):
 def owner_of(folder):
     """The recipe a data or run folder belongs to, relative to the repo for folders inside it.
     data/<name> and runs/<name> belong to the recipe named <name>; other folders have no owner."""
-    try:
-        rel = Path(folder).resolve().relative_to(ROOT)
-    except ValueError:
+    rel = relative_path(folder)
+    if rel is None:
         return None
     parts = rel.parts
     if len(parts) < 2 or parts[0] not in ("data", "runs"):
@@ -123,11 +155,11 @@ def recipe_paths(config, task_name, test_split):
     from recipe_home when the file leaves them out) and its task's test split."""
     def first_path(key):
         entries = config.get(key) or []
-        return ROOT / entries[0]["path"] if entries and isinstance(entries[0], dict) and entries[0].get("path") \
+        return resolve(entries[0]["path"]) if entries and isinstance(entries[0], dict) and entries[0].get("path") \
             else None
 
     train = first_path("datasets")
-    run = ROOT / config["output_dir"]
+    run = resolve(config["output_dir"])
     return {
         "train": train,
         "validation": first_path("test_datasets"),
@@ -137,5 +169,5 @@ def recipe_paths(config, task_name, test_split):
         "summary": run / TRAIN_SUMMARY,
         "adapter": run / ADAPTER_FILE,
         "export": run / EXPORT_DIR,
-        "prepared": ROOT / config.get("dataset_prepared_path", "last_run_prepared"),
+        "prepared": resolve(config.get("dataset_prepared_path", "last_run_prepared")),
     }

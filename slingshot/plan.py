@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from slingshot.errors import UserError
-from slingshot.layout import ROOT
+from slingshot.layout import ROOT, resolve
 
 CONFIGS_DIR = Path(__file__).resolve().parent / "model_configs"
 GB = 1e9
@@ -105,9 +105,9 @@ class Shapes:
 
 def model_config(base_model):
     """config.json of a local model folder, a carried hub config, or the hub; checked to be readable."""
-    local = ROOT / base_model / "config.json"
+    local = resolve(base_model) / "config.json"
     carried = CONFIGS_DIR / (base_model.replace("/", "--") + ".json")
-    if (ROOT / base_model).is_dir() and not local.is_file():
+    if resolve(base_model).is_dir() and not local.is_file():
         raise UserError(f"base_model {base_model!r} is a local folder without a config.json file: "
                         f"point base_model at a Hugging Face model folder or a hub id")
     path = local if local.exists() else carried if carried.exists() else None

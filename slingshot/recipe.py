@@ -234,6 +234,16 @@ def derive_recipe(recipe, name, config_overrides=None, block_overrides=None):
     return load_recipe(path)
 
 
+# A recipe cut to a few steps on a few rows: to check a set-up in minutes (the notebook's SHORT setting)
+# and, in the tests, the one short training that every test only reading an adapter shares.
+SHORT_CONFIG = {"max_steps": 3, "evals_per_epoch": None}
+SHORT_BLOCK = {"train_size": 24, "validation_size": 8}
+
+
+def short_recipe(recipe):
+    return derive_recipe(recipe, f"{recipe.name}-short", SHORT_CONFIG, SHORT_BLOCK)
+
+
 # ---------- reading the YAML: duplicate keys and alias bombs are errors, not silent surprises ----------
 
 MAX_YAML_VALUES = 100_000  # a recipe holds a few hundred; aliases may not expand beyond this
@@ -350,7 +360,7 @@ def check_values(recipe):
             fail("source", f"expected 'local', 'hub:<dataset>' or a folder, got {source!r}")
         if source.startswith("hub:") and task_name not in PERCENT_SIZES:
             fail("source", f"{source!r}: this task has no hub source; use 'local' or a folder")
-        if source not in ("local",) and not source.startswith("hub:") and not (layout.ROOT / source).is_dir():
+        if source not in ("local",) and not source.startswith("hub:") and not layout.resolve(source).is_dir():
             fail("source", f"{source!r} is neither 'local', 'hub:<dataset>' nor an existing folder")
     if "train_size" in block:
         problem = _size_problem(block["train_size"], percent=task_name in PERCENT_SIZES)
@@ -503,12 +513,10 @@ def own_paths(recipe, node=None):
             continue
         if not isinstance(value, str):
             continue  # Axolotl's schema check names the wrong type
-        path = (layout.ROOT / value).resolve()
-        try:
-            path.relative_to(layout.ROOT)
-        except ValueError:
-            continue
-        if path == (layout.ROOT / home[home_key]).resolve():
+        path = layout.resolve(value).resolve()
+        if layout.relative_path(path) is None:
+            continue  # outside the workspace and the repository
+        if path == layout.resolve(home[home_key]).resolve():
             continue
         where = f"{recipe.path}:{lines[key]}" if key in lines else str(recipe.path)
         owner = layout.owner_of(path)
@@ -543,7 +551,7 @@ def claim_folders(recipe):
         if not marker.exists():
             continue
         owner = marker.read_text(encoding="utf-8").strip()
-        owner_path = layout.ROOT / owner
+        owner_path = layout.resolve(owner)
         if owner != me and owner_path.exists() and owner_path.resolve() != recipe.path.resolve():
             key = "output_dir" if folder == paths["run"] else "datasets[0].path / test_datasets[0].path"
             raise RecipeError(

@@ -17,10 +17,9 @@ from pathlib import Path
 
 from slingshot.errors import UserError, cli
 from slingshot.io import stable_hash
-from slingshot.layout import MODELS_DIR, display_path
+from slingshot.layout import STAND_INS_DIR, display_path
 
 CONFIGS_DIR = Path(__file__).resolve().parent / "model_configs"
-STAND_INS_DIR = MODELS_DIR / "stand-ins"
 STAMP = "slingshot-stand-in.json"
 FORMAT = 1
 # tiny: 2 layers, head_dim 16, the base model's heads-per-KV-head ratio kept (4 query heads per group

@@ -25,7 +25,7 @@ import yaml
 from slingshot import contamination
 from slingshot.errors import UserError, cli
 from slingshot.io import atomic_write_json, atomic_write_text, read_jsonl, sha256_file, stable_hash
-from slingshot.layout import ADAPTER_FILE, AXOLOTL_CONFIG, ROOT, display_path
+from slingshot.layout import ADAPTER_FILE, AXOLOTL_CONFIG, ROOT, WORKSPACE, display_path, resolve
 from slingshot.recipe import claim_folders, derive_recipe, load_recipe
 
 
@@ -39,7 +39,8 @@ def axolotl_env(recipe):
     env.setdefault("OMP_NUM_THREADS", str(os.cpu_count()))  # else `accelerate launch` pins the CPU to 1 thread
     bin_dir = str(Path(sys.executable).parent)  # `axolotl train` execs `accelerate` from here
     env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
-    if (ROOT / recipe.config["base_model"]).exists():
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))  # slingshot.cpu_rank
+    if resolve(recipe.config["base_model"]).exists():
         env["HF_HUB_OFFLINE"] = "1"  # a local model needs no hub; avoids retries on a dead network
     return env
 
@@ -243,7 +244,7 @@ def count_training_tokens(recipe):
 
     base = recipe.config["base_model"]
     trained = recipe.output_dir / "tokenizer_config.json"  # Axolotl saves it with the recipe's chat template
-    source = recipe.output_dir if trained.exists() else ROOT / base if (ROOT / base).exists() else base
+    source = recipe.output_dir if trained.exists() else resolve(base) if resolve(base).exists() else base
     try:  # a hub model's tokenizer is in the local cache once training has run
         tokenizer = AutoTokenizer.from_pretrained(source)
     except (OSError, ValueError):
@@ -288,9 +289,20 @@ def recipe_gpus(recipe):
     return gpus
 
 
+REPO_PATH_KEYS = ("base_model", "base_model_config", "tokenizer_config", "deepspeed", "chat_template_jinja")
+
+
 def axolotl_config(recipe):
-    """The recipe as plain Axolotl reads it: paths filled in, the slingshot block left out."""
-    return {k: v for k, v in recipe.config.items() if k != "slingshot"}
+    """The recipe as plain Axolotl reads it from the workspace (its working folder): paths filled in,
+    the slingshot block left out; repository files (a local model, a DeepSpeed config) made absolute
+    when the workspace is another folder."""
+    config = {k: v for k, v in recipe.config.items() if k != "slingshot"}
+    if WORKSPACE != ROOT:
+        for key in REPO_PATH_KEYS:
+            value = config.get(key)
+            if isinstance(value, str) and not Path(value).is_absolute() and resolve(value).exists():
+                config[key] = str(resolve(value))
+    return config
 
 
 def train(recipe, force=False, gpus=None, nodes=1, node_rank=0, head="127.0.0.1:29500"):
@@ -368,7 +380,7 @@ def train(recipe, force=False, gpus=None, nodes=1, node_rank=0, head="127.0.0.1:
 
 
 def _run(command, env, log):
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE,
+    process = subprocess.Popen(command, cwd=WORKSPACE, env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True, bufsize=1)
     for line in process.stdout:
         log.write(line)
@@ -499,11 +511,11 @@ SMOKE_RUN_LENGTH = {
 def stand_in_override(config, shape="tiny"):
     """[("base_model", stand-in folder, why)] for a hub base model; [] for a local one."""
     base = config["base_model"]
-    if (ROOT / base).exists():
+    if resolve(base).exists():
         return []
     from slingshot.stand_in import stand_in_path
     size = "small" if shape == "tiny" else "full-size"
-    return [("base_model", str(stand_in_path(base, shape).relative_to(ROOT)),
+    return [("base_model", display_path(stand_in_path(base, shape)),
              f"the weights are on the hub (and too large for a CPU): a {size} random-initialized model of "
              f"the same architecture and special tokens, built locally, stands in")]
 
@@ -557,7 +569,7 @@ def smoke_recipe(recipe, steps=1, shape="tiny", cpu=True, name=None):
 def prepare_smoke(recipe, **kwargs):
     """The smoke recipe of a GPU recipe (smoke_recipe's arguments), with its stand-in model built and
     its data prepared (by data_prep, in its own process)."""
-    if not (ROOT / recipe.config["base_model"]).exists():
+    if not resolve(recipe.config["base_model"]).exists():
         from slingshot.stand_in import build_stand_in
         build_stand_in(recipe.config["base_model"], kwargs.get("shape", "tiny"))
     smoke = smoke_recipe(recipe, **kwargs)

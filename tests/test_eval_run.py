@@ -6,11 +6,9 @@ import pytest
 from eval.backends import parse_model_spec
 from eval.backends.local import LocalBackend
 from eval.run import EvalError, evaluate, load_split
-from slingshot.layout import ROOT
 from slingshot.io import atomic_write_jsonl, read_jsonl
 from tests.conftest import run_module
 
-SPLIT = ROOT / "data" / "squad" / "test" / "dev-200.jsonl"
 
 
 @pytest.fixture(scope="module")

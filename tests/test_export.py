@@ -7,11 +7,10 @@ import time
 import pytest
 
 from eval.exports import ExportDropError, check_drops, compare_to_merged, drop_message
-from slingshot import ROOT
+from slingshot.layout import resolve
 from slingshot.export import ExportError, export
 from slingshot.recipe import load_recipe
 from slingshot.runtimes import check_prompts, read_conversations
-from slingshot.train import derive_recipe
 from tests.conftest import DEFAULT_RECIPE, run_module
 
 
@@ -42,14 +41,10 @@ def test_unknown_quant_type_is_named():
 
 
 @pytest.fixture(scope="module")
-def exported(model_dir):
-    """A 3-step adapter of the default recipe, exported to F32, F16, Q8_0 and the adapter alone."""
+def exported(short_run):
+    """The shared 3-step adapter of the default recipe, exported to F32, F16, Q8_0 and the adapter alone."""
     pytest.importorskip("llama_cpp", reason="run `make llamacpp`")
-    recipe = derive_recipe(load_recipe(DEFAULT_RECIPE), "export-squad-cpu",
-                           {"max_steps": 3, "evals_per_epoch": None},
-                           {"train_size": 24, "validation_size": 8})
-    run_module("data_prep", recipe.path, check=True)
-    run_module("slingshot.train", recipe.path, check=True)
+    recipe = short_run
     result = run_module("slingshot.export", recipe.path, "--types", "F32,F16,Q8_0,LORA", check=True)
     recipe.export_stdout = result.stdout
     return recipe
@@ -64,7 +59,7 @@ def test_export_files_and_eos(exported):
         folder / "merged" / "tokenizer_config.json").read_text()
     for quant in ("F32", "F16", "Q8_0"):
         entry = manifest["gguf"][quant]
-        assert (ROOT / entry["path"]).name == f"{exported.name}-{quant}.gguf"
+        assert resolve(entry["path"]).name == f"{exported.name}-{quant}.gguf"
         assert entry["eos_token"] == "<|im_end|>" and entry["chat_template_matches"]
         assert entry["vocabulary"] == "gpt2" and entry["pre_tokenizer"] == "smollm"  # llama.cpp knows the tokenizer
     sizes = {q: manifest["gguf"][q]["bytes"] for q in ("F32", "F16", "Q8_0")}
@@ -83,7 +78,7 @@ def test_modelfiles_and_commands(exported):
     manifest = json.loads((folder / "export.json").read_text())
     n_test = len(read_conversations(exported.paths["test"]))
     for quant, entry in manifest["gguf"].items():
-        text = (ROOT / entry["modelfile"]).read_text()
+        text = resolve(entry["modelfile"]).read_text()
         model_line = f"FROM ./base-F16.gguf\nADAPTER ./{exported.name}-LORA.gguf" if quant == "LORA" \
             else f"FROM ./{exported.name}-{quant}.gguf"
         assert model_line in text, text
@@ -109,7 +104,7 @@ def test_runtime_prompt_is_the_trained_prompt(exported, quant):
     manifest = json.loads((exported.output_dir / "export" / "export.json").read_text())
     entry = manifest["gguf"][quant]
     conversations = read_conversations(exported.paths["test"])
-    prompts = check_prompts(ROOT / entry.get("base_path", entry["path"]), ROOT / manifest["merged"]["path"],
+    prompts = check_prompts(resolve(entry.get("base_path", entry["path"])), resolve(manifest["merged"]["path"]),
                             conversations)
     assert prompts["n"] == len(conversations) == 200
     assert prompts["llama_cpp_prompts_identical"] == prompts["llama_cpp_tokens_identical"] == 200, prompts
@@ -127,7 +122,7 @@ def test_served_export_stops_at_end_of_turn(exported):
     manifest = json.loads((exported.output_dir / "export" / "export.json").read_text())
     entry = manifest["gguf"]["Q8_0"]
     conversations = read_conversations(exported.paths["test"], limit=8)
-    with LlamaServer(ROOT / entry["path"], n_ctx=manifest["context_length"]) as server:
+    with LlamaServer(resolve(entry["path"]), n_ctx=manifest["context_length"]) as server:
         client = OpenAI(base_url=server.base_url, api_key="not-needed")
         for messages in conversations:
             reply = client.chat.completions.create(model="export", messages=messages, max_tokens=300, temperature=0)
@@ -168,7 +163,7 @@ def test_killed_server_resumes_without_asking_twice(exported, tmp_path):
     split = test_split_path("squad", exported.params()["test_split"])
     manifest = json.loads((exported.output_dir / "export" / "export.json").read_text())
     entry = manifest["gguf"]["Q8_0"]
-    gguf = ROOT / entry["path"]
+    gguf = resolve(entry["path"])
 
     server = LlamaServer(gguf)
     backend = GGUFBackend(gguf, entry["sha256"], server.base_url, max_retries=0)

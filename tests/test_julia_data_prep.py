@@ -6,6 +6,7 @@ import pytest
 
 from data_prep import julia as prep
 from data_prep.__main__ import prepare_recipe
+from slingshot.layout import resolve
 from slingshot.metrics.julia.cases import iter_stored_runs, leaderboard_root
 from slingshot.layout import ROOT
 from slingshot.io import read_jsonl
@@ -137,7 +138,7 @@ def test_test_rows_one_per_case_and_template(small):
     assert [r["id"] for r in rows["test"]] == [f"{c}/{t}" for c in runnable for t in spec["templates"]]
     for row in rows["test"]:
         assert [m["role"] for m in row["messages"]] == ["system", "user"]
-        assert (ROOT / row["case_dir"] / "definition.toml").exists()
+        assert (resolve(row["case_dir"]) / "definition.toml").exists()
         assert not Path(row["case_dir"]).is_absolute()  # the split stays valid on another machine
         assert row["prompt_label"] in spec["templates"] and row["case"] in row["id"]
 
@@ -166,7 +167,7 @@ def test_prepare_recipe_writes_rows_and_manifest(tmp_path, capsys):
     assert manifest["stats"]["train_cases"] == sorted(block["train_cases"])
     train = read_jsonl(tmp_path / "data" / "train.jsonl")
     assert {r["prompt_label"] for r in train} <= set(block["prompt_templates"])
-    assert read_jsonl(ROOT / manifest["outputs"]["test"]["path"])[0]["id"] == "clean_column/InJulia"
+    assert read_jsonl(resolve(manifest["outputs"]["test"]["path"]))[0]["id"] == "clean_column/InJulia"
     capsys.readouterr()
     prepare_recipe(recipe)
     assert "up to date" in capsys.readouterr().out

@@ -25,7 +25,7 @@ def test_julia_cpu_recipe_end_to_end(model_dir, tmp_path):
     prepared = run_module("data_prep", recipe.path, check=True)
     assert "test cases" in prepared.stdout or "contamina" in prepared.stdout.lower()
     run_module("slingshot.train", "--force", recipe.path, check=True)
-    summary = json.loads((ROOT / recipe.config["output_dir"] / "train_summary.json").read_text())
+    summary = json.loads((recipe.output_dir / "train_summary.json").read_text())
     assert summary["steps"] == 2 and "seen" in summary["contamination"]
 
     report_dir = tmp_path / "report"

@@ -5,12 +5,12 @@ import json
 import pytest
 
 from data_prep import julia as julia_prep
+from slingshot.layout import resolve
 from slingshot.metrics.julia.cases import iter_cases, leaderboard_root
 from eval.leaderboard import reference_runs
 from eval.report import build_report
 from eval.run import EvalError
 from eval.store import RunStore
-from slingshot.layout import ROOT
 from slingshot.contamination import check, contamination_statement
 from slingshot.io import sha256_file
 from slingshot.layout import display_path
@@ -48,7 +48,7 @@ def split(tmp_path, leaderboard):
 def points_from_files(case_dir, template, model):
     """The leaderboard's points of every stored answer, read straight from the JSON files."""
     scores, tokens, cost, early = [], [0, 0], 0.0, 0
-    for path in sorted((ROOT / case_dir).rglob(f"evaluation__{template}__*.json")):
+    for path in sorted(resolve(case_dir).rglob(f"evaluation__{template}__*.json")):
         e = json.loads(path.read_text())
         if e["model"] != model:
             continue

@@ -16,7 +16,7 @@ def test_notebook_is_clean_and_valid():
 
 
 @pytest.mark.slow
-def test_notebook_runs_prepare_train_eval_and_shows_the_report(model_dir, monkeypatch):
+def test_notebook_runs_prepare_train_eval_and_shows_the_report(short_run, monkeypatch):
     import nbformat
     from nbclient import NotebookClient
 
@@ -30,5 +30,5 @@ def test_notebook_runs_prepare_train_eval_and_shows_the_report(model_dir, monkey
     assert "ready for" in text  # make doctor passed
     shown = [o for o in outputs if o.output_type == "display_data"]
     markdown = "".join(o["data"].get("text/markdown", "") for o in shown)
-    assert "notebook-short (tuned)" in markdown and "EM" in markdown
+    assert "squad-smollm2-135m-lora-cpu-short (tuned)" in markdown and "EM" in markdown
     assert sum("image/png" in o["data"] for o in shown) >= 3  # report plots and the loss curve

@@ -3,25 +3,19 @@ import json
 
 import pytest
 
-from slingshot.layout import ROOT
-from slingshot.recipe import derive_recipe, load_recipe
-from tests.conftest import DEFAULT_RECIPE, run_module
+from tests.conftest import run_module
 
 
 @pytest.mark.slow
-def test_default_recipe_end_to_end(model_dir, tmp_path):
-    recipe = derive_recipe(load_recipe(DEFAULT_RECIPE), "e2e-squad-cpu",
-                           {"max_steps": 3, "evals_per_epoch": None},
-                           {"train_size": 24, "validation_size": 8})
-    run_module("data_prep", recipe.path, check=True)
-    train = run_module("slingshot.train", "--force", recipe.path, check=True)
-    run = ROOT / recipe.config["output_dir"]
+def test_default_recipe_end_to_end(short_run, tmp_path):
+    recipe = short_run
+    run = recipe.output_dir
     for name in ("adapter_model.safetensors", "adapter_config.json", "resolved_config.yml",
                  "train.log", "loss.png", "loss.csv", "train_summary.json"):
         assert (run / name).exists(), name
     summary = json.loads((run / "train_summary.json").read_text())
     assert summary["steps"] == 3 and summary["trainable_parameters"] > 1_000_000
-    assert "trained" in train.stdout
+    assert "trained" in recipe.train_stdout
 
     results, report = tmp_path / "results", tmp_path / "report"
     run_module("eval", "recipe", recipe.path, "--limit", "6", "--out", report,

@@ -2,13 +2,12 @@
 paths point at another recipe's folders fails before anything is written."""
 import hashlib
 import re
-import shutil
 import uuid
 
 import pytest
 import yaml
 
-from slingshot.layout import ROOT, recipe_home
+from slingshot.layout import DATA_DIR, REPORTS_DIR, ROOT, RUNS_DIR, recipe_home, recipe_name, relative_path
 from slingshot.recipe import RecipeError, load_recipe
 from tests.conftest import DEFAULT_RECIPE, run_module, write_recipe
 
@@ -16,26 +15,18 @@ DEFAULT_NAME = "squad-smollm2-135m-lora-cpu"
 
 
 @pytest.fixture
-def recipe_copy():
-    """A file next to the default recipe (removed afterwards, with everything it wrote)."""
-    made = []
-
+def recipe_copy(tmp_path):
+    """A user's copy of the default recipe, in a folder of the test's own."""
     def make(text=None, stem=None):
-        path = DEFAULT_RECIPE.parent / f"{stem or 'test-' + uuid.uuid4().hex[:8]}.yml"
+        path = tmp_path / f"{stem or 'test-' + uuid.uuid4().hex[:8]}.yml"
         path.write_text(text if text is not None else DEFAULT_RECIPE.read_text())
-        made.append(path)
         return path
 
-    yield make
-    for path in made:
-        name = load_name(path)
-        for folder in (ROOT / "data" / name, ROOT / "runs" / name, ROOT / "reports" / name):
-            shutil.rmtree(folder, ignore_errors=True)
-        path.unlink(missing_ok=True)
+    return make
 
 
 def load_name(path):
-    return "-".join(path.resolve().relative_to(ROOT / "recipes").with_suffix("").parts)
+    return recipe_name(path)
 
 
 def test_recipes_carry_no_paths_and_get_their_own():
@@ -58,7 +49,7 @@ def test_a_copy_gets_folders_of_its_own(recipe_copy):
     assert copy.name == load_name(path) != original.name
     for key in ("train", "validation", "manifest", "run", "summary", "adapter", "prepared"):
         assert copy.paths[key] != original.paths[key]
-        assert copy.name in str(copy.paths[key].relative_to(ROOT))
+        assert copy.name in str(relative_path(copy.paths[key]))
     assert copy.paths["test"] == original.paths["test"]  # the held-out split is shared on purpose
 
 
@@ -82,9 +73,9 @@ def test_a_path_into_another_recipes_folder_fails_with_line_and_fix(recipe_copy)
         load_recipe(path)
 
 
-def test_own_paths_written_out_are_accepted(recipe_copy):
+def test_own_paths_written_out_are_accepted(recipe_copy, tmp_path):
     stem = "test-" + uuid.uuid4().hex[:8]
-    home = recipe_home(DEFAULT_RECIPE.parent / f"{stem}.yml")
+    home = recipe_home(tmp_path / f"{stem}.yml")
     path = recipe_copy(DEFAULT_RECIPE.read_text() + f"output_dir: {home['output_dir']}\n", stem=stem)
     assert load_recipe(path).config["output_dir"] == f"runs/{load_name(path)}"
 
@@ -133,7 +124,7 @@ def test_copy_edit_prepare_train_leaves_the_original_byte_identical(recipe_copy,
     run_module("slingshot.train", original, check=True)
     run_module("eval", "recipe", original, "--limit", "3", env=results, check=True)
     name = load_name(original)
-    folders = [ROOT / "data" / name, ROOT / "runs" / name, ROOT / "reports" / name, tmp_path / "results"]
+    folders = [DATA_DIR / name, RUNS_DIR / name, REPORTS_DIR / name, tmp_path / "results"]
     before = tree_hashes(*folders)
     assert any(k.endswith("adapter_model.safetensors") for k in before)
     assert any(k.endswith("train.jsonl") for k in before) and any("predictions.jsonl" in k for k in before)
@@ -148,7 +139,7 @@ def test_copy_edit_prepare_train_leaves_the_original_byte_identical(recipe_copy,
 
     assert tree_hashes(*folders) == before
     copied = load_recipe(copy)
-    assert copied.paths["adapter"].exists() and copied.paths["adapter"].parent == ROOT / "runs" / copied.name
+    assert copied.paths["adapter"].exists() and copied.paths["adapter"].parent == RUNS_DIR / copied.name
     manifest = yaml.safe_load(copied.paths["manifest"].read_text())
     assert manifest["outputs"]["train"]["rows"] == 6
     runnable = yaml.safe_load((copied.output_dir / "axolotl.yml").read_text())

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from slingshot.layout import RUNS_DIR
 from slingshot.layout import ROOT
 from slingshot.recipe import RecipeError, distinct_trainings, load_recipe, shipped_recipes
 from tests.conftest import DEFAULT_RECIPE, run_module, write_recipe
@@ -152,7 +153,7 @@ def test_gpu_check_on_tiny_stand_ins(model_dir, tmp_path):
         assert r["steps"] == 1 and r["final_train_loss"] > 0, r
         assert r["stand_in"].startswith("models/stand-ins/") and r["stand_in"].endswith("-tiny")
         assert 1 <= len(r["overrides"]) <= 8 and r["plan_peak_gpu_memory_gb"] > 0
-        run = ROOT / "runs" / "derived" / f"gpu-check-tiny-{load_recipe(ROOT / r['recipe']).name}"
+        run = RUNS_DIR / "derived" / f"gpu-check-tiny-{load_recipe(ROOT / r['recipe']).name}"
         log = (run / "train.log").read_text()
         axolotl = yaml.safe_load((run / "axolotl.yml").read_text())
         shipped = load_recipe(ROOT / r["recipe"]).config

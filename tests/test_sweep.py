@@ -10,6 +10,7 @@ import pytest
 
 from eval.stats import holm
 from eval.sweep import SweepError, cell_slug, make_cells, parse_sweep
+from slingshot.layout import DATA_DIR, RUNS_DIR
 from slingshot.layout import ROOT
 from slingshot.recipe import derive_recipe, load_recipe
 from tests.conftest import DEFAULT_RECIPE, run_module
@@ -60,12 +61,12 @@ TINY = "sweeptest-tiny"
 
 
 def cell_runs():
-    return sorted((ROOT / "runs" / "derived").glob(f"{TINY}-sweep-*"))
+    return sorted((RUNS_DIR / "derived").glob(f"{TINY}-sweep-*"))
 
 
 @pytest.mark.slow
 def test_two_cell_sweep_killed_after_the_first_cell_resumes_without_retraining(model_dir, tmp_path):
-    for folder in cell_runs() + sorted((ROOT / "data" / "derived").glob(f"{TINY}-sweep-*")):
+    for folder in cell_runs() + sorted((DATA_DIR / "derived").glob(f"{TINY}-sweep-*")):
         shutil.rmtree(folder)
     tiny = derive_recipe(load_recipe(DEFAULT_RECIPE), TINY,
                          {"max_steps": 2, "evals_per_epoch": None, "micro_batch_size": 4, "warmup_steps": 0},

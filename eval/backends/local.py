@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 
 from eval.backends import Generation
-from slingshot.layout import ROOT
+from slingshot.layout import display_path, resolve
 from slingshot.io import sha256_file
 from slingshot.errors import UserError
 
@@ -56,8 +56,8 @@ def register_sdpa_grouped():
 
 def resolve_path(name):
     path = Path(name)
-    if not path.is_absolute() and (ROOT / path).exists():
-        path = ROOT / path
+    if not path.is_absolute() and resolve(path).exists():
+        path = resolve(path)
     return path
 
 
@@ -271,7 +271,4 @@ class LocalBackend:
 
 
 def _display(path):
-    try:
-        return str(Path(path).resolve().relative_to(ROOT))
-    except ValueError:
-        return str(path)
+    return display_path(path)

@@ -6,7 +6,7 @@ that scored full points; test rows are one prompt per (case, template) of a name
 Bump PROMPT_VERSION whenever the choice of rendering or the message conversion changes.
 """
 from slingshot.errors import DataError, UserError
-from slingshot.layout import ROOT
+from slingshot.layout import resolve
 from slingshot.tasks import prompt_of, prompt_text, user_messages  # noqa: F401  (data_prep uses task.prompt_of)
 
 PROMPT_VERSION = "julia-leaderboard-v1"
@@ -210,10 +210,10 @@ def score(row, answer):
     from slingshot.metrics.julia.score import score_answer
 
 
-    result = score_answer(ROOT / row["case_dir"], answer, mode="corrected")
+    result = score_answer(resolve(row["case_dir"]), answer, mode="corrected")
     metrics = {k: result[k] for k in SCORE_FIELDS if k in result}
     if metrics.get("skipped"):
         metrics.pop("score", None)
     else:  # what the leaderboard's own harness would have given, for the report's comparison
-        metrics["leaderboard_mode_score"] = score_answer(ROOT / row["case_dir"], answer, mode="leaderboard")["score"]
+        metrics["leaderboard_mode_score"] = score_answer(resolve(row["case_dir"]), answer, mode="leaderboard")["score"]
     return metrics
