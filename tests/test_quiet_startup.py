@@ -9,7 +9,6 @@ GPU_RECIPE = "recipes/squad/llama-3.1-8b/lora.yml"
 
 
 def python(code, env=None):
-
     return subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300,
                           env={**os.environ, **(env or {})})
 
