@@ -216,16 +216,29 @@ def sweep(folder, key):
     data = read_json(REPORTS / folder / "sweep.json")
     rows = []
     for cell in data["cells"]:
-        em = cell["vs_baseline"]["exact_match"]
+        em, f1 = cell["vs_baseline"]["exact_match"], cell["vs_baseline"]["f1"]
         rows.append((cell["params"][key], ci(cell["exact_match"], cell["exact_match_ci"]), ci(cell["f1"], cell["f1_ci"]),
-                     f"{em['diff']:+.1f}, Holm {p_text(em['p_holm'])}", f"{cell['train_wall_s'] / 60:.1f} min"))
-    text = table([key, "EM [95% CI]", "F1 [95% CI]", "ΔEM vs base 0-shot", "training time"], rows)
+                     f"{em['diff']:+.1f}, Holm {p_text(em['p_holm'])}",
+                     f"{ci(f1['diff'], f1['ci'], signed=True)}, Holm {p_text(f1['p_holm'])}",
+                     f"{(cell['train_wall_s'] + cell['eval_wall_s']) / 60:.1f} min"))
+    text = table([key, "EM [95% CI]", "F1 [95% CI]", "ΔEM vs base 0-shot", "ΔF1 vs base 0-shot",
+                  "train + score"], rows)
+    text += (f"\n\nThis sweep ran {data['wall_s'] / 60:.1f} minutes (cells finished earlier are kept, not rerun; "
+             f"scoring the base row once takes {data['baseline']['eval_wall_s'] / 60:.1f}).")
     if key == "seed":
         spread = {m: max(c[m] for c in data["cells"]) - min(c[m] for c in data["cells"]) for m in ("exact_match", "f1")}
         half = max((c["exact_match_ci"][1] - c["exact_match_ci"][0]) / 2 for c in data["cells"])
-        text += (f"\n\nSeed spread (max - min): {spread['exact_match']:.1f} EM and {spread['f1']:.1f} F1 points, "
+        text += (f" Seed spread (max - min): {spread['exact_match']:.1f} EM and {spread['f1']:.1f} F1 points, "
                  f"against a 95% CI half-width of up to ±{half:.1f} EM.")
     return text + f"\n\n{data['conclusion']}"
+
+
+def stack():
+    """The pinned versions of the packages that decide how training runs."""
+    pins = dict(line.split("==", 1) for line in (ROOT / "requirements" / "constraints.txt").read_text().splitlines()
+                if "==" in line and not line.startswith("#"))
+    names = ("axolotl", "torch", "transformers", "peft", "trl", "accelerate", "datasets", "bitsandbytes", "deepspeed")
+    return "Pinned: " + ", ".join(f"{name} {pins[name]}" for name in names) + "."
 
 
 FIGURES = {
@@ -243,6 +256,7 @@ FIGURES = {
     "export-bench": export_bench,
     "sweep-curve": lambda: sweep(f"{DEFAULT}-sweep", "train_size"),
     "sweep-seeds": lambda: sweep(f"{DEFAULT}-seeds", "seed"),
+    "stack": stack,
 }
 
 

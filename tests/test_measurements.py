@@ -80,3 +80,16 @@ def test_the_readme_is_a_front_door_and_its_links_resolve():
         for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", page.read_text()):
             if not target.startswith(("http://", "https://")):
                 assert (page.parent / target).exists(), f"{page.name}: broken link {target}"
+
+
+def test_make_help_lists_every_target_and_variable():
+    import subprocess
+    makefile = (ROOT / "Makefile").read_text()
+    shown = subprocess.run(["make", "-s", "help"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    targets = re.search(r"^\.PHONY: (.+)$", makefile, re.M).group(1).split()
+    listed = set(re.findall(r"^  ([a-z-]+) ", shown, re.M))
+    assert set(targets) - listed == set()
+    variables = set(re.findall(r"^([A-Z_]+) \?=", makefile, re.M)) | set(re.findall(r"\$\(if \$\(([A-Z_]+)\)", makefile))
+    variables |= set(re.findall(r"ifeq \(\$\(([A-Z_]+)\)", makefile))
+    variables |= {"NODES", "NODE_RANK", "HEAD"}  # read from the environment by slingshot.train
+    assert {v for v in variables if not re.search(rf"\b{v}\b", shown)} == set()
