@@ -69,9 +69,8 @@ def headline():
     parts = []
     for metric, label in (("exact_match", "EM"), ("f1", "F1")):
         base, test = best_baseline(report, metric)
-        shots = base["name"].split("base, ")[-1].rstrip(")")
         parts.append(f"**{ci(test['diff'], test['ci'], signed=True)} {label}** over the base model's best "
-                     f"({shots}, {base[metric]:.1f}), {p_text(test['p_value'])}")
+                     f"({base['shots']}-shot, {base[metric]:.1f}), {p_text(test['p_value'])}")
     return (f"The tuned SmolLM2-135M scores **{ci(tuned['exact_match'], tuned['exact_match_ci'])} EM** and "
             f"{ci(tuned['f1'], tuned['f1_ci'])} F1 on the {tuned['n']} held-out questions of `{report['split']}`: "
             + "; ".join(parts) + ".")
