@@ -24,8 +24,11 @@ help:  # this list
 	@sed -n '1,4p' Makefile
 	@echo; echo "targets:"
 	@grep -E '^[a-z-]+:.*#' Makefile | sed -E 's/^([a-z-]+):[^#]*# */  \1\t/' | expand -t 18
-	@echo; echo "variables: RECIPE (default $(RECIPE)), SWEEP, GPUS, GPU=1 (GPU extras), GPU_NAME (plan's GPU),"
-	@echo "  TORCH_INDEX (a torch index for an older driver), LIMIT (questions to score), EXPORTS=1, TYPES, MAX_DROP, OUT"
+	@echo; echo "variables: RECIPE (default $(RECIPE)), SWEEP, OUT (sweep report folder),"
+	@echo "  GPUS (data-parallel GPUs), NODES, NODE_RANK, HEAD (multi-node train: node count, this node, head host:port),"
+	@echo "  GPU=1 (GPU extras), GPU_NAME (plan's GPU), TORCH_INDEX (a torch index for an older driver),"
+	@echo "  PYTHON_FOR_VENV (the Python that makes .venv), LIMIT (questions to score), EXPORTS=1 (score the exports),"
+	@echo "  TYPES (export types), MAX_DROP (EM points an export may lose)"
 
 venv: $(VENV)/.installed $(if $(filter 1,$(GPU)),$(VENV)/.installed-gpu)  # the pinned set in .venv (torch's CPU build without a GPU; GPU extras with one)
 
@@ -104,7 +107,7 @@ report: eval  # finished runs are never recomputed: this only rebuilds the repor
 sweep: venv model  # SWEEP="key=v1,v2 ..." or the recipe's slingshot.sweep block; finished cells are kept
 	$(PY) -m eval sweep $(RECIPE) $(if $(SWEEP),--sweep "$(SWEEP)") $(if $(LIMIT),--limit $(LIMIT)) $(if $(OUT),--out $(OUT))
 
-measurements: venv  # recipes/<task>/<model>/README.md tables, from docs/reports/<recipe>/ (never typed by hand)
+measurements: venv  # recipe tables and the figures README.md and docs/ quote, from committed results (never typed by hand)
 	$(PY) -m eval.measurements
 
 publish: venv  # copy RECIPE's finished run and report into docs/reports/<recipe>/, then regenerate the tables

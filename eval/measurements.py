@@ -1,7 +1,8 @@
 """`make measurements`: each recipe folder's README table, generated from published runs, never typed.
 
-    python -m eval.measurements                  # write recipes/<task>/<model>/README.md for every folder
-    python -m eval.measurements --check          # exit 1 if a README differs from what the runs say
+    python -m eval.measurements                  # write recipes/<task>/<model>/README.md for every folder,
+                                                 # and the figures README.md and docs/*.md quote (eval/figures.py)
+    python -m eval.measurements --check          # exit 1 if a README or page differs from what the runs say
     python -m eval.measurements --publish RECIPE # copy a recipe's finished run into docs/reports/<name>/ first
 
 A recipe's measurements are docs/reports/<name>/train_summary.json (written by `make train`) and
@@ -14,6 +15,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from eval.figures import stale_pages
 from slingshot.errors import UserError, cli
 from slingshot.io import atomic_write_text
 from slingshot.layout import RECIPES_DIR, ROOT, TRAIN_SUMMARY, display_path, recipe_name, report_dir
@@ -120,7 +122,7 @@ def publish(recipe_path, root=PUBLISHED):
 @cli
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m eval.measurements", description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="fail if a README is not what the runs say")
+    parser.add_argument("--check", action="store_true", help="fail if a README or page is not what the runs say")
     parser.add_argument("--publish", metavar="RECIPE", help="copy this recipe's finished run into docs/reports first")
     args = parser.parse_args(argv)
     if args.publish:
@@ -134,8 +136,13 @@ def main(argv=None):
         else:
             atomic_write_text(readme, text)
             print(f"wrote {display_path(readme)}")
+    pages = stale_pages(write=not args.check)
+    if args.check:
+        stale += pages
+    else:
+        print("".join(f"wrote {page}\n" for page in pages), end="")
     if stale:
-        print("out of date (run `make measurements`): " + ", ".join(stale), file=sys.stderr)
+        print("out of date (run `make measurements`; never edit generated figures by hand): " + ", ".join(stale), file=sys.stderr)
         return 1
 
 

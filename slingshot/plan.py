@@ -345,3 +345,32 @@ def gpu_of_device(name, memory_gb):
     compact = name.upper().replace(" ", "").replace("-", "")
     found = [gpu for gpu in GPUS if gpu.split("-")[0].upper() in compact]
     return min(found, key=lambda gpu: abs(GPUS[gpu][0] - memory_gb), default=None)
+
+
+# litgpt's config_hub/finetune table (1x A10G, bf16-true, Alpaca2k, LoRA r32 on q and v, no
+# gradient checkpointing): torch.cuda.max_memory_allocated in GB. The 4-bit runs use bnb NF4.
+LITGPT = (
+    # (name, model config changes from Llama-3.1-8B, micro batch, 4-bit, published peak GB)
+    ("llama-3.1-8b/lora", {}, 1, False, 19.73),
+    ("llama-3.1-8b/qlora", {}, 2, True, 17.41),
+    ("mistral-7b/lora", {"vocab_size": 32000}, 2, False, 20.66),
+    ("mistral-7b/qlora", {"vocab_size": 32000}, 2, True, 14.29),
+    ("llama-2-7b/lora", {"vocab_size": 32000, "intermediate_size": 11008, "num_key_value_heads": 32}, 2, False, 19.77),
+    ("llama-2-7b/qlora", {"vocab_size": 32000, "intermediate_size": 11008, "num_key_value_heads": 32}, 2, True, 13.68),
+)
+
+
+def litgpt_config(micro_batch, four_bit):
+    """The recipe settings of litgpt's measured runs, for `estimate`."""
+    config = {"sequence_len": 512, "micro_batch_size": micro_batch, "lora_r": 32, "lora_dropout": 0.05,
+              "lora_target_modules": ["q_proj", "v_proj"], "bf16": True, "gradient_checkpointing": False}
+    if four_bit:
+        config.update(load_in_4bit=True, adapter="qlora")
+    return config
+
+
+def litgpt_check():
+    """(name, micro batch, published peak GB, predicted peak GB) for each of litgpt's measured runs."""
+    base = model_config("meta-llama/Llama-3.1-8B")
+    return [(name, micro_batch, published, estimate(litgpt_config(micro_batch, four_bit), {**base, **changes})["peak_gb"])
+            for name, changes, micro_batch, four_bit, published in LITGPT]

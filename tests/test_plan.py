@@ -4,31 +4,11 @@ import json
 import pytest
 
 from slingshot import ROOT
-from slingshot.plan import GPUS, estimate, format_plan, model_config, plan
+from slingshot.plan import GPUS, LITGPT, estimate, format_plan, litgpt_config, model_config, plan
 from slingshot.recipe import load_recipe
 from tests.conftest import run_module, write_recipe
 
 RECIPES = sorted((ROOT / "recipes").glob("*/*/*.yml"))
-
-# litgpt's config_hub/finetune table (1x A10G, bf16-true, Alpaca2k, LoRA r32 on q and v, no
-# gradient checkpointing): torch.cuda.max_memory_allocated in GB. The 4-bit runs use bnb NF4.
-LITGPT = [
-    # (name, model config changes from Llama-3.1-8B, micro batch, 4-bit, published peak GB)
-    ("llama-3.1-8b/lora", {}, 1, False, 19.73),
-    ("llama-3.1-8b/qlora", {}, 2, True, 17.41),
-    ("mistral-7b/lora", {"vocab_size": 32000}, 2, False, 20.66),
-    ("mistral-7b/qlora", {"vocab_size": 32000}, 2, True, 14.29),
-    ("llama-2-7b/lora", {"vocab_size": 32000, "intermediate_size": 11008, "num_key_value_heads": 32}, 2, False, 19.77),
-    ("llama-2-7b/qlora", {"vocab_size": 32000, "intermediate_size": 11008, "num_key_value_heads": 32}, 2, True, 13.68),
-]
-
-
-def litgpt_config(micro_batch, four_bit):
-    config = {"sequence_len": 512, "micro_batch_size": micro_batch, "lora_r": 32, "lora_dropout": 0.05,
-              "lora_target_modules": ["q_proj", "v_proj"], "bf16": True, "gradient_checkpointing": False}
-    if four_bit:
-        config.update(load_in_4bit=True, adapter="qlora")
-    return config
 
 
 @pytest.mark.parametrize("name,changes,micro_batch,four_bit,published", LITGPT, ids=[r[0] for r in LITGPT])
