@@ -71,7 +71,9 @@ class Recipe:
     @property
     def paths(self):
         """Where the recipe's data, run, summary, adapter and exports are (see slingshot.layout)."""
-        return layout.recipe_paths(self.config, self.block["task"], self.params()["test_split"])
+        params = self.params()
+        split = layout.test_split_name(params["test_split"], params["source"])
+        return layout.recipe_paths(self.config, self.block["task"], split)
 
     @property
     def output_dir(self):
