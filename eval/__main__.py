@@ -28,6 +28,16 @@ def price_per_hour(text):
     return value
 
 
+def positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a whole number >= 1")
+    return value
+
+
 def resolve_split(split, task=None):
     """A split name (dev-200, or squad/dev-200) or a path to a split JSONL."""
     path = Path(split)
@@ -119,6 +129,8 @@ def cmd_report(args):
     report = build_report([RunStore(r.folder) for r in runs], out, baseline=args.baseline,
                           prices=args.prices, n_boot=args.n_boot, seed=args.seed)
     print(f"wrote {out / 'report.md'} ({len(report['models'])} models)")
+    for model in report["models"]:
+        print(f"{model['name']}: {model['verified']}")
     print(report["reading"])
 
 
@@ -145,7 +157,7 @@ def main(argv=None):
                         help="label of a baseline row; repeat it for several (the strongest is the headline)")
     report.add_argument("--out", help="report folder (default: results/<split>/report)")
     report.add_argument("--prices", help="extra price YAML (default: $SLINGSHOT_PRICES)")
-    report.add_argument("--n-boot", type=int, default=N_BOOT, help="bootstrap resamples")
+    report.add_argument("--n-boot", type=positive_int, default=N_BOOT, help="bootstrap resamples (>= 1)")
     report.add_argument("--seed", type=int, default=SEED, help="bootstrap seed")
     report.set_defaults(handler=cmd_report)
     from eval import serve as serve_cli  # stdlib only: cheap to import

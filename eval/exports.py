@@ -90,16 +90,17 @@ class GGUFBackend(OpenAIBackend):
     """The OpenAI backend, identified by the GGUF file it talks to rather than the server's port,
     so a restarted server on another port resumes the same stored run."""
 
-    def __init__(self, gguf, sha256, base_url, concurrency=1, **options):
+    def __init__(self, gguf, sha256, base_url, concurrency=1, base=None, **options):
         super().__init__(Path(gguf).name, base_url=base_url, concurrency=concurrency, **options)
-        self.sha256 = sha256
+        self.sha256 = sha256  # of the file; for an adapter alone, "<base's sha256>+<adapter's>"
+        self.files = [layout.display_path(f) for f in (base, gguf) if f is not None]
         self.spec = f"gguf:{Path(gguf).name}"
 
     def identity(self):
         return {"backend": "llama.cpp", "model": self.model, "gguf_sha256": self.sha256, "temperature": 0}
 
-    def info(self):
-        return {**super().info(), "backend": "llama.cpp", "device": "cpu"}
+    def info(self):  # gguf_files: what the report re-hashes before it shows the row (eval.verify)
+        return {**super().info(), "backend": "llama.cpp", "device": "cpu", "gguf_files": self.files}
 
 
 def score_exports(recipe, limit=None, results_dir=RESULTS_DIR, threads=None, on_server=None):
@@ -135,7 +136,7 @@ def score_exports(recipe, limit=None, results_dir=RESULTS_DIR, threads=None, on_
             if on_server:
                 on_server(server)
             sha = f"{entry['base_sha256']}+{entry['sha256']}" if adapter_only else entry["sha256"]
-            backend = GGUFBackend(gguf, sha, server.base_url)
+            backend = GGUFBackend(gguf, sha, server.base_url, base=model if adapter_only else None)
             label = "LoRA GGUF over the F16 base" if adapter_only else f"{quant} GGUF"
             size = entry["bytes"] + entry.get("base_bytes", 0)
             stores[quant] = evaluate(backend, split, settings["max_new_tokens"], label=f"{recipe.name} ({label})",

@@ -12,7 +12,7 @@ from eval.run import evaluate
 from eval.store import RESULTS_DIR, find_runs, latest_per_label
 from slingshot.contamination import check_recipe, contamination_statement
 from slingshot.layout import display_path, report_dir
-from slingshot.recipe import RecipeError, load_recipe
+from slingshot.recipe import RecipeError, claim_folders, load_recipe
 
 
 def reference_runs(task, split, results_dir, limit):
@@ -33,6 +33,9 @@ def evaluate_recipe(recipe_path, limit=None, out=None, results_dir=RESULTS_DIR, 
     if not recipe.paths["adapter"].exists():
         raise RecipeError(f"{display_path(recipe.output_dir)} holds no trained adapter; "
                           f"run `make train RECIPE={recipe.path}`")
+    report_folder = Path(out) if out else report_dir(recipe.name)
+    claim_folders(recipe, {recipe.output_dir: "output_dir (the adapter scored)",
+                           report_folder: "--out" if out else f"its report folder (from its name {recipe.name})"})
     settings = recipe.eval_settings()
     hardware = recipe.block.get("hardware") or {}
     base_model = recipe.config["base_model"]
@@ -59,10 +62,9 @@ def evaluate_recipe(recipe_path, limit=None, out=None, results_dir=RESULTS_DIR, 
     stores += reference_runs(recipe.task, split, results_dir, limit)
     if include_others:  # API baselines and other recipes scored on the same split join the table
         stores = latest_per_label(find_runs([stores[0].folder.parent]))
-    out = Path(out) if out else report_dir(recipe.name)
-    report = build_report(stores, out, baseline=baselines)
-    print(f"\nreport: {display_path(out / 'report.md')}\n")
-    print(headline_table(out / "report.md"))
+    report = build_report(stores, report_folder, baseline=baselines)
+    print(f"\nreport: {display_path(report_folder / 'report.md')}\n")
+    print(headline_table(report_folder / "report.md"))
     return report
 
 

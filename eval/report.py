@@ -16,6 +16,7 @@ from eval import stats
 from eval.cost import cost_for_run, load_prices
 from eval.render import reading, render_markdown
 from eval.store import RunStore, find_runs
+from eval.verify import is_unverified, verify_run
 from eval.viewer import write_viewer
 from slingshot.errors import UserError
 from slingshot.io import atomic_write_json, atomic_write_text
@@ -49,23 +50,19 @@ def load_run(store):
             raise UserError(f"{store.meta_path}: missing key {key!r}")
     if meta["task"] not in TASKS:
         raise UserError(f"{store.meta_path}: key 'task' is {meta['task']!r}; known tasks: {sorted(TASKS)}")
-    metrics = list(get_task(meta["task"]).METRICS)
     rows = list(store.load_predictions().values())
     if not rows:
         raise UserError(f"{store.predictions_path}: no predictions")
+    verified = verify_run(store, meta, rows, get_task(meta["task"]))  # refuses a store changed after scoring
     skipped = [r for r in rows if (r.get("metrics") or {}).get("skipped")]
     rows = [r for r in rows if not (r.get("metrics") or {}).get("skipped")]
     if not rows:
         raise UserError(f"{store.predictions_path}: every prediction was skipped (not scorable here), "
                          f"e.g. {skipped[0]['id']!r}: {skipped[0]['metrics'].get('reason', 'no reason given')}")
-    for row in rows:
-        for metric in metrics:
-            value = (row.get("metrics") or {}).get(metric)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 100:
-                raise UserError(f"{store.predictions_path}: id {row.get('id')!r}: key metrics.{metric} "
-                                 f"must be a score from 0 to 100, got {value!r}")
     rows.sort(key=lambda r: str(r["id"]))
-    return Run(meta.get("label") or store.folder.name, store.folder, meta, rows, skipped)
+    run = Run(meta.get("label") or store.folder.name, store.folder, meta, rows, skipped)
+    run.verified = verified
+    return run
 
 
 def load_runs(run_stores):
@@ -103,7 +100,7 @@ def summarize(run, metrics, n_boot, seed):
            "backend": run.meta.get("backend"), "device": run.meta.get("device"),
            "hardware": run.meta.get("hardware"), "prompt_version": run.meta.get("prompt_version"),
            "generation": run.meta.get("generation"), "status": run.meta.get("status"),
-           "shots": run.meta.get("shots", 0),
+           "shots": run.meta.get("shots", 0), "verified": run.verified,
            "n": len(run.rows), "n_expected": run.meta.get("n_expected")}
     for metric in metrics:
         mean, low, high = stats.bootstrap_ci(run.scores(metric), n_boot=n_boot, seed=seed)
@@ -315,6 +312,8 @@ def build_report(run_stores, out_dir, baseline=None, prices=None, n_boot=stats.N
             reasons = sorted({str(r["metrics"].get("reason") or "no reason given") for r in run.skipped})
             notes.append(f"{run.name}: {len(run.skipped)} answers could not be scored here and are left out of "
                          f"its scores, not counted as 0 ({'; '.join(reasons)}).")
+        if is_unverified(run.verified):
+            notes.append(f"{run.name}: {run.verified}.")
         modes = scoring_modes(run, n_boot, seed)
         if modes:
             summary["scoring_modes"] = modes

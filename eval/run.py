@@ -138,11 +138,11 @@ def evaluate(backend, split_path, max_new_tokens, results_dir=RESULTS_DIR, label
     if missing:
         raise EvalError(f"{label}: {len(missing)} examples got no answer (first: {missing[0]}); "
                         f"run again to retry them")
-    meta.update(status="done", finished=now(), n_stored=len(predictions), usage={
+    meta.update(finished=now(), n_stored=len(predictions), usage={
         "tokens_in": sum(p["tokens_in"] for p in predictions.values()),
         "tokens_out": sum(p["tokens_out"] for p in predictions.values()),
     }, generation_s=round(sum(p["latency_s"] for p in predictions.values()), 3))
-    store.write_meta(meta)
+    store.finish(meta)
     if not quiet:
         print(summary_line(meta, predictions))
     return store

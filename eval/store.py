@@ -7,6 +7,8 @@
 Each prediction is appended and flushed as soon as it exists, so a killed run resumes
 where it stopped and a finished one is never recomputed or paid for twice. The key
 hashes everything that changes an answer; changing any of it starts a new folder.
+A finished store records the sha256 of its predictions file (meta `predictions_sha256`),
+which the report checks (eval.verify).
 
 A prediction line:
     {"id", "prompt_hash", "raw_output", "answer", "tokens_in", "tokens_out",
@@ -24,7 +26,7 @@ import time
 from pathlib import Path
 
 from slingshot.errors import UserError
-from slingshot.io import atomic_write_json, atomic_write_jsonl, stable_hash
+from slingshot.io import atomic_write_json, atomic_write_jsonl, sha256_file, stable_hash
 from slingshot.layout import PREDICTIONS, RESULTS_DIR, RUN_META, results_split_dir
 
 
@@ -72,9 +74,16 @@ class RunStore:
         """Predictions stored so far, by id. A torn last line (killed mid-write) is dropped."""
         return self.scan()[0]
 
+    def finish(self, meta):
+        """Record the run as done with the sha256 of its answers, so a later edit of them is caught."""
+        meta.update(status="done", predictions_sha256=sha256_file(self.predictions_path))
+        self.write_meta(meta)
+
     def scan(self):
-        """(predictions by id, numbers of the lines that hold no usable prediction)."""
+        """(predictions by id, numbers of the lines that hold no usable prediction); the line of each
+        prediction is kept in self.lines, for errors that name it."""
         done, bad = {}, []
+        self.lines = {}
         if not self.predictions_path.exists():
             return done, bad
         with open(self.predictions_path, encoding="utf-8", errors="replace") as f:
@@ -88,6 +97,7 @@ class RunStore:
                     bad.append(lineno)  # a second answer to one question is as unusable as a broken line
                     continue
                 done[row["id"]] = row
+                self.lines[row["id"]] = lineno
         return done, bad
 
     def problem(self, expected=None):
@@ -147,7 +157,7 @@ class RunStore:
         tmp = Path(tempfile.mkdtemp(dir=self.folder.parent, prefix=f".{self.folder.name}."))
         try:
             atomic_write_jsonl(tmp / PREDICTIONS, predictions)
-            atomic_write_json(tmp / RUN_META, meta)
+            atomic_write_json(tmp / RUN_META, {**meta, "predictions_sha256": sha256_file(tmp / PREDICTIONS)})
             if self.folder.exists():  # an unfinished folder of the same key: replaced, nothing done is lost
                 shutil.rmtree(self.folder)
             os.rename(tmp, self.folder)

@@ -17,9 +17,10 @@ import re
 import urllib.parse
 from pathlib import Path
 
+from eval import verify
 from eval.render import headline_cells
-from slingshot.io import atomic_write_text, read_jsonl, sha256_file
-from slingshot.layout import display_path, resolve, test_split_path
+from slingshot.io import atomic_write_text, read_jsonl
+from slingshot.layout import display_path
 from slingshot.tasks import get_task
 
 PAGE = "index.html"
@@ -30,13 +31,7 @@ EXCERPT_CHARS = 240  # of a passage around its gold answer; the whole passage op
 
 def find_split(runs):
     """The split file the runs scored, checked against their split_sha256; None when it is gone."""
-    meta = runs[0].meta
-    candidates = [r.meta["split_path"] for r in runs if r.meta.get("split_path")]
-    candidates.append(test_split_path(meta["task"], meta["split"].split(":")[0]))
-    for path in dict.fromkeys(resolve(p) for p in candidates):
-        if path.is_file() and sha256_file(path) == meta["split_sha256"]:
-            return path
-    return None
+    return verify.find_split([r.meta for r in runs])
 
 
 def rounded(value):

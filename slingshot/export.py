@@ -25,6 +25,7 @@ from pathlib import Path
 from slingshot import layout
 from slingshot.errors import UserError, cli
 from slingshot.io import atomic_write_json, atomic_write_text, sha256_file
+from slingshot.recipe import claim_folders
 from slingshot.runtimes import check_prompts, context_length, modelfile_text, read_conversations, run_commands
 
 CONVERTED_TYPES = ("F32", "F16")             # written by the converter itself
@@ -247,6 +248,15 @@ def is_made(recipe, quant, entry):
     return all(path.is_file() and sha256_file(path) == sha for path, sha in files)
 
 
+def merged_is_made(manifest, merged_dir):
+    """The merged model is reused only when its weight files are the ones export.json hashed."""
+    recorded = (manifest.get("merged") or {}).get("weights_sha256")
+    if not (merged_dir / "config.json").is_file() or not isinstance(recorded, dict) or not recorded:
+        return False
+    present = {f.name for f in merged_dir.glob("*.safetensors")}
+    return present == set(recorded) and all(sha256_file(merged_dir / name) == sha for name, sha in recorded.items())
+
+
 def planned_types(types):
     """What each requested type makes: the F32 file comes along with any quantized type."""
     need_f32 = "F32" in types or any(t in QUANT_TYPES for t in types)
@@ -292,9 +302,10 @@ def export(recipe, types=DEFAULT_TYPES, force=False):
     adapter_sha = sha256_file(recipe.output_dir / layout.ADAPTER_FILE)
     manifest = read_manifest(manifest_path)
     merged_dir = folder / MERGED_DIR
-    if force or manifest.get("adapter_sha256") != adapter_sha or not (merged_dir / "config.json").is_file():
-        manifest = {}  # a new adapter (or a merged model gone): everything made from the old one is stale
+    if force or manifest.get("adapter_sha256") != adapter_sha or not merged_is_made(manifest, merged_dir):
+        manifest = {}  # a new adapter (or a merged model gone or changed): everything made from it is stale
     check_room(recipe, types, manifest)
+    claim_folders(recipe, {recipe.output_dir: "output_dir", folder: f"output_dir (its {layout.EXPORT_DIR}/ folder)"})
     if "merged" not in manifest:
         print(f"merging {layout.display_path(recipe.output_dir)} into {recipe.config['base_model']}")
         info = merge(recipe, merged_dir)

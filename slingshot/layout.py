@@ -3,6 +3,8 @@
     data_prep/sources/                                       carried source data (SQuAD, the Julia leaderboard)
     data/<recipe>/{train,validation}.jsonl, manifest.json   a recipe's prepared data (its name decides the folder)
     data/<task>/test/<split>.jsonl                          held-out test splits, shared by a task's recipes
+                                                             (built only from the carried, hash-checked source)
+    data/<task>/test/<split>@<source>.jsonl                  the same split drawn from another source
     runs/<recipe>/                                           a training run: adapter, summary, logs, axolotl.yml
     runs/derived/<name>/recipe.yml, data/derived/<name>/     recipes derived from another (smoke runs, sweep cells)
     runs/<recipe>/export/                                    merged model and GGUF files made from that run
@@ -16,7 +18,9 @@ repository itself unless SLINGSHOT_WORKSPACE names another folder (the tests use
 Paths in recipes and stores are written relative to it (`data/...`, `runs/...`), everything else
 relative to the repository (`models/...`, `recipes/...`): `resolve` and `display_path` map both ways.
 """
+import hashlib
 import os
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,6 +74,31 @@ def run_dir(name):
 
 def report_dir(name):
     return REPORTS_DIR / name
+
+
+VERIFIED_SOURCE = "local"  # the carried sources, hash-checked on every read
+
+
+def test_split_name(split, source):
+    """The held-out split a recipe scores on. Only the carried, hash-checked source builds the split
+    every recipe of a task shares (dev-200); another source gets a split of its own, named after it
+    (dev-200@hub-rajpurkar-squad, dev-200@my-squad-1a2b3c4d), so it can never rewrite the shared file."""
+    if source == VERIFIED_SOURCE:
+        return split
+    return f"{split}@{source_tag(source)}"
+
+
+def source_tag(source):
+    """A file-name-safe name for a recipe's `source:`: hub:<dataset> by the dataset's name, a folder by
+    its name and a short hash of where it is (two folders named alike stay apart)."""
+    if source.startswith("hub:"):
+        return "hub-" + _safe(source[4:])
+    where = display_path(ROOT / source)
+    return f"{_safe(Path(where).name) or 'source'}-{hashlib.sha256(where.encode()).hexdigest()[:8]}"
+
+
+def _safe(text):
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.")
 
 
 def test_split_path(task_name, split):

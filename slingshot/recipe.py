@@ -71,7 +71,9 @@ class Recipe:
     @property
     def paths(self):
         """Where the recipe's data, run, summary, adapter and exports are (see slingshot.layout)."""
-        return layout.recipe_paths(self.config, self.block["task"], self.params()["test_split"])
+        params = self.params()
+        split = layout.test_split_name(params["test_split"], params["source"])
+        return layout.recipe_paths(self.config, self.block["task"], split)
 
     @property
     def output_dir(self):
@@ -532,12 +534,35 @@ def own_paths(recipe, node=None):
             f"or set {key}: {home[home_key]}")
 
 
-def claim_folders(recipe):
-    """Mark the data and run folders as this recipe's, before anything is written into them.
+def claim_folders(recipe, folders=None):
+    """Mark the folders a command writes as this recipe's, before anything is written into them.
 
-    Fails if one of them already belongs to another recipe file that still exists (two
-    recipes naming the same output_dir or dataset path, e.g. both outside the repo)."""
+    `folders` maps each folder to the key or option that names it; by default the recipe's data and
+    run folders (data prep and training). Fails if one of them already belongs to another recipe file
+    that still exists (two recipes naming the same output_dir or dataset path, e.g. both outside the
+    repo, or two recipe files of one name sharing reports/<name>/)."""
+    if folders is None:
+        folders = data_and_run_folders(recipe)
     me = layout.display_path(recipe.path)
+    for folder, key in sorted(folders.items()):
+        marker = folder / layout.OWNER_FILE
+        if not marker.exists():
+            continue
+        owner = marker.read_text(encoding="utf-8").strip()
+        owner_path = layout.resolve(owner)
+        if owner != me and owner_path.exists() and owner_path.resolve() != recipe.path.resolve():
+            raise RecipeError(
+                f"{recipe.path}: {key} points at {layout.display_path(folder)}, which belongs to {owner}; "
+                f"two recipes cannot share a folder (each would overwrite the other's files). "
+                f"Fix: delete the path keys from {recipe.path} (its name then gives it data/<name> and "
+                f"runs/<name>), or point them at a folder of its own; rename a recipe file whose name "
+                f"another recipe already has")
+    for folder in folders:
+        atomic_write_text(folder / layout.OWNER_FILE, me + "\n")
+
+
+def data_and_run_folders(recipe):
+    """The folders data prep and training write, by the key that names them."""
     paths = recipe.paths
     train, validation = paths["train"].resolve(), paths["validation"].resolve()
     if train == validation:
@@ -545,22 +570,8 @@ def claim_folders(recipe):
                           f"({layout.display_path(train)}); validation rows would replace the training rows")
     if recipe.path.resolve() in (train, validation):
         raise RecipeError(f"{recipe.path}: a dataset path names the recipe file itself; it would be overwritten")
-    folders = sorted({paths["train"].parent, paths["validation"].parent, paths["run"]})
-    for folder in folders:
-        marker = folder / layout.OWNER_FILE
-        if not marker.exists():
-            continue
-        owner = marker.read_text(encoding="utf-8").strip()
-        owner_path = layout.resolve(owner)
-        if owner != me and owner_path.exists() and owner_path.resolve() != recipe.path.resolve():
-            key = "output_dir" if folder == paths["run"] else "datasets[0].path / test_datasets[0].path"
-            raise RecipeError(
-                f"{recipe.path}: {key} points at {layout.display_path(folder)}, which belongs to {owner}; "
-                f"two recipes cannot share a folder (each would overwrite the other's data and adapter). "
-                f"Fix: delete the path keys from {recipe.path} (its name then gives it data/<name> and "
-                f"runs/<name>), or point them at a folder of its own")
-    for folder in folders:
-        atomic_write_text(folder / layout.OWNER_FILE, me + "\n")
+    data_key = "datasets[0].path / test_datasets[0].path"
+    return {paths["train"].parent: data_key, paths["validation"].parent: data_key, paths["run"]: "output_dir"}
 
 
 def shipped_recipes(gpu_only=False):

@@ -1,5 +1,6 @@
 import gzip
 import json
+import shutil
 
 import pytest
 
@@ -154,3 +155,59 @@ def test_cli_rejects_oversized_request_and_writes_nothing(tmp_path):
 def test_cli_wrong_recipe_path():
     result = run_module("data_prep", "recipes/squad/nope.yml")
     assert result.returncode == 2 and "recipes/squad/nope.yml: recipe not found" in result.stderr
+
+
+def test_a_source_of_its_own_gets_its_own_split_and_never_rewrites_the_shared_one(tmp_path):
+    """A folder source whose dev answers were rewritten: the shared dev-200 stays what the carried,
+    hash-checked source makes; the recipe scores on dev-200@<source> instead, and a report refuses to
+    pair rows scored on the two."""
+    from slingshot.io import sha256_file
+    from slingshot.layout import ROOT
+    from tests.servers import WordBackend, start_server, stop_server
+
+    folder = tmp_path / "my-squad"
+    folder.mkdir()
+    shutil.copy(squad.SQUAD_SOURCES / squad.LOCAL_FILES["train"][0], folder / "train-v1.1.json.gz")
+    with gzip.open(squad.SQUAD_SOURCES / squad.LOCAL_FILES["dev"][0], "rt", encoding="utf-8") as f:
+        dev = json.load(f)
+    for article in dev["data"]:
+        for paragraph in article["paragraphs"]:
+            for qa in paragraph["qas"]:
+                qa["answers"] = [{"text": "poisoned", "answer_start": 0}]
+    (folder / "dev-v1.1.json").write_text(json.dumps(dev))
+    small = {"train_size": 16, "validation_size": 8}
+    local = write_recipe(_mkdir(tmp_path / "local"), edit=lambda c: c["slingshot"].update(small))
+    own = write_recipe(_mkdir(tmp_path / "own"), edit=lambda c: c["slingshot"].update(small, source=str(folder)))
+    shared = ROOT / "data" / "squad" / "test" / "dev-200.jsonl"
+    own_split = load_recipe(own).paths["test"]
+    assert own_split.parent == shared.parent and own_split.name.startswith("dev-200@my-squad-")
+    try:
+        run_module("data_prep", local, check=True)
+        before = sha256_file(shared)
+        run_module("data_prep", own, check=True)
+        assert sha256_file(shared) == before  # the shared split is untouched
+        assert {a for r in read_jsonl(own_split) for a in r["answers"]} == {"poisoned"}
+        assert "poisoned" not in shared.read_text()
+        manifest = json.loads((tmp_path / "own" / "data" / "manifest.json").read_text())
+        assert manifest["outputs"]["test"]["path"] == f"data/squad/test/{own_split.name}"
+
+        results = tmp_path / "results"
+        server = start_server(WordBackend())
+        try:
+            for split in (shared, own_split.stem):  # a path, and a split name as users type it
+                run_module("eval", "run", "--model", "openai:word-model", "--base-url", server.url, "--split", split,
+                           "--results-dir", results, "--limit", 5, "--max-new-tokens", 4, check=True)
+        finally:
+            stop_server(server)
+        stores = sorted(p.parent for p in results.rglob("meta.json"))
+        assert len({s.parent for s in stores}) == 2  # one results folder per split
+        result = run_module("eval", "report", *stores, "--out", tmp_path / "report")
+        assert result.returncode == 2 and "Traceback" not in result.stderr
+        assert "refusing to compare runs scored on different splits" in result.stderr
+    finally:
+        own_split.unlink(missing_ok=True)
+
+
+def _mkdir(folder):
+    folder.mkdir()
+    return folder

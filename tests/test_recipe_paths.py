@@ -145,3 +145,40 @@ def test_copy_edit_prepare_train_leaves_the_original_byte_identical(recipe_copy,
     runnable = yaml.safe_load((copied.output_dir / "axolotl.yml").read_text())
     assert runnable["output_dir"] == f"runs/{copied.name}" and runnable["lora_r"] == 8
     assert "slingshot" not in runnable
+
+
+def test_export_and_eval_recipe_claim_the_folders_they_write(tmp_path):
+    """A recipe pointing at another recipe's run folder (both outside the repo) cannot export into it or
+    score its adapter as its own; two recipes cannot write one report folder."""
+    from slingshot.recipe import claim_folders
+
+    shared = tmp_path / "shared-run"
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+    claim = dict(output_dir=str(shared), dataset_prepared_path=str(shared / "prepared"))
+    first = write_recipe(tmp_path / "a", edit=lambda c: c.update(claim))
+    second = write_recipe(tmp_path / "b", edit=lambda c: c.update(claim))
+    run_module("data_prep", first, check=True)
+    (shared / "adapter_model.safetensors").write_bytes(b"an adapter of the first recipe")
+    before = tree_hashes(shared)
+
+    result = run_module("slingshot.export", second, "--types", "Q8_0")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"output_dir points at {shared}, which belongs to {first}" in result.stderr
+    assert not (shared / "export").exists()
+    result = run_module("eval", "recipe", second, "--out", tmp_path / "report-b")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"output_dir (the adapter scored) points at {shared}, which belongs to {first}" in result.stderr
+    assert not (tmp_path / "report-b").exists() and tree_hashes(shared) == before
+
+    report = tmp_path / "report"
+    claim_folders(load_recipe(first), {report: "--out"})  # what the first recipe's `eval recipe --out` does
+    third = write_recipe(_folder(tmp_path / "c"))
+    _folder(tmp_path / "c" / "run").joinpath("adapter_model.safetensors").write_bytes(b"its own adapter")
+    result = run_module("eval", "recipe", third, "--out", report)
+    assert result.returncode == 2 and f"--out points at {report}, which belongs to {first}" in result.stderr
+
+
+def _folder(path):
+    path.mkdir()
+    return path

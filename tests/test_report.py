@@ -238,3 +238,163 @@ def test_three_rows_headline_against_strongest_baseline(tmp_path, questions):
     assert statements["m (tuned)"].startswith("Not checked") and "Few-shot" in statements["m (base, 3-shot)"]
     text = (tmp_path / "o" / "report.md").read_text()
     assert "Paired tests against every baseline row" in text and "strongest baseline row" in text
+
+
+@pytest.fixture
+def scored(tmp_path):
+    """A store that `python -m eval run` wrote for 12 dev questions, through a real OpenAI-compatible
+    server on 127.0.0.1 (tests.servers) that answers with words of each prompt."""
+    from tests.conftest import run_module, squad_test_rows, write_squad_split
+    from tests.servers import WordBackend, start_server, stop_server
+
+    split = write_squad_split(tmp_path, squad_test_rows("dev-200")[:12], "dev-12")
+    server = start_server(WordBackend())
+    try:
+        run_module("eval", "run", "--model", "openai:word-model", "--base-url", server.url, "--split", split,
+                   "--results-dir", tmp_path / "results", "--max-new-tokens", 2, check=True)
+    finally:
+        stop_server(server)
+    return next((tmp_path / "results").glob("*/*"))
+
+
+def cli_report(*args):
+    from tests.conftest import run_module
+    result = run_module("eval", "report", *args)
+    assert "Traceback" not in result.stderr
+    return result
+
+
+def test_a_store_changed_after_scoring_is_refused_naming_the_file(scored, tmp_path):
+    predictions, meta_path = scored / "predictions.jsonl", scored / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    assert len(meta["predictions_sha256"]) == 64
+    result = cli_report(scored, "--out", tmp_path / "ok")
+    assert result.returncode == 0, result.stderr
+    assert "answers match their recorded sha256 and were re-scored against the split" in result.stdout
+
+    honest = predictions.read_text()
+    rows = [json.loads(line) for line in honest.splitlines()]
+    assert any(r["metrics"]["exact_match"] == 0 for r in rows)
+    for row in rows:  # every answer made "right"
+        row.update(answer="anything", metrics={"exact_match": 100.0, "f1": 100.0})
+    predictions.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    result = cli_report(scored, "--out", tmp_path / "forged")
+    assert result.returncode == 2 and not (tmp_path / "forged").exists()
+    assert f"{predictions}: sha256" in result.stderr and "changed after scoring" in result.stderr
+
+    # a store from before hashes: every answer is scored again, and the first forged line is named
+    del meta["predictions_sha256"]
+    meta_path.write_text(json.dumps(meta))
+    result = cli_report(scored, "--out", tmp_path / "old")
+    assert result.returncode == 2
+    assert f"{predictions}:1: id {rows[0]['id']!r}: stored metrics.exact_match is 100.0, but its answer " \
+           f"'anything' scores 0.0 against" in result.stderr
+    predictions.write_text(honest)
+    result = cli_report(scored, "--out", tmp_path / "old")
+    assert result.returncode == 0, result.stderr
+    assert "no recorded sha256 (stored before hashes); every answer was re-scored" in result.stdout
+
+
+@pytest.mark.parametrize("where, key, value, message", [
+    ("meta", "wall_s", -100, "meta.json: key wall_s must be a finite number >= 0, got -100"),
+    ("meta", "wall_s", "fast", "meta.json: key wall_s must be a finite number >= 0, got 'fast'"),
+    ("meta", "usage", {"tokens_in": float("inf"), "tokens_out": 3},
+     "meta.json: key usage.tokens_in must be a finite number >= 0, got inf"),
+    ("meta", "usd_per_hour", -1.5, "meta.json: key usd_per_hour must be a finite number >= 0, got -1.5"),
+    ("row", "tokens_out", -2, "predictions.jsonl:1: key tokens_out must be a finite number >= 0, got -2"),
+    ("row", "latency_s", "slow", "predictions.jsonl:1: key latency_s must be a finite number >= 0, got 'slow'"),
+    ("row", "metrics", {"exact_match": float("nan"), "f1": 0.0}, "key metrics.exact_match must be a score from 0 to 100, got nan"),
+    ("row", "metrics", {"exact_match": 0.0, "f1": 101.0}, "key metrics.f1 must be a score from 0 to 100, got 101.0"),
+])
+def test_numbers_read_back_are_range_checked(scored, tmp_path, where, key, value, message):
+    file = scored / ("meta.json" if where == "meta" else "predictions.jsonl")
+    if where == "meta":
+        meta = json.loads(file.read_text())
+        meta[key] = value
+        file.write_text(json.dumps(meta))
+    else:
+        lines = file.read_text().splitlines(keepends=True)
+        row = json.loads(lines[0])
+        row[key] = value
+        file.write_text(json.dumps(row) + "\n" + "".join(lines[1:]))
+    result = cli_report(scored, "--out", tmp_path / "o")
+    assert result.returncode == 2 and message in result.stderr and str(file) in result.stderr
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "many"])
+def test_n_boot_must_be_a_positive_whole_number(tmp_path, questions, value):
+    write_run(tmp_path / "r" / "a", questions, "a", 0.5, 30)
+    result = cli_report(tmp_path / "r", "--out", tmp_path / "o", "--n-boot", value)
+    assert result.returncode == 2 and f"argument --n-boot: {value!r}: expected a whole number >= 1" in result.stderr
+
+
+def julia_store(folder, rows, hashed):
+    """A finished Julia run folder as `eval run` writes it (its answers were scored in the sandbox)."""
+    from slingshot.io import sha256_file
+    folder.mkdir(parents=True)
+    (folder / "predictions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    meta = {"label": folder.name, "task": "julia", "split": "cases", "split_sha256": "3" * 64, "status": "done",
+            "backend": "hf", "model": "hf:x", "usd_per_hour": None, "wall_s": 12.0}
+    if hashed:
+        meta["predictions_sha256"] = sha256_file(folder / "predictions.jsonl")
+    (folder / "meta.json").write_text(json.dumps(meta))
+
+
+def test_julia_stores_are_checked_by_hash_and_older_ones_called_unverified(tmp_path):
+    rows = [{"id": f"wrap_string-{k}", "case": "wrap_string", "answer": "f(x) = x", "tokens_in": 9, "tokens_out": 5,
+             "metrics": {"score": score, "leaderboard_mode_score": score}} for k, score in enumerate([0, 25, 50])]
+    julia_store(tmp_path / "r" / "old", rows, hashed=False)
+    julia_store(tmp_path / "r" / "new", rows, hashed=True)
+    result = cli_report(tmp_path / "r", "--out", tmp_path / "o")
+    assert result.returncode == 0, result.stderr
+    assert "old: unverified: no recorded sha256 (stored before hashes); its scores are read as stored" in result.stdout
+    assert "new: answers match their recorded sha256" in result.stdout
+    notes = json.loads((tmp_path / "o" / "report.json").read_text())["notes"]
+    assert any(n.startswith("old: unverified") for n in notes) and not any("unverified" in n for n in notes if n.startswith("new"))
+
+    predictions = tmp_path / "r" / "new" / "predictions.jsonl"
+    predictions.write_text(predictions.read_text().replace('"score": 0,', '"score": 100,'))
+    result = cli_report(tmp_path / "r", "--out", tmp_path / "o2")
+    assert result.returncode == 2 and f"{predictions}: sha256" in result.stderr
+    rows[0]["metrics"]["leaderboard_mode_score"] = -1
+    julia_store(tmp_path / "bad", rows, hashed=True)
+    result = cli_report(tmp_path / "bad", "--out", tmp_path / "o3")
+    assert result.returncode == 2 and "key metrics.leaderboard_mode_score must be a score from 0 to 100, got -1" \
+        in result.stderr
+
+
+def test_an_export_row_is_reported_only_while_its_file_is_unchanged(tmp_path):
+    """A GGUF row scored through the real backend and server: its file is re-hashed at every report; a
+    header zeroed in place (same size) is refused, a file since deleted is reported as not re-checked."""
+    from eval.exports import GGUFBackend
+    from eval.run import evaluate
+    from slingshot.io import sha256_file
+    from tests.conftest import squad_test_rows, write_squad_split
+    from tests.servers import WordBackend, start_server, stop_server
+
+    gguf = tmp_path / "export" / "r-Q8_0.gguf"
+    gguf.parent.mkdir()
+    gguf.write_bytes(b"GGUF" + bytes(range(256)) * 16)  # the check is on hashes: the bytes need not load
+    split = write_squad_split(tmp_path, squad_test_rows("dev-200")[:6], "dev-6")
+    server = start_server(WordBackend(), served_name=gguf.name)
+    try:
+        store = evaluate(GGUFBackend(gguf, sha256_file(gguf), server.url), split, 4, results_dir=tmp_path / "results",
+                         quiet=True, extra_meta={"gguf_bytes": gguf.stat().st_size, "quantization": "Q8_0"})
+    finally:
+        stop_server(server)
+    assert store.read_meta()["gguf_files"] == [str(gguf)]
+    result = cli_report(store.folder, "--out", tmp_path / "o")
+    assert result.returncode == 0, result.stderr
+    assert "export files match the sha256 they were scored with" in result.stdout
+
+    size = gguf.stat().st_size
+    gguf.write_bytes(bytes(4) + gguf.read_bytes()[4:])
+    assert gguf.stat().st_size == size
+    result = cli_report(store.folder, "--out", tmp_path / "o2")
+    assert result.returncode == 2 and f"{gguf}: sha256 differs from the one this row was scored with" in result.stderr
+    assert "make export" in result.stderr and not (tmp_path / "o2").exists()
+
+    gguf.unlink()
+    result = cli_report(store.folder, "--out", tmp_path / "o3")
+    assert result.returncode == 0 and f"export file not re-checked ({gguf} no longer exists)" in result.stdout

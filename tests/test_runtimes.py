@@ -195,3 +195,26 @@ def test_manifests_and_files_are_verified_before_reuse(tmp_path):
     assert check_room(recipe, ["LORA"], made, free_bytes=10**12) > 0.2  # the base F16 must be written again
     base.write_bytes(b"base")
     assert check_room(recipe, ["LORA"], made, free_bytes=10**12) == 0
+
+
+def test_a_merged_model_is_reused_only_with_the_weights_it_recorded(tmp_path):
+    """The merged model's weight files are re-hashed before an export reuses them: a zeroed, missing
+    or extra weight file makes the whole export again."""
+    from slingshot.export import merged_is_made
+    from slingshot.io import sha256_file
+
+    merged = tmp_path / "merged"
+    merged.mkdir()
+    (merged / "config.json").write_text("{}")
+    weights = merged / "model.safetensors"
+    weights.write_bytes(b"weights" + bytes(range(200)))
+    manifest = {"merged": {"weights_sha256": {weights.name: sha256_file(weights)}}}
+    assert merged_is_made(manifest, merged)
+    assert not merged_is_made({"merged": {}}, merged)  # nothing recorded: nothing to trust
+    (merged / "model-2.safetensors").write_bytes(b"more")
+    assert not merged_is_made(manifest, merged)
+    (merged / "model-2.safetensors").unlink()
+    weights.write_bytes(bytes(weights.stat().st_size))  # same size, zeroed
+    assert not merged_is_made(manifest, merged)
+    weights.unlink()
+    assert not merged_is_made(manifest, merged)

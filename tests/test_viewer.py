@@ -110,31 +110,37 @@ def test_page_size_for_1000_questions_and_5_rows(tmp_path, dev_rows):
 
 
 def test_odd_stored_answers_and_folders_keep_the_page_whole(tmp_path, dev_rows):
-    """A number for an answer, a lone surrogate (an API can send one), no answer at all, and a store
-    folder whose name holds '#', '%' and a space: the page is written, keeps each as text, and links
-    to the right file."""
+    """A lone surrogate in an answer (an API can send one) and a store folder whose name holds '#', '%'
+    and a space: the page is written, keeps the answer as text, and links to the right file. A number
+    for an answer, or no answer at all, is a damaged store: the report refuses it, naming the line."""
     rows = dev_rows[:6]
     split = write_split(tmp_path, rows)
-    odd = {rows[0]["id"]: 42, rows[1]["id"]: "x\ud800y", rows[2]["id"]: None}
     folder = tmp_path / "results" / "odd #1 100%"
     write_store(folder, split, rows, "odd", lambda row: row["answers"][0])
     stored = [json.loads(line) for line in (folder / "predictions.jsonl").read_text().splitlines()]
-    for prediction in stored:  # what a damaged or foreign store may hold
-        if prediction["id"] in odd:
-            prediction["answer"] = odd[prediction["id"]]
-        if prediction["answer"] is None:
-            del prediction["answer"]
+    stored[1].update(answer="x\ud800y", metrics=task.score(rows[1], "x\ud800y"))  # scored as eval run would
     (folder / "predictions.jsonl").write_text("".join(json.dumps(p) + "\n" for p in stored))
     build_report([tmp_path / "results"], tmp_path / "report", n_boot=50)
     parser = Tags()
     parser.feed((tmp_path / "report" / "index.html").read_text(encoding="utf-8"))
     data = json.loads(parser.data_block)
     answers = {q["id"]: q["a"][0][0] for q in data["questions"]}
-    assert answers[rows[0]["id"]] == "42" and answers[rows[1]["id"]] == "x\ud800y" and answers[rows[2]["id"]] is None
+    assert answers[rows[1]["id"]] == "x\ud800y"
     link = data["rows"][0]["store"]
     assert link == "../results/odd%20%231%20100%25/predictions.jsonl"
     from urllib.parse import unquote
     assert ((tmp_path / "report") / unquote(link)).resolve() == (folder / "predictions.jsonl").resolve()
+
+    from slingshot.errors import UserError
+    stored = (folder / "predictions.jsonl").read_text().splitlines(keepends=True)
+    for line, damaged in ((1, 42), (3, None)):
+        prediction = json.loads(stored[line - 1])
+        prediction["answer"] = damaged
+        (folder / "predictions.jsonl").write_text("".join(stored[:line - 1] + [json.dumps(prediction) + "\n"]
+                                                           + stored[line:]))
+        with pytest.raises(UserError, match=rf"odd #1 100%/predictions.jsonl:{line}: key answer must be the "
+                                            rf"answer's text, got {damaged}"):
+            build_report([tmp_path / "results"], tmp_path / "report", n_boot=50)
 
 
 def test_a_metric_outside_0_to_100_is_named(tmp_path, dev_rows):
@@ -146,7 +152,7 @@ def test_a_metric_outside_0_to_100_is_named(tmp_path, dev_rows):
     write_store(folder, split, rows, "nan", lambda row: row["answers"][0])
     text = (folder / "predictions.jsonl").read_text().replace('"f1": 100.0', '"f1": NaN', 1)
     (folder / "predictions.jsonl").write_text(text)
-    with pytest.raises(UserError, match=r"predictions.jsonl: id '.*': key metrics.f1 must be a score from 0 to 100, got nan"):
+    with pytest.raises(UserError, match=r"predictions.jsonl:1: id '.*': key metrics.f1 must be a score from 0 to 100, got nan"):
         build_report([tmp_path / "results"], tmp_path / "report", n_boot=50)
 
 

@@ -1,7 +1,9 @@
 """Task definitions: each task module owns everything about its task.
 
 A task module defines PROMPT_VERSION, TEST_SPLITS, RECIPE_DEFAULTS, EVAL_DEFAULTS, METRICS (name ->
-label, the first one primary), BINARY_METRICS, extract_answer(), score(), CONTAMINATION_CHECKS and
+label, the first one primary), BINARY_METRICS, RESCORED_IN_REPORTS (whether `eval report` scores stored
+answers again, when scoring is cheap), optionally SECONDARY_METRICS (other 0..100 scores a prediction
+carries), extract_answer(), score(), CONTAMINATION_CHECKS and
 contamination_overlap() for the contamination check, and REFERENCE_RUNS (a "module:function" that
 writes recorded reference runs for a split, or None). For the report's results viewer (eval.viewer) it
 defines VIEW_VERDICTS (labels of the verdicts shown per answer), view_example(row) -> {"question",

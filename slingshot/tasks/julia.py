@@ -81,7 +81,9 @@ EVAL_DEFAULTS = {"max_new_tokens": 512, "shots": 0}
 
 # Report columns: metric name -> label, the first one primary; every per-example score is 0..100.
 METRICS = {"score": "Score"}
+SECONDARY_METRICS = ("leaderboard_mode_score",)  # also 0..100, shown beside the score
 BINARY_METRICS = set()
+RESCORED_IN_REPORTS = False  # scoring runs code in the sandbox: reports check the stored answers' sha256
 
 # The leaderboard's recorded runs of GPT-4 & co. on the same prompts join every Julia report.
 REFERENCE_RUNS = "eval.leaderboard:reference_runs"

@@ -139,6 +139,7 @@ def planned_train_rows(params):
 # Report columns: metric name -> label, the first one primary; every per-example score is 0..100.
 METRICS = {"exact_match": "EM", "f1": "F1"}
 BINARY_METRICS = {"exact_match"}  # 0 or 100 per example: tested with exact McNemar
+RESCORED_IN_REPORTS = True  # scoring is string matching: every report scores the stored answers again
 REFERENCE_RUNS = None
 
 CONTAMINATION_CHECKS = "question ids, passages and exact prompts"
