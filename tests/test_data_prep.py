@@ -162,7 +162,7 @@ def test_a_source_of_its_own_gets_its_own_split_and_never_rewrites_the_shared_on
     hash-checked source makes; the recipe scores on dev-200@<source> instead, and a report refuses to
     pair rows scored on the two."""
     from slingshot.io import sha256_file
-    from slingshot.layout import ROOT
+    from slingshot.layout import test_split_path
     from tests.servers import WordBackend, start_server, stop_server
 
     folder = tmp_path / "my-squad"
@@ -178,7 +178,7 @@ def test_a_source_of_its_own_gets_its_own_split_and_never_rewrites_the_shared_on
     small = {"train_size": 16, "validation_size": 8}
     local = write_recipe(_mkdir(tmp_path / "local"), edit=lambda c: c["slingshot"].update(small))
     own = write_recipe(_mkdir(tmp_path / "own"), edit=lambda c: c["slingshot"].update(small, source=str(folder)))
-    shared = ROOT / "data" / "squad" / "test" / "dev-200.jsonl"
+    shared = test_split_path("squad", "dev-200")
     own_split = load_recipe(own).paths["test"]
     assert own_split.parent == shared.parent and own_split.name.startswith("dev-200@my-squad-")
     try:
