@@ -18,9 +18,9 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from eval.__main__ import resolve_split  # noqa: E402
 from eval.backends.local import LocalBackend  # noqa: E402
 from slingshot.io import atomic_write_json, atomic_write_text, read_jsonl  # noqa: E402
-from slingshot.layout import test_split_path  # noqa: E402
 
 
 def matmul_gflops(device, dtype, size=2048, repeats=10):
@@ -83,7 +83,7 @@ def rates(n, seconds, prompt_tokens, new_tokens, params, peak_gflops):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="models/smollm2-135m-instruct")
-    parser.add_argument("--split", default=str(test_split_path("squad", "dev-200")))
+    parser.add_argument("--split", default="dev-200", help="a split name (dev-200, <task>/<split>) or a split JSONL")
     parser.add_argument("--n", type=int, default=64)
     parser.add_argument("--max-new-tokens", type=int, default=32)
     parser.add_argument("--baseline-batch", type=int, nargs="+", default=[1, 8])
@@ -91,7 +91,7 @@ def main():
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "eval_throughput"))
     args = parser.parse_args()
 
-    rows = read_jsonl(args.split)[:args.n]
+    rows = read_jsonl(resolve_split(args.split))[:args.n]
     backend = LocalBackend(args.model, dtype=getattr(torch, args.dtype) if args.dtype else None)
     params = sum(p.numel() for p in backend.model.parameters())
     peak = matmul_gflops(backend.device, backend.dtype)

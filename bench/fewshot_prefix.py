@@ -17,7 +17,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from eval.__main__ import resolve_split  # noqa: E402
 from eval.backends.local import LocalBackend  # noqa: E402
 from eval.run import load_split  # noqa: E402
-from slingshot.tasks import squad  # noqa: E402
+from slingshot.layout import split_of  # noqa: E402
+from slingshot.tasks import get_task  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -41,12 +42,14 @@ def main():
     parser.add_argument("--shots", type=int, default=3)
     parser.add_argument("--max-new-tokens", type=int, default=32)
     args = parser.parse_args()
-    rows = load_split(resolve_split(args.split, "squad"), args.n)
+    path = resolve_split(args.split)
+    rows = load_split(path, args.n)
+    task = get_task(split_of(path)[0])
     backend = LocalBackend("models/smollm2-135m-instruct")
-    shots = squad.few_shot_examples(args.shots)
+    shots = task.few_shot_examples(args.shots)
     results = []
     for k in (0, args.shots):
-        items = [(r["id"], squad.with_shots(r["messages"], shots if k else [])) for r in rows]
+        items = [(r["id"], task.with_shots(r["messages"], shots if k else [])) for r in rows]
         answers = {}
         for reuse in (True, False):
             row, answers[reuse] = measure(backend, items, reuse, args.max_new_tokens)

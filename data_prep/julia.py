@@ -19,6 +19,7 @@ from slingshot.errors import DataError
 from slingshot.io import sha256_file, stable_hash
 from slingshot.layout import display_path
 from slingshot.tasks import julia as task
+from slingshot.tasks import parse_size
 
 SHA256SUMS = TARBALL.parent / "SHA256SUMS"
 
@@ -109,12 +110,9 @@ def load_runs(root):
     return tuple(full), dict(renderings), dict(runs_per_case)
 
 
-def _count(value, key, allow_all=False, allow_zero=False):
-    if allow_all and value == "all":
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < (0 if allow_zero else 1):
-        raise DataError(f"{key}: expected a {'non-negative' if allow_zero else 'positive'} count"
-                        f"{' or all' if allow_all else ''}, got {value!r}")
+def _count(value, key):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise DataError(f"{key}: expected a count >= 1, got {value!r}")
     return value
 
 
@@ -147,24 +145,21 @@ def round_robin(lists):
 
 
 def split_train_validation(pool, top_n, train_size, validation_size, seed):
+    """train_size and validation_size as a recipe gives them (task.SIZE_FORMS)."""
     train_lists = [pool[c][:top_n] for c in sorted(pool)]
     train = round_robin(train_lists)
-    if train_size is not None:
-        if train_size > len(train):
-            raise DataError(f"slingshot.train_size: {train_size} rows asked, but the top {top_n} per case "
-                            f"give only {len(train)}")
-        train = train[:train_size]
+    train = train[:parse_size(train_size, len(train), "slingshot.train_size", task.SIZE_FORMS["train_size"],
+                              f"the top {top_n} per case")]
     rest = []
     for case in sorted(pool):
         leftover = pool[case][top_n:]
         random.Random(f"{seed}/{case}").shuffle(leftover)
         rest.append(leftover)
     candidates = round_robin(rest)
-    if len(candidates) < validation_size:
-        raise DataError(f"slingshot.validation_size: {validation_size} rows asked, but only {len(candidates)} "
-                        f"full-score conversations of the train cases are left beyond the top "
-                        f"{top_n} per case; lower validation_size or top_n_per_case")
-    return train, candidates[:validation_size]
+    beyond = f"the full-score conversations of the train cases beyond the top {top_n} per case"
+    count = parse_size(validation_size, len(candidates), "slingshot.validation_size",
+                       task.SIZE_FORMS["validation_size"], beyond)
+    return train, candidates[:count]
 
 
 def conversation_id(conv):
@@ -217,8 +212,8 @@ def prepare(params):
                         f"known: {', '.join(sorted(known_templates))}")
     train_cases = task.case_list(params["train_cases"], cases_by_name, "slingshot.train_cases")
     top_n = _count(params["top_n_per_case"], "slingshot.top_n_per_case")
-    train_size = _count(params["train_size"], "slingshot.train_size", allow_all=True)
-    validation_size = _count(params["validation_size"], "slingshot.validation_size", allow_zero=True)
+    for key in ("train_size", "validation_size"):  # their form, before the leaderboard's runs are read
+        parse_size(params[key], None, f"slingshot.{key}", task.SIZE_FORMS[key])
     if not isinstance(params["seed"], int):
         raise DataError(f"slingshot.seed: expected an integer, got {params['seed']!r}")
 
@@ -226,7 +221,8 @@ def prepare(params):
     empty = [c for c in train_cases if not pool[c]]
     if len(empty) == len(train_cases):
         raise DataError(f"slingshot.train_cases: no full-score conversation for {', '.join(empty)}")
-    train, validation = split_train_validation(pool, top_n, train_size, validation_size, params["seed"])
+    train, validation = split_train_validation(pool, top_n, params["train_size"], params["validation_size"],
+                                               params["seed"])
     unrunnable = runnable_cases(cases_by_name.values())
     test, excluded, rendering_stats = test_rows(params["test_split"], cases_by_name, renderings, unrunnable)
 

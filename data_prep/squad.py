@@ -148,6 +148,7 @@ def questions(articles):
 
 def split_train_validation(articles, train_size, validation_size, seed):
     """Seeded article-level split: validation articles first, training questions from the rest."""
+    validation_size = parse_size(validation_size, None, "slingshot.validation_size", task.SIZE_FORMS["validation_size"])
     order = list(range(len(articles)))
     random.Random(seed).shuffle(order)
     validation, held = [], []
@@ -159,7 +160,8 @@ def split_train_validation(articles, train_size, validation_size, seed):
     validation = validation[:validation_size]
     held = set(held)
     pool = [q for i in order if i not in held for q in questions([articles[i]])]
-    count = parse_size(train_size, len(pool), "slingshot.train_size")
+    count = parse_size(train_size, len(pool), "slingshot.train_size", task.SIZE_FORMS["train_size"],
+                       "the training articles left after the validation ones")
     random.Random(seed + 1).shuffle(pool)
     return pool[:count], validation
 

@@ -12,6 +12,7 @@ planner's predictions for recipes no one has run yet. `--check` fails when a pag
 """
 import json
 import re
+from pathlib import Path
 
 from slingshot.errors import UserError
 from slingshot.layout import ROOT, TRAIN_SUMMARY, display_path
@@ -20,6 +21,7 @@ REPORTS = ROOT / "docs" / "reports"
 BENCH = ROOT / "bench" / "results"
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 DEFAULT = "squad-smollm2-135m-lora-cpu"
+DEFAULT_RECIPE = Path("recipes/squad/smollm2-135m/lora-cpu.yml")
 START = re.compile(r"^<!-- figures: ([a-z0-9-]+) -->$")
 END = "<!-- /figures -->"
 
@@ -116,7 +118,8 @@ def recipes():
     from slingshot.plan import gpu_of_recipe, plan
     from slingshot.recipe import load_recipe
     rows = []
-    order = lambda p: (p.parts[-3] != "squad", "cpu" not in p.stem, p)  # noqa: E731  (the default recipe first)
+    default_task = DEFAULT_RECIPE.parts[1]
+    order = lambda p: (p.parts[-3] != default_task, "cpu" not in p.stem, p)  # noqa: E731  (the default recipe first)
     for path in sorted((ROOT / "recipes").glob("*/*/*.yml"), key=order):
         recipe = load_recipe(path)
         hardware = recipe.block.get("hardware") or {}
@@ -144,7 +147,7 @@ def recipes():
 def export_needs():
     from slingshot.plan import plan
     from slingshot.recipe import load_recipe
-    p = plan(load_recipe(ROOT / "recipes" / "squad" / "llama-3.1-8b" / "lora.yml"))
+    p = plan(load_recipe(ROOT / "recipes/squad/llama-3.1-8b/lora.yml"))
     files = ", ".join(f"{name} {gb} GB" for name, gb in p["export"]["files_gb"].items())
     return (f"`make export` of an 8B model needs ~{p['export']['disk_gb']:.0f} GB of disk ({files}) and "
             f"~{p['export']['memory_gb']:.0f} GB of RAM for the merge (`plan` prints it for every recipe).")

@@ -22,6 +22,7 @@ from slingshot.io import sha256_file, stable_hash
 from slingshot.layout import display_path, resolve
 from slingshot.metrics.julia.cases import iter_stored_runs
 from slingshot.metrics.julia.score import NEW_FUNCTION_RULES, SNIPPETS_ESCAPED
+from slingshot.tasks import TASKS, get_task
 from slingshot.tasks import julia as task
 
 # Names as the evaluation files' `model` field spells them. gpt-4-1106-preview is the GPT-4 the
@@ -161,7 +162,7 @@ def reference_runs(split_path, models=None, results_dir=RESULTS_DIR, limit=None,
     their RunStores. A folder already written for the same split and stored data is reused."""
     split_path = Path(split_path)
     task_name, split_name = split_task(split_path)
-    if task_name != "julia":
+    if task_name not in TASKS or get_task(task_name) is not task:
         raise EvalError(f"{split_path}: leaderboard references exist only for Julia splits (data/julia/test/)")
     rows = load_split(split_path, limit)
     if limit is not None:

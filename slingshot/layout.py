@@ -1,4 +1,5 @@
-"""Where every file goes: the one place that decides paths. Imports nothing of the project.
+"""Where every file goes: the one place that decides paths. Of the project it imports only the task
+registry (each task owns data/<task>/).
 
     data_prep/sources/                                       carried source data (SQuAD, the Julia leaderboard)
     data/<recipe>/{train,validation}.jsonl, manifest.json   a recipe's prepared data (its name decides the folder)
@@ -22,6 +23,8 @@ import hashlib
 import os
 import re
 from pathlib import Path
+
+from slingshot.tasks import TASKS
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKSPACE = Path(os.environ.get("SLINGSHOT_WORKSPACE") or ROOT).resolve()
@@ -61,7 +64,7 @@ def recipe_name(recipe_path):
 
 
 # names that would make a recipe's data/<name>/ or runs/<name>/ a folder shared by everything
-RESERVED_NAMES = {"", ".", "..", DERIVED, "squad", "julia", "test", LEADERBOARD_DIR.name, "prepared"}
+RESERVED_NAMES = {"", ".", "..", DERIVED, *TASKS, "test", LEADERBOARD_DIR.name, "prepared"}
 
 
 def data_dir(name):

@@ -23,13 +23,13 @@ from pathlib import Path
 import yaml
 
 from slingshot import layout
-from slingshot.errors import UserError
+from slingshot.errors import DataError, UserError
 from slingshot.io import atomic_write_text
-from slingshot.tasks import get_task
+from slingshot.tasks import TASKS, get_task, parse_size
 
 # Keys every task's `slingshot:` block may hold, besides the task's RECIPE_DEFAULTS.
 COMMON_KEYS = {
-    "task": "which task module builds the data and scores the model (squad, julia)",
+    "task": f"which task module builds the data and scores the model ({', '.join(TASKS)})",
     "eval": "generation settings for the eval, e.g. max_new_tokens, batch_size, quantize (auto|none|4bit|8bit)",
     "hardware": "name and usd_per_hour of the machine the recipe is sized for (for cost per answer)",
     "allow_test_contamination": "true to train on data that holds test examples (reports mark them seen)",
@@ -334,9 +334,6 @@ def _check_duplicate_keys(root, path):
 
 # ---------- values: each checked with the file, line and key in the message ----------
 
-PERCENT_SIZES = {"squad"}  # tasks whose train_size may be a percentage of the source
-
-
 def check_key_types(recipe):
     for key in list(recipe.config) + list(recipe.block if isinstance(recipe.block, dict) else {}):
         if not isinstance(key, str):
@@ -349,7 +346,6 @@ def check_values(recipe):
     the folder training clears). Raises RecipeError naming file, line and key."""
     _check_prepared_path(recipe)
     block = recipe.block
-    task_name = block["task"]
 
     def fail(key, message):
         raise RecipeError(f"{recipe.where('slingshot.' + key)}: slingshot.{key}: {message}")
@@ -357,25 +353,17 @@ def check_values(recipe):
     if "seed" in block and not _is_int(block["seed"]):
         fail("seed", f"expected an integer, got {block['seed']!r}")
     if "source" in block:
-        source = block["source"]
-        if not isinstance(source, str) or not source:
-            fail("source", f"expected 'local', 'hub:<dataset>' or a folder, got {source!r}")
-        if source.startswith("hub:") and task_name not in PERCENT_SIZES:
-            fail("source", f"{source!r}: this task has no hub source; use 'local' or a folder")
-        if source not in ("local",) and not source.startswith("hub:") and not layout.resolve(source).is_dir():
-            fail("source", f"{source!r} is neither 'local', 'hub:<dataset>' nor an existing folder")
-    if "train_size" in block:
-        problem = _size_problem(block["train_size"], percent=task_name in PERCENT_SIZES)
+        problem = _source_problem(block["source"], recipe.task.SOURCES)
         if problem:
-            fail("train_size", problem)
-    if "validation_size" in block:
-        value = block["validation_size"]
-        # 0 would leave the file test_datasets names empty; a validation file is part of every recipe.
-        if not _is_int(value) or value < 1:
-            fail("validation_size", f"expected a count >= 1 (questions held out for validation loss), "
-                                    f"got {value!r}")
-    if "top_n_per_case" in block and (not _is_int(block["top_n_per_case"]) or block["top_n_per_case"] < 1):
-        fail("top_n_per_case", f"expected a count >= 1, got {block['top_n_per_case']!r}")
+            fail("source", problem)
+    for key, forms in recipe.task.SIZE_FORMS.items():  # 'count' means >= 1: every recipe has a validation file
+        if key in block:
+            try:
+                parse_size(block[key], None, f"slingshot.{key}", forms)
+            except DataError as e:
+                raise RecipeError(f"{recipe.where('slingshot.' + key)}: {e}") from None
+    for key, problem in recipe.task.check_recipe_values(block):
+        fail(key, problem)
     if "test_split" in block:
         splits = getattr(recipe.task, "TEST_SPLITS", {})
         if not isinstance(block["test_split"], str) or (splits and block["test_split"] not in splits):
@@ -399,20 +387,23 @@ def _is_int(value):
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _size_problem(value, percent):
-    """Why a train_size is unusable, or None: a count >= 1, 'N%' with 0 < N <= 100, or 'all'."""
-    forms = "a count >= 1, a percentage like '4%' or 'all'" if percent else "a count >= 1 or 'all'"
-    if value == "all" or (_is_int(value) and value >= 1):
+SOURCE_FORMS = {"local": "'local'", "hub": "'hub:<dataset>'", "folder": "a folder"}
+
+
+def _source_problem(source, kinds):
+    """Why a `source:` is unusable for a task whose SOURCES are `kinds`, or None."""
+    forms = " or ".join(SOURCE_FORMS[k] for k in kinds)
+    if not isinstance(source, str) or not source:
+        return f"expected {forms}, got {source!r}"
+    if source == "local":
         return None
-    if percent and isinstance(value, str) and value.endswith("%"):
-        try:
-            number = float(value[:-1])
-        except ValueError:
-            number = float("nan")
-        if math.isfinite(number) and 0 < number <= 100:
-            return None
-        return f"{value!r}: a percentage must be a number above 0 and at most 100"
-    return f"expected {forms}, got {value!r}"
+    if source.startswith("hub:"):
+        return None if "hub" in kinds else f"{source!r}: this task has no hub source; use {forms}"
+    if "folder" not in kinds:
+        return f"{source!r}: this task reads no folder source; use {forms}"
+    if not layout.resolve(source).is_dir():
+        return f"{source!r} is not an existing folder; use {forms}"
+    return None
 
 
 def _check_prepared_path(recipe):

@@ -148,8 +148,9 @@ def test_test_rows_one_per_case_and_template(small):
     ({"prompt_templates": ["JuliaExpert"]}, "slingshot.prompt_templates: unknown template"),
     ({"test_split": "dev-200"}, "slingshot.test_split: unknown split 'dev-200'"),
     ({"top_n_per_case": 0}, "slingshot.top_n_per_case"),
-    ({"validation_size": 100000}, "slingshot.validation_size: 100000 rows asked"),
-    ({"train_size": 1000}, "slingshot.train_size: 1000 rows asked"),
+    ({"validation_size": 100000}, "slingshot.validation_size: 100000 asks for 100000 rows, but the full-score"),
+    ({"train_size": 1000}, "slingshot.train_size: 1000 asks for 1000 rows, but the top 5 per case holds only"),
+    ({"train_size": "4%"}, r"slingshot.train_size: expected a count >= 1 or 'all', got '4%'"),
     ({"source": "no/such/folder"}, "slingshot.source"),
 ])
 def test_bad_parameters_name_the_key(change, message):

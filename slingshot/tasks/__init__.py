@@ -1,28 +1,141 @@
-"""Task definitions: each task module owns everything about its task.
+"""Tasks: each task is declared once, in its own module here, behind the interface below.
 
-A task module defines PROMPT_VERSION, TEST_SPLITS, RECIPE_DEFAULTS, EVAL_DEFAULTS, METRICS (name ->
-label, the first one primary), BINARY_METRICS, RESCORED_IN_REPORTS (whether `eval report` scores stored
-answers again, when scoring is cheap), optionally SECONDARY_METRICS (other 0..100 scores a prediction
-carries), extract_answer(), score(), CONTAMINATION_CHECKS and
-contamination_overlap() for the contamination check, and REFERENCE_RUNS (a "module:function" that
-writes recorded reference runs for a split, or None). For the report's results viewer (eval.viewer) it
-defines VIEW_VERDICTS (labels of the verdicts shown per answer), view_example(row) -> {"question",
-"context" (stored once per page), "gold", optional "group" and "variant"} and view_answer(prediction,
-meta) -> {"answer", "verdicts" (in VIEW_VERDICTS order, 0..100 or None), "detail"}. Adding a task means
-one module here plus its data builder in data_prep/; nothing else branches on a task's name.
+Adding a task: write slingshot/tasks/<task>.py defining the names of INTERFACE, its data builder
+data_prep/<task>.py (prepare(params) -> (rows, sources, stats), source_fingerprint(params)), a recipe
+under recipes/<task>/, and add one line to TASKS. get_task checks the module against INTERFACE when it
+is first loaded; nothing outside the task's two modules branches on its name (tests/test_tasks.py).
 """
 import importlib
 import math
+from dataclasses import dataclass
 
 from slingshot.errors import DataError, UserError
 
-TASKS = ("squad", "julia")
+# The registry: one line per task, the name its recipes give as `slingshot.task`.
+TASKS = (
+    "squad",  # SQuAD v1.1 extractive QA, scored by exact match and F1
+    "julia",  # Julia code generation, scored by the Julia-LLM-Leaderboard's test cases
+)
+
+
+class TaskError(UserError):
+    """A task module that does not define the interface; the message names the module and the name."""
+
+
+@dataclass(frozen=True)
+class Name:
+    kind: str       # one of KINDS
+    meaning: str
+    default: object = None
+    required: bool = True
+
+
+def _optional(kind, meaning, default):
+    return Name(kind, meaning, default, required=False)
+
+
+# Everything a task module defines. Optional names get their default when the module is loaded.
+INTERFACE = {
+    # prompts
+    "PROMPT_VERSION": Name("str", "bumped whenever prompts change: stored predictions are keyed by it"),
+    "few_shot_examples": Name("function", "(k, seed) -> k training rows (id, messages) shown as worked examples"),
+    "with_shots": Name("function", "(messages, shots) -> a test row's messages with the worked examples"),
+    "extract_answer": Name("function", "(raw model output) -> the answer that is scored"),
+    # data, sizes and recipe keys
+    "TEST_SPLITS": Name("dict", "held-out split name -> spec with a 'description'; recipes name one"),
+    "RECIPE_DEFAULTS": Name("dict", "the task's `slingshot:` keys with their defaults (source, train_size, "
+                                    "validation_size, seed, test_split and the task's own)"),
+    "SOURCES": Name("tuple", "what `source:` may name: 'local' (carried or generated), 'hub', 'folder'"),
+    "SIZE_FORMS": Name("dict", "train_size and validation_size -> the forms they take: 'count', 'percent', 'all'"),
+    "check_recipe_values": _optional("function", "(slingshot block) -> (key, problem) pairs of the task's own "
+                                                 "recipe keys, checked when a recipe is loaded", lambda block: ()),
+    "planned_train_rows": Name("function", "(recipe params) -> training rows data prep will write, for `plan`"),
+    "TOKENS_PER_ROW": Name("int", "mean tokens of a training row, for `plan`"),
+    # scoring and the report
+    "EVAL_DEFAULTS": Name("dict", "eval settings: max_new_tokens, shots (the base model's few-shot row)"),
+    "METRICS": Name("dict", "report columns: metric name -> label, the first primary; scores are 0..100"),
+    "BINARY_METRICS": Name("set", "metrics that are 0 or 100 per example (tested with exact McNemar)"),
+    "SECONDARY_METRICS": _optional("tuple", "other 0..100 scores a prediction carries", ()),
+    "RESCORED_IN_REPORTS": Name("bool", "whether `eval report` scores stored answers again (cheap scoring)"),
+    "score": Name("function", "(test row, answer) -> {metric: 0..100, ...}"),
+    "REFERENCE_RUNS": Name("str or None", "'module:function' writing recorded reference runs for a split"),
+    # contamination
+    "CONTAMINATION_CHECKS": Name("str", "what the contamination check compares, for its statement"),
+    "contamination_overlap": Name("function", "(train rows, test rows, affected ids) -> "
+                                              "(overlap entries, affected ids, extra result fields)"),
+    "contamination_statement": Name("function or None", "(result, names) -> the task's wording, or None"),
+    # the results viewer (eval.viewer)
+    "VIEW_VERDICTS": Name("tuple", "labels of the verdicts shown per answer"),
+    "view_example": Name("function", "(test row) -> {question, context, gold, optional group and variant}"),
+    "view_answer": Name("function", "(prediction, meta) -> {answer, verdicts (VIEW_VERDICTS order), detail}"),
+}
+
+KINDS = {
+    "str": lambda v: isinstance(v, str),
+    "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "bool": lambda v: isinstance(v, bool),
+    "dict": lambda v: isinstance(v, dict),
+    "set": lambda v: isinstance(v, (set, frozenset)),
+    "tuple": lambda v: isinstance(v, tuple),
+    "function": callable,
+    "function or None": lambda v: v is None or callable(v),
+    "str or None": lambda v: v is None or isinstance(v, str),
+}
+COMMON_RECIPE_KEYS = ("source", "train_size", "validation_size", "seed", "test_split")
+SIZE_KEYS = ("train_size", "validation_size")
+FORMS = {"count": "a count >= 1", "percent": "a percentage like '4%'", "all": "'all'"}
+SOURCE_KINDS = ("local", "hub", "folder")
+
+_loaded = {}
 
 
 def get_task(name):
+    """The checked module of a registered task."""
     if name not in TASKS:
         raise UserError(f"unknown task {name!r}; known tasks: {', '.join(TASKS)}")
-    return importlib.import_module(f"slingshot.tasks.{name}")
+    if name not in _loaded:
+        _loaded[name] = check_task(importlib.import_module(f"slingshot.tasks.{name}"))
+    return _loaded[name]
+
+
+def check_task(module):
+    """The module, checked against INTERFACE (optional names filled in); TaskError names what is wrong."""
+    where = f"{module.__name__.replace('.', '/')}.py"
+    for name, spec in INTERFACE.items():
+        if not hasattr(module, name):
+            if spec.required:
+                raise TaskError(f"{where}: missing {name} ({spec.kind}: {spec.meaning}); every task module "
+                                f"defines the names listed in slingshot/tasks/__init__.py INTERFACE")
+            setattr(module, name, spec.default)
+        value = getattr(module, name)
+        if not KINDS[spec.kind](value):
+            raise TaskError(f"{where}: {name} is {type(value).__name__} {value!r:.80}; expected {spec.kind} "
+                            f"({spec.meaning})")
+    problem = next(_consistency_problems(module), None)
+    if problem:
+        raise TaskError(f"{where}: {problem}")
+    return module
+
+
+def _consistency_problems(task):
+    """What the names say about each other: defaults, metrics and size forms that fit together."""
+    missing = [k for k in COMMON_RECIPE_KEYS if k not in task.RECIPE_DEFAULTS]
+    if missing:
+        yield f"RECIPE_DEFAULTS lacks {', '.join(missing)} (every task's recipes have them)"
+    elif task.RECIPE_DEFAULTS["test_split"] not in task.TEST_SPLITS:
+        yield f"RECIPE_DEFAULTS test_split {task.RECIPE_DEFAULTS['test_split']!r} is not in TEST_SPLITS"
+    if not task.METRICS:
+        yield "METRICS must name at least one metric (the first is the report's primary one)"
+    stray = sorted(set(task.BINARY_METRICS) - set(task.METRICS))
+    if stray:
+        yield f"BINARY_METRICS names {', '.join(stray)}, which METRICS does not"
+    if set(task.SIZE_FORMS) != set(SIZE_KEYS) or any(
+            not isinstance(f, tuple) or not f or not set(f) <= set(FORMS) for f in task.SIZE_FORMS.values()):
+        yield f"SIZE_FORMS must map {' and '.join(SIZE_KEYS)} to tuples of {', '.join(map(repr, FORMS))}"
+    if "local" not in task.SOURCES or not set(task.SOURCES) <= set(SOURCE_KINDS):
+        yield f"SOURCES must hold 'local' (what test splits are built from) and only {', '.join(map(repr, SOURCE_KINDS))}"
+    if not {"max_new_tokens", "shots"} <= set(task.EVAL_DEFAULTS):
+        yield "EVAL_DEFAULTS must give max_new_tokens and shots"
 
 
 def prompt_of(messages):
@@ -44,24 +157,30 @@ def user_messages(messages):
     return [m["content"].strip() for m in messages if m["role"] == "user"]
 
 
-def parse_size(size, total, key):
-    """A size given as a count (200), a percentage ("4%") or "all"."""
-    if size == "all":
+def parse_size(size, total, key, forms=tuple(FORMS), source="the source"):
+    """A train_size or validation_size in one of a task's SIZE_FORMS: a count (200), a percentage of
+    `total` ("4%") or "all" (total). The one parser of the recipe check, data prep and `plan`; with
+    total None (the source not read yet) only the form is checked, and a percentage or 'all' gives None."""
+    if size == "all" and "all" in forms:
         return total
-    if isinstance(size, str) and size.endswith("%"):
+    if "percent" in forms and isinstance(size, str) and size.endswith("%"):
         try:
-            fraction = float(size[:-1]) / 100
+            number = float(size[:-1])
         except ValueError:
-            raise DataError(f"{key}: {size!r} is not a percentage") from None
-        if not (math.isfinite(fraction) and 0 < fraction <= 1):
-            raise DataError(f"{key}: {size!r}: a percentage must be above 0 and at most 100")
-        count = round(total * fraction)
-    elif isinstance(size, int) and not isinstance(size, bool):
+            number = math.nan
+        if not (math.isfinite(number) and 0 < number <= 100):
+            raise DataError(f"{key}: {size!r}: a percentage must be a number above 0 and at most 100")
+        if total is None:
+            return None
+        count = round(total * number / 100)
+    elif isinstance(size, int) and not isinstance(size, bool) and size >= 1:
         count = size
     else:
-        raise DataError(f"{key}: {size!r} must be a count, a percentage like '4%' or 'all'")
-    if count <= 0:
-        raise DataError(f"{key}: {size!r} selects no example")
-    if count > total:
-        raise DataError(f"{key}: {size!r} asks for {count} examples but the source has only {total}")
+        named = [FORMS[f] for f in forms]
+        either = ", ".join(named[:-1]) + " or " + named[-1] if len(named) > 1 else named[0]
+        raise DataError(f"{key}: expected {either}, got {size!r}")
+    if total is not None and count < 1:
+        raise DataError(f"{key}: {size!r} selects no example of {source} ({total} rows)")
+    if total is not None and count > total:
+        raise DataError(f"{key}: {size!r} asks for {count} rows, but {source} holds only {total}")
     return count

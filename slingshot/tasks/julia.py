@@ -77,6 +77,8 @@ RECIPE_DEFAULTS = {
     "seed": 0,
     "test_split": "all-cases",
 }
+SOURCES = ("local", "folder")
+SIZE_FORMS = {"train_size": ("count", "all"), "validation_size": ("count",)}
 EVAL_DEFAULTS = {"max_new_tokens": 512, "shots": 0}
 
 # Report columns: metric name -> label, the first one primary; every per-example score is 0..100.
@@ -104,7 +106,15 @@ def planned_train_rows(params):
     top_n = params["top_n_per_case"]
     if isinstance(top_n, bool) or not isinstance(top_n, int) or top_n < 1:
         raise DataError(f"slingshot.top_n_per_case: expected a positive count, got {top_n!r}")
-    return parse_size(params["train_size"], len(cases) * top_n, "slingshot.train_size")
+    return parse_size(params["train_size"], len(cases) * top_n, "slingshot.train_size", SIZE_FORMS["train_size"],
+                      f"the top {top_n} per case")
+
+
+def check_recipe_values(block):
+    """The Julia keys' problems, as (key, message), when a recipe is loaded."""
+    top_n = block.get("top_n_per_case", 1)
+    if isinstance(top_n, bool) or not isinstance(top_n, int) or top_n < 1:
+        yield "top_n_per_case", f"expected a count >= 1, got {top_n!r}"
 
 
 def case_list(value, known, key):

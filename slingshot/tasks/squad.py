@@ -121,6 +121,8 @@ RECIPE_DEFAULTS = {
     "seed": 0,
     "test_split": "dev-200",
 }
+SOURCES = ("local", "hub", "folder")
+SIZE_FORMS = {"train_size": ("count", "percent", "all"), "validation_size": ("count",)}
 EVAL_DEFAULTS = {"max_new_tokens": 32, "shots": 3}  # shots: the base model's few-shot row
 
 # For `plan`, before any data is prepared: questions in the official SQuAD v1.1 train set (what a
@@ -134,7 +136,7 @@ def planned_train_rows(params):
     """Training rows a recipe's parameters ask for, through data prep's own size parsing (of the whole
     train set; data prep first holds out the validation articles, so near 100% it takes a few fewer)."""
     from slingshot.tasks import parse_size
-    return parse_size(params["train_size"], SOURCE_ROWS, "slingshot.train_size")
+    return parse_size(params["train_size"], SOURCE_ROWS, "slingshot.train_size", SIZE_FORMS["train_size"])
 
 # Report columns: metric name -> label, the first one primary; every per-example score is 0..100.
 METRICS = {"exact_match": "EM", "f1": "F1"}
