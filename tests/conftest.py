@@ -15,7 +15,11 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # Every output (data/, runs/, results/, reports/, stand-ins) goes to a workspace of this session's own,
 # set before slingshot is imported and inherited by every command a test runs: the checkout stays as it was.
-WORKSPACE = Path(tempfile.mkdtemp(prefix="slingshot-tests-"))
+# pytest loads this file as `conftest` and test files import it as `tests.conftest`: both share one workspace
+# (a second one would leave slingshot.layout, imported in between, reading another folder than commands write).
+_LOADED = [m for name in ("conftest", "tests.conftest")
+           if getattr(m := sys.modules.get(name), "__file__", None) == __file__ and hasattr(m, "WORKSPACE")]
+WORKSPACE = _LOADED[0].WORKSPACE if _LOADED else Path(tempfile.mkdtemp(prefix="slingshot-tests-"))
 os.environ["SLINGSHOT_WORKSPACE"] = str(WORKSPACE)
 os.environ.pop("SLINGSHOT_RESULTS_DIR", None)
 # set-up outputs that tests read but never write, and caches of tools
