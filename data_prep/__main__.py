@@ -11,7 +11,7 @@ import sys
 import time
 
 from slingshot import contamination
-from slingshot.errors import cli
+from slingshot.errors import UserError, cli
 from slingshot.io import atomic_write_json, atomic_write_jsonl, sha256_file, stable_hash
 from slingshot.layout import display_path, resolve
 from slingshot.recipe import claim_folders, data_errors_located, load_recipe
@@ -29,12 +29,25 @@ def is_up_to_date(manifest_file, fingerprint):
                for out in manifest["outputs"].values())
 
 
+BUILDER_NAMES = ("prepare", "source_fingerprint")  # what data_prep/<task>.py defines
+
+
+def data_builder(task_name):
+    """data_prep/<task>.py, checked to define BUILDER_NAMES."""
+    module = importlib.import_module(f"data_prep.{task_name}")
+    missing = [name for name in BUILDER_NAMES if not callable(getattr(module, name, None))]
+    if missing:
+        raise UserError(f"data_prep/{task_name}.py: missing {', '.join(missing)}; a task's data builder defines "
+                        f"prepare(params) -> (rows, sources, stats) and source_fingerprint(params)")
+    return module
+
+
 def prepare_recipe(recipe, force=False):
     """Write the recipe's data files and manifest; returns the manifest."""
     task = recipe.task
     params = recipe.params()
     paths = {split: recipe.paths[split] for split in OUTPUTS}
-    module = importlib.import_module(f"data_prep.{recipe.block['task']}")
+    module = data_builder(recipe.block["task"])
     fingerprint = stable_hash({"task": recipe.block["task"], "params": params,
                                "sources": module.source_fingerprint(params),
                                "prompt_version": task.PROMPT_VERSION,
