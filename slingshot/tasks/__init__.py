@@ -15,6 +15,7 @@ from slingshot.errors import DataError, UserError
 TASKS = (
     "squad",  # SQuAD v1.1 extractive QA, scored by exact match and F1
     "julia",  # Julia code generation, scored by the Julia-LLM-Leaderboard's test cases
+    "dates",  # date normalization to ISO 8601, generated offline from a seed
 )
 
 
