@@ -87,12 +87,23 @@ CASES = [
      r"slingshot.hardware.gpus: expected an integer >= 1, got 0"),
     ("negative price", r"^    usd_per_hour: .*", "    usd_per_hour: -1", r"usd_per_hour:",
      r"slingshot.hardware.usd_per_hour: expected a number >= 0, got -1"),
+    # the recipe's own sweep block: checked when the recipe is read, not when the sweep runs
+    ("null in a sweep", r"^  task: squad", "  task: squad\n  sweep:\n    train_size: [32]\n    lora_r: [8, null]", r"^    lora_r:",
+     r"slingshot.sweep.lora_r: null is not a value to train with"),
 ]
 
 # Checked after Axolotl's schema is imported (seconds a process): read in this one
 IN_PROCESS = [
     ("dataset typo", r"^  field_messages: .*", "  feild_messages: messages", r"feild_messages",
      r"unknown key in datasets\[0\] 'feild_messages'.*did you mean 'field_messages'"),
+    ("typo in a sweep", r"^  task: squad", "  task: squad\n  sweep:\n    lora_rank: [8, 16]", r"lora_rank:",
+     r"slingshot.sweep.lora_rank: unknown key 'lora_rank' .*did you mean 'lora_r'.*a sweep varies"),
+    ("bad value in a sweep", r"^  task: squad", "  task: squad\n  sweep:\n    num_epochs: [1, 0]", r"num_epochs: \[",
+     r"slingshot.sweep.num_epochs: expected a number > 0, got 0"),
+    ("the same value twice in a sweep", r"^  task: squad", "  task: squad\n  sweep:\n    learning_rate: [1e-4, 0.0001]",
+     r"learning_rate: \[", r"slingshot.sweep.learning_rate: repeats a value: 0.0001 and 0.0001 are the same"),
+    ("datasets in a sweep", r"^  task: squad", "  task: squad\n  sweep:\n    test_datasets: [a, b]", r"test_datasets: \[",
+     r"slingshot.sweep.test_datasets: cannot be swept: .*; a sweep varies Axolotl training settings .* train_size"),
 ]
 
 

@@ -16,8 +16,8 @@ from tests.conftest import DEFAULT_RECIPE, run_module
 
 
 def test_parse_sweep_reads_values_as_yaml():
-    assert parse_sweep("train_size=32,64,4% lora_r=8 learning_rate=1e-4,0.001") == {
-        "train_size": [32, 64, "4%"], "lora_r": [8], "learning_rate": ["1e-4", 0.001]}
+    assert parse_sweep("train_size=32,64,4% lora_r=8 learning_rate=1e-4,0.001,5E-5") == {
+        "train_size": [32, 64, "4%"], "lora_r": [8], "learning_rate": [0.0001, 0.001, 0.00005]}  # 1e-4: a number
     for bad in ("", "train_size", "train_size=", "lora_r=8 lora_r=16"):
         with pytest.raises(SweepError):
             parse_sweep(bad)
@@ -25,7 +25,7 @@ def test_parse_sweep_reads_values_as_yaml():
 
 def test_cells_are_real_recipes_with_their_own_folders():
     base = load_recipe(DEFAULT_RECIPE)
-    cells = make_cells(base, {"train_size": [16, 32], "lora_r": [8], "seed": [0, 1]}, "--sweep")
+    cells = make_cells(base, {"train_size": [16, 32], "lora_r": [8], "seed": [0, 1]})
     try:
         assert [c["params"] for c in cells] == [
             {"train_size": 16, "lora_r": 8, "seed": 0}, {"train_size": 16, "lora_r": 8, "seed": 1},
@@ -45,9 +45,9 @@ def test_cells_are_real_recipes_with_their_own_folders():
 def test_unknown_sweep_keys_are_named_with_a_suggestion():
     base = load_recipe(DEFAULT_RECIPE)
     with pytest.raises(SweepError, match="unknown key 'lora_rank'.*lora_r"):
-        make_cells(base, {"lora_rank": [8]}, "--sweep")
-    with pytest.raises(SweepError, match="output_dir cannot be swept"):
-        make_cells(base, {"output_dir": ["runs/x"]}, "--sweep")
+        make_cells(base, {"lora_rank": [8]})
+    with pytest.raises(SweepError, match="output_dir: cannot be swept"):
+        make_cells(base, {"output_dir": ["runs/x"]})
 
 
 def test_holm_step_down():
