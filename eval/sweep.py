@@ -1,10 +1,12 @@
 """`python -m eval sweep RECIPE --sweep "train_size=32,64,128 lora_r=8,32 seed=0,1"` (make sweep):
 train and score every cell of a grid derived from one recipe, then write the sweep report.
 
-Every cell is a derived recipe written out as a file (runs/derived/<recipe>-sweep-<cell>/recipe.yml),
-so any cell can be rerun or shared alone. Every key and value is checked, as a recipe's own are, before any cell is written. Cells run one at a time, because one CPU training takes
-most of the machine's memory. A finished cell leaves sweep_cell.json in its run folder and is never
-trained or scored again, so a killed sweep resumes at the first unfinished cell. The base model is
+Every cell is a derived recipe written out as a file (runs/derived/<recipe>-sweep-<cell>/recipe.yml;
+a recipe outside the repo keeps its cells beside it, see slingshot.layout.sweep_home), so any cell can
+be rerun or shared alone. Every key and value is checked, as a recipe's own are, before any cell is
+written. Cells run one at a time, because one CPU training takes most of the machine's memory. A
+finished cell leaves sweep_cell.json in its run folder and is never trained or scored again, so a
+killed sweep resumes at the first unfinished cell. The base model is
 scored once on the recipe's test split (its stored predictions are shared with `make eval`).
 
 `seed` sets the training seed (LoRA init, data order); `slingshot.seed` would redraw the data.
@@ -23,7 +25,7 @@ import yaml
 
 from eval.store import RESULTS_DIR, RunStore
 from slingshot.io import atomic_write_json, stable_hash
-from slingshot.layout import ROOT, TRAIN_SUMMARY, display_path, report_dir
+from slingshot.layout import ROOT, TRAIN_SUMMARY, derived_home, display_path, sweep_home
 from slingshot.recipe import (RecipeError, SweepError, block_where, check_sweep, derive_recipe, derived_recipe,
                               load_recipe, spec_where, sweep_grid, yaml_value)
 
@@ -74,7 +76,7 @@ def cell_slug(params):
 
 
 def sweep_name(recipe):
-    return f"{recipe.name}-sweep"
+    return sweep_home(recipe.path)[0]
 
 
 def make_cells(recipe, grid, where=spec_where):
@@ -87,7 +89,7 @@ def make_cells(recipe, grid, where=spec_where):
         size *= len(values)
     if size > MAX_CELLS:
         raise SweepError(f"{where()}: {size} cells; a sweep trains one cell at a time, so at most {MAX_CELLS}")
-    name = sweep_name(recipe)
+    name, beside, _ = sweep_home(recipe.path)
     planned, names = [], {}
     for values in itertools.product(*(grid[k] for k in keys)):  # check every cell before writing any
         params = dict(zip(keys, values))
@@ -100,12 +102,12 @@ def make_cells(recipe, grid, where=spec_where):
         names[cell] = params
         overrides = split_overrides(params, targets)
         try:
-            derived_recipe(recipe, cell, *overrides)
+            derived_recipe(recipe, cell, *overrides, beside=beside)
         except RecipeError as e:
-            problem = str(e).removeprefix(f"{ROOT / 'runs' / 'derived' / cell / 'recipe.yml'}: ")  # not written yet
+            problem = str(e).removeprefix(f"{derived_home(cell, beside)[0]}: ")  # a file not written yet
             raise SweepError(f"{where()}: the cell {params} is not a valid recipe: {problem}") from None
         planned.append((params, cell, overrides))
-    return [{"params": params, "recipe": derive_recipe(recipe, cell, *overrides)}
+    return [{"params": params, "recipe": derive_recipe(recipe, cell, *overrides, beside=beside)}
             for params, cell, overrides in planned]
 
 
@@ -205,7 +207,7 @@ def run_sweep(recipe_path, spec=None, limit=None, out=None, results_dir=RESULTS_
         durations.append(time.time() - cell_started)
         print(f"cell {i} of {total} finished in {fmt_duration(durations[-1])}", flush=True)
     results = [dict(cell, record=json.loads(cell_record(cell).read_text())) for cell in cells]
-    out = Path(out) if out else report_dir(sweep_name(recipe))
+    out = Path(out) if out else sweep_home(recipe.path)[2]
     report = build_sweep_report(recipe, grid, results, base, out, wall_s=time.time() - started)
     print(f"\nsweep report: {display_path(out / 'sweep.md')}\n{report['conclusion']}")
     return report
@@ -218,7 +220,7 @@ def report_finished(recipe, grid, cells, limit, out):
     if not finished:
         raise SweepError(f"{recipe.path}: no finished cell to report on yet (0 of {len(cells)})")
     base = RunStore(ROOT / finished[0]["record"]["base_store"])
-    out = Path(out) if out else report_dir(sweep_name(recipe))
+    out = Path(out) if out else sweep_home(recipe.path)[2]
     report = build_sweep_report(recipe, grid, finished, base, out,
                                 unfinished=[c["recipe"].name for c in cells if not is_finished(c, limit)])
     print(f"sweep report ({len(finished)} of {len(cells)} cells): {display_path(out / 'sweep.md')}\n"
@@ -231,7 +233,7 @@ def add_arguments(parser):
     parser.add_argument("--sweep", help='values to try, e.g. "train_size=32,64,128 lora_r=8,32 seed=0,1" '
                                         "(default: the recipe's slingshot.sweep block)")
     parser.add_argument("--limit", type=int, help="score only the first N test questions (quick checks)")
-    parser.add_argument("--out", help="report folder (default reports/<recipe>-sweep)")
+    parser.add_argument("--out", help="report folder (default reports/<recipe>-sweep; beside a recipe outside the repo)")
     parser.add_argument("--report-only", action="store_true",
                         help="train nothing: report the cells finished so far")
 

@@ -220,17 +220,16 @@ def validate_with_axolotl(recipe):
         axolotl_log.removeHandler(collect)
 
 
-def derive_recipe(recipe, name, config_overrides=None, block_overrides=None):
-    """A copy of a recipe under runs/derived/<name>/ with its own data and output folders, checked, then written."""
-    derived = derived_recipe(recipe, name, config_overrides, block_overrides)
+def derive_recipe(recipe, name, config_overrides=None, block_overrides=None, beside=None):
+    """A copy of a recipe with its own data and output folders (layout.derived_home), checked, then written."""
+    derived = derived_recipe(recipe, name, config_overrides, block_overrides, beside)
     atomic_write_text(derived.path, yaml.safe_dump(derived.config, sort_keys=False))
     return load_recipe(derived.path)
 
 
-def derived_recipe(recipe, name, config_overrides=None, block_overrides=None):
+def derived_recipe(recipe, name, config_overrides=None, block_overrides=None, beside=None):
     """The derived recipe as derive_recipe writes it, checked as load_recipe checks a file; nothing written."""
-    path = layout.RUNS_DIR / layout.DERIVED / name / "recipe.yml"
-    home = layout.recipe_home(path)
+    path, home = layout.derived_home(name, beside)
     config = dict(recipe.config)
     for key, value in (config_overrides or {}).items():
         if value is None:
