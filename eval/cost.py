@@ -3,7 +3,8 @@
 API models:   tokens_in * input price + tokens_out * output price (eval/prices.yaml).
 Local models: measured generation wall seconds * usd_per_hour / 3600.
 Leaderboard records: the cost the leaderboard stored with each answer (its prices of the day).
-A model with no known price stays unknown (None, with a note): a cost is never guessed.
+A model with no known price stays unknown (None, with a note): a cost is never guessed. So do
+answers whose server reported no token usage: they are counted, never priced as 0 tokens.
 
     python -m eval.cost [RUN_DIR ...] [--prices FILE]
 prints the price table, or the cost of each finished run under RUN_DIR.
