@@ -3,7 +3,8 @@
 API models:   tokens_in * input price + tokens_out * output price (eval/prices.yaml).
 Local models: measured generation wall seconds * usd_per_hour / 3600.
 Leaderboard records: the cost the leaderboard stored with each answer (its prices of the day).
-A model with no known price stays unknown (None, with a note): a cost is never guessed.
+A model with no known price stays unknown (None, with a note): a cost is never guessed. So do
+answers whose server reported no token usage: they are counted, never priced as 0 tokens.
 
     python -m eval.cost [RUN_DIR ...] [--prices FILE]
 prints the price table, or the cost of each finished run under RUN_DIR.
@@ -22,6 +23,7 @@ from slingshot.errors import UserError, cli
 DEFAULT_PRICES = Path(__file__).with_name("prices.yaml")
 PRICES_ENV = "SLINGSHOT_PRICES"
 _SNAPSHOT_SUFFIX = re.compile(r"-(\d{4}-\d{2}-\d{2}|\d{4})$")
+NO_USAGE = "no usage reported"
 
 
 def _read_price_file(path):
@@ -83,23 +85,33 @@ def find_price(model, prices):
     return None, None
 
 
-def run_cost(*, model, backend, n_answers, tokens_in, tokens_out, wall_s, usd_per_hour, prices):
-    """Cost of one run and the throughput behind it (all rates per generation wall second)."""
+def run_cost(*, model, backend, n_answers, tokens_in, tokens_out, wall_s, usd_per_hour, prices, n_unknown=0):
+    """Cost of one run and the throughput behind it (all rates per generation wall second).
+    `n_unknown` answers came without token usage: API cost is per 1k of the others, and says so."""
     rate = (lambda x: x / wall_s if wall_s and x is not None else None)
     out = {
         "n_answers": n_answers, "tokens_in": tokens_in, "tokens_out": tokens_out, "wall_s": wall_s,
         "throughput": {"questions_per_s": rate(n_answers), "prompt_tokens_per_s": rate(tokens_in),
                        "generated_tokens_per_s": rate(tokens_out)},
         "usd_total": None, "usd_per_1k_answers": None, "basis": None, "price": None, "note": None,
+        "n_unknown": n_unknown,
     }
     priced_name, price = find_price(model, prices) if backend == "openai" else (None, None)
+    n_priced = n_answers
     if price is not None:
-        if tokens_in is None or tokens_out is None:
-            out["note"] = f"no token usage recorded for {model}"
+        if tokens_in is None or tokens_out is None or (n_answers and n_unknown >= n_answers):
+            out["note"] = NO_USAGE
+            return out
+        if tokens_in < 0 or tokens_out < 0:
+            out["note"] = f"the stored usage holds negative token counts ({tokens_in} in, {tokens_out} out)"
             return out
         out["usd_total"] = (tokens_in * price["input"] + tokens_out * price["output"]) / 1e6
         out["basis"] = "api tokens"
         out["price"] = {"model": priced_name, **price}
+        if n_unknown:
+            n_priced = n_answers - n_unknown
+            out["note"] = (f"{n_unknown} of {n_answers} answers came without usage (their cost is unknown); "
+                           f"the cost per 1k answers is that of the other {n_priced}")
     elif usd_per_hour is not None:
         if not wall_s:
             out["note"] = "no generation wall time recorded"
@@ -114,8 +126,8 @@ def run_cost(*, model, backend, n_answers, tokens_in, tokens_out, wall_s, usd_pe
     else:
         out["note"] = "no usd_per_hour given for this hardware"
         return out
-    if n_answers:
-        out["usd_per_1k_answers"] = out["usd_total"] / n_answers * 1000
+    if n_priced:
+        out["usd_per_1k_answers"] = out["usd_total"] / n_priced * 1000
     return out
 
 
@@ -143,26 +155,41 @@ def recorded_cost(meta):
 
 
 def cost_for_run(meta, predictions, prices):
-    """run_cost from a run's meta.json and its prediction rows.
+    """run_cost from a run's meta.json and its prediction rows, with the API requests it took.
 
-    Token counts come from meta usage (what was billed, retries included) when present,
-    else from the prediction rows; wall time from meta wall_s, else summed latencies.
-    Leaderboard records carry the cost their harness recorded (recorded_cost).
+    Token counts come from meta usage when present, else from the prediction rows that carry
+    them; an answer without usage counts as unknown, never as 0 tokens. Wall time from meta
+    wall_s, else summed latencies. Leaderboard records carry the cost their harness recorded.
     """
     if meta.get("backend") == "leaderboard":
         return recorded_cost(meta)
     usage = meta.get("usage") or {}
+    known = [r for r in predictions if r.get("tokens_in") is not None and r.get("tokens_out") is not None]
+    # Runs stored before answers without usage kept None counted them (as 0 tokens) in missing_usage.
+    n_unknown = usage.get("n_without_usage", max(len(predictions) - len(known), meta.get("missing_usage") or 0))
     tokens_in, tokens_out = usage.get("tokens_in"), usage.get("tokens_out")
-    if tokens_in is None and predictions and all(r.get("tokens_in") is not None for r in predictions):
-        tokens_in = sum(r["tokens_in"] for r in predictions)
-    if tokens_out is None and predictions and all(r.get("tokens_out") is not None for r in predictions):
-        tokens_out = sum(r["tokens_out"] for r in predictions)
+    if tokens_in is None and known:
+        tokens_in = sum(r["tokens_in"] for r in known)
+    if tokens_out is None and known:
+        tokens_out = sum(r["tokens_out"] for r in known)
     wall_s = meta.get("wall_s")
     if wall_s is None and predictions and all(r.get("latency_s") is not None for r in predictions):
         wall_s = sum(r["latency_s"] for r in predictions)
-    return run_cost(model=meta.get("model", ""), backend=meta.get("backend"), n_answers=len(predictions),
-                    tokens_in=tokens_in, tokens_out=tokens_out, wall_s=wall_s,
-                    usd_per_hour=meta.get("usd_per_hour"), prices=prices)
+    out = run_cost(model=meta.get("model", ""), backend=meta.get("backend"), n_answers=len(predictions),
+                   tokens_in=tokens_in, tokens_out=tokens_out, wall_s=wall_s,
+                   usd_per_hour=meta.get("usd_per_hour"), prices=prices, n_unknown=n_unknown)
+    out["requests"] = requests_of(meta)
+    return out
+
+
+def requests_of(meta):
+    """API requests sent and answers kept, in all and per segment (each start or resume), or None
+    for runs that sent none: sent == kept means no question was paid for twice."""
+    segments = [s for s in meta.get("segments") or [] if "requests" in s]
+    if not segments:
+        return None
+    return {"sent": sum(s["requests"] for s in segments), "kept": sum(s.get("n") or 0 for s in segments),
+            "segments": [{"sent": s["requests"], "kept": s.get("n") or 0} for s in segments]}
 
 
 def format_usd(value):
@@ -171,6 +198,26 @@ def format_usd(value):
     if value == 0:
         return "$0"
     return f"${value:.3g}" if value < 1 else f"${value:,.2f}"
+
+
+def format_cost(cost):
+    """A cost per 1k answers as a table shows it, saying when usage was missing."""
+    usd, n_unknown, n = cost["usd_per_1k_answers"], cost.get("n_unknown") or 0, cost.get("n_answers") or 0
+    if usd is None and n and n_unknown >= n:
+        return f"unknown ({NO_USAGE})"
+    if usd is not None and n_unknown:
+        return f"{format_usd(usd)} ({n_unknown} of {n} answers: unknown, {NO_USAGE})"
+    return format_usd(usd)
+
+
+def format_requests(cost):
+    """'20 for 20 answers (2 segments: 12/12, 8/8)': API requests sent against answers kept."""
+    requests = cost.get("requests")
+    if not requests:
+        return "–"
+    parts = ", ".join(f"{s['sent']}/{s['kept']}" for s in requests["segments"])
+    n = len(requests["segments"])
+    return f"{requests['sent']} for {requests['kept']} answers ({n} segment{'s' * (n > 1)}: {parts})"
 
 
 @cli
@@ -192,7 +239,7 @@ def main(argv=None):
         cost = cost_for_run(meta, list(store.load_predictions().values()), prices)
         qps = cost["throughput"]["questions_per_s"]
         speed = f"{qps:.3g} questions/s" if qps else "no timing"
-        print(f"{meta.get('label', store.folder.name)}: {format_usd(cost['usd_per_1k_answers'])} per 1k answers"
+        print(f"{meta.get('label', store.folder.name)}: {format_cost(cost)} per 1k answers"
               f" ({cost['basis'] or cost['note']}); {speed}")
     return 0
 

@@ -1,5 +1,5 @@
 """report.md from a report dict (eval.report computes it; eval.plots draws it)."""
-from eval.cost import format_usd
+from eval.cost import format_cost, format_requests
 
 
 def fmt_p(p):
@@ -116,7 +116,7 @@ def headline_cells(report):
                   [fmt_diff(m["vs_baseline"]["metrics"][k]) for k in metrics])
         rows.append([m["name"] + (" (baseline)" if m["is_baseline"] else ""), str(m["n"])]
                     + [fmt_ci(m[k], m[f"{k}_ci"]) for k in metrics] + deltas
-                    + [format_usd(m["cost"]["usd_per_1k_answers"]), fmt_rate(m["throughput"]["questions_per_s"])])
+                    + [format_cost(m["cost"]), fmt_rate(m["throughput"]["questions_per_s"])])
     return header, rows
 
 
@@ -172,13 +172,14 @@ def render_markdown(report):
         lines += [f"- **{c['model']}**: {c['statement']}" for c in report["contamination"]] + [""]
 
     lines += ["## Cost and throughput", "",
-              "| Model | basis | price | $ per 1k answers | questions/s | prompt tokens/s | generated tokens/s |",
-              "|---|---|---|---|---|---|---|"]
+              "| Model | basis | price | $ per 1k answers | questions/s | prompt tokens/s | generated tokens/s "
+              "| API requests sent (sent/kept per segment) |",
+              "|---|---|---|---|---|---|---|---|"]
     for m in report["models"]:
         c, t = m["cost"], m["throughput"]
-        lines.append(f"| {m['name']} | {c['basis'] or 'unknown'} | {fmt_price(m)} | {format_usd(c['usd_per_1k_answers'])} "
+        lines.append(f"| {m['name']} | {c['basis'] or 'unknown'} | {fmt_price(m)} | {format_cost(c)} "
                      f"| {fmt_rate(t['questions_per_s'])} | {fmt_rate(t['prompt_tokens_per_s'])} "
-                     f"| {fmt_rate(t['generated_tokens_per_s'])} |")
+                     f"| {fmt_rate(t['generated_tokens_per_s'])} | {format_requests(c)} |")
 
     if report["by_case"]:
         lines += render_by_case(report)

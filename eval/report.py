@@ -303,7 +303,12 @@ def build_report(run_stores, out_dir, baseline=None, prices=None, n_boot=stats.N
         summary["throughput"] = cost.pop("throughput")
         summary["cost"] = cost
         if cost["note"]:
-            notes.append(f"{run.name}: cost unknown ({cost['note']}).")
+            known = cost["usd_per_1k_answers"] is not None
+            notes.append(f"{run.name}: {cost['note'] if known else 'cost unknown (' + cost['note'] + ')'}.")
+        truncated = sum(1 for r in run.rows + run.skipped if r.get("truncated"))
+        if truncated:
+            notes.append(f"{run.name}: {truncated} answer(s) ran past what max_new_tokens allows and were stored "
+                         f"cut (flagged \"truncated\" in its predictions.jsonl): the server ignored max_tokens.")
         expected = run.meta.get("n_expected")
         if expected and len(run.rows) + len(run.skipped) < expected:
             notes.append(f"{run.name} is incomplete: {len(run.rows) + len(run.skipped)} of {expected} "

@@ -1,10 +1,12 @@
 """`python -m eval sweep RECIPE --sweep "train_size=32,64,128 lora_r=8,32 seed=0,1"` (make sweep):
 train and score every cell of a grid derived from one recipe, then write the sweep report.
 
-Every cell is a derived recipe written out as a file (runs/derived/<recipe>-sweep-<cell>/recipe.yml),
-so any cell can be rerun or shared alone. Cells run one at a time, because one CPU training takes
-most of the machine's memory. A finished cell leaves sweep_cell.json in its run folder and is never
-trained or scored again, so a killed sweep resumes at the first unfinished cell. The base model is
+Every cell is a derived recipe written out as a file (runs/derived/<recipe>-sweep-<cell>/recipe.yml;
+a recipe outside the repo keeps its cells beside it, see slingshot.layout.sweep_home), so any cell can
+be rerun or shared alone. Every key and value is checked, as a recipe's own are, before any cell is
+written. Cells run one at a time, because one CPU training takes most of the machine's memory. A
+finished cell leaves sweep_cell.json in its run folder and is never trained or scored again, so a
+killed sweep resumes at the first unfinished cell. The base model is
 scored once on the recipe's test split (its stored predictions are shared with `make eval`).
 
 `seed` sets the training seed (LoRA init, data order); `slingshot.seed` would redraw the data.
@@ -22,17 +24,13 @@ from pathlib import Path
 import yaml
 
 from eval.store import RESULTS_DIR, RunStore
-from slingshot.errors import UserError
 from slingshot.io import atomic_write_json, stable_hash
-from slingshot.layout import ROOT, TRAIN_SUMMARY, display_path, report_dir, resolve
-from slingshot.recipe import COMMON_KEYS, PATH_KEYS, axolotl_keys, derive_recipe, load_recipe, suggest
+from slingshot.layout import ROOT, TRAIN_SUMMARY, derived_home, display_path, resolve, sweep_home
+from slingshot.recipe import (RecipeError, SweepError, block_where, check_sweep, derive_recipe, derived_recipe,
+                              load_recipe, spec_where, sweep_grid, yaml_value)
 
 CELL_RECORD = "sweep_cell.json"
 MAX_CELLS = 64
-
-
-class SweepError(UserError):
-    """A bad sweep spec or a cell that failed; the message names the key or the cell's log."""
 
 
 def parse_sweep(text, where="--sweep"):
@@ -48,53 +46,27 @@ def parse_sweep(text, where="--sweep"):
         if "" in raw:
             raise SweepError(f"{where}: {item!r} has an empty value")
         try:
-            parsed = [yaml.safe_load(v) for v in raw]
+            parsed = [yaml_value(v) for v in raw]
         except yaml.YAMLError:
             raise SweepError(f"{where}: {item!r}: a value is not a plain number or word (lists and YAML tags "
                              f"cannot be swept from the command line; use the recipe's slingshot.sweep block)") from None
         if any(v is None or isinstance(v, (list, dict)) for v in parsed):
             raise SweepError(f"{where}: {item!r}: values must be numbers, words or true/false (got {parsed})")
-        if len(set(map(str, parsed))) != len(parsed):
-            raise SweepError(f"{where}: {item!r} repeats a value")
         grid[key] = parsed
     if not grid:
         raise SweepError(f"{where}: nothing to sweep; write e.g. SWEEP=\"train_size=32,64,128 seed=0\"")
     return grid
 
 
-def recipe_grid(recipe):
-    """The grid of the recipe's own `slingshot.sweep:` block ({key: [values]}), or None."""
-    block = recipe.block.get("sweep")
-    if block is None:
-        return None
-    where = recipe.where("slingshot") + ": slingshot.sweep"
-    if not isinstance(block, dict) or not block:
-        raise SweepError(f"{where}: must map keys to lists of values, e.g. {{train_size: [32, 64], seed: [0, 1]}}")
-    return {k: v if isinstance(v, list) else [v] for k, v in block.items()}
-
-
-def split_overrides(recipe, params, where):
-    """Which of a cell's values are Axolotl keys and which belong to the slingshot block."""
+def split_overrides(params, targets):
+    """A cell's values as (Axolotl keys, slingshot block keys); targets: check_sweep's {key: recipe key}."""
     config, block = {}, {}
-    axolotl = axolotl_keys()
-    block_known = (set(COMMON_KEYS) | set(recipe.task.RECIPE_DEFAULTS)) - {"sweep", "task"}
     for key, value in params.items():
-        bare = key.removeprefix("slingshot.")
-        if key in PATH_KEYS or bare in PATH_KEYS:
-            raise SweepError(f"{where}: {key} cannot be swept: every cell gets its own folders")
-        if key.startswith("slingshot.") or (key in block_known and key not in axolotl):
-            if bare not in block_known:
-                close = suggest(bare, block_known)
-                raise SweepError(f"{where}: unknown slingshot key {bare!r}" + (f"; did you mean {close!r}?" if close else ""))
-            if bare in block:
-                raise SweepError(f"{where}: {bare} is given twice (as {bare} and slingshot.{bare})")
-            block[bare] = value
-        elif key in axolotl:
-            config[key] = value
+        target = targets[key]
+        if target.startswith("slingshot."):
+            block[target.removeprefix("slingshot.")] = value
         else:
-            close = suggest(key, axolotl | block_known)
-            raise SweepError(f"{where}: unknown key {key!r} (neither Axolotl nor slingshot)"
-                             + (f"; did you mean {close!r}?" if close else ""))
+            config[target] = value
     return config, block
 
 
@@ -104,32 +76,39 @@ def cell_slug(params):
 
 
 def sweep_name(recipe):
-    return f"{recipe.name}-sweep"
+    return sweep_home(recipe.path)[0]
 
 
-def make_cells(recipe, grid, where):
-    """One derived recipe per point of the grid, in grid order (the last key varies fastest)."""
+def make_cells(recipe, grid, where=spec_where):
+    """One derived recipe per point of the grid, in grid order (the last key varies fastest).
+    where(key=None) says where the grid was given (spec_where: --sweep; block_where: the recipe's lines)."""
+    targets = check_sweep(recipe, grid, where)
     keys = list(grid)
     size = 1
     for values in grid.values():
         size *= len(values)
     if size > MAX_CELLS:
-        raise SweepError(f"{where}: {size} cells; a sweep trains one cell at a time, so at most {MAX_CELLS}")
+        raise SweepError(f"{where()}: {size} cells; a sweep trains one cell at a time, so at most {MAX_CELLS}")
+    name, beside, _ = sweep_home(recipe.path)
     planned, names = [], {}
     for values in itertools.product(*(grid[k] for k in keys)):  # check every cell before writing any
         params = dict(zip(keys, values))
-        config, block = split_overrides(recipe, params, where)
-        name = f"{sweep_name(recipe)}-{cell_slug(params)}"
-        if name in names:
-            raise SweepError(f"{where}: cells {names[name]} and {params} would share the folder name {name[:80]}; "
+        cell = f"{name}-{cell_slug(params)}"
+        if cell in names:
+            raise SweepError(f"{where()}: cells {names[cell]} and {params} would share the folder name {cell[:80]}; "
                              f"use values that differ in letters and digits")
-        if len(name) > 200:
-            raise SweepError(f"{where}: the cell name {name[:60]}... is too long for a folder; use shorter values")
-        names[name] = params
-        planned.append((params, name, config, block))
-    cells = [{"params": params, "recipe": derive_recipe(recipe, name, config, block)}
-             for params, name, config, block in planned]
-    return cells
+        if len(cell) > 200:
+            raise SweepError(f"{where()}: the cell name {cell[:60]}... is too long for a folder; use shorter values")
+        names[cell] = params
+        overrides = split_overrides(params, targets)
+        try:
+            derived_recipe(recipe, cell, *overrides, beside=beside)
+        except RecipeError as e:
+            problem = str(e).removeprefix(f"{derived_home(cell, beside)[0]}: ")  # a file not written yet
+            raise SweepError(f"{where()}: the cell {params} is not a valid recipe: {problem}") from None
+        planned.append((params, cell, overrides))
+    return [{"params": params, "recipe": derive_recipe(recipe, cell, *overrides, beside=beside)}
+            for params, cell, overrides in planned]
 
 
 def cell_record(cell):
@@ -197,8 +176,8 @@ def run_sweep(recipe_path, spec=None, limit=None, out=None, results_dir=RESULTS_
     from eval.sweep_report import build_sweep_report
 
     recipe = load_recipe(recipe_path)
-    grid = parse_sweep(spec) if spec else recipe_grid(recipe)
-    where = "--sweep" if spec else recipe.where("slingshot") + ": slingshot.sweep"
+    grid = parse_sweep(spec) if spec else sweep_grid(recipe)
+    where = spec_where if spec else block_where(recipe)
     if grid is None:
         raise SweepError(f"{recipe.path}: nothing to sweep: pass SWEEP=\"train_size=32,64,128 seed=0\" "
                          f"(--sweep) or add a slingshot.sweep block to the recipe")
@@ -228,7 +207,7 @@ def run_sweep(recipe_path, spec=None, limit=None, out=None, results_dir=RESULTS_
         durations.append(time.time() - cell_started)
         print(f"cell {i} of {total} finished in {fmt_duration(durations[-1])}", flush=True)
     results = [dict(cell, record=json.loads(cell_record(cell).read_text())) for cell in cells]
-    out = Path(out) if out else report_dir(sweep_name(recipe))
+    out = Path(out) if out else sweep_home(recipe.path)[2]
     report = build_sweep_report(recipe, grid, results, base, out, wall_s=time.time() - started)
     print(f"\nsweep report: {display_path(out / 'sweep.md')}\n{report['conclusion']}")
     return report
@@ -241,7 +220,7 @@ def report_finished(recipe, grid, cells, limit, out):
     if not finished:
         raise SweepError(f"{recipe.path}: no finished cell to report on yet (0 of {len(cells)})")
     base = RunStore(resolve(finished[0]["record"]["base_store"]))
-    out = Path(out) if out else report_dir(sweep_name(recipe))
+    out = Path(out) if out else sweep_home(recipe.path)[2]
     report = build_sweep_report(recipe, grid, finished, base, out,
                                 unfinished=[c["recipe"].name for c in cells if not is_finished(c, limit)])
     print(f"sweep report ({len(finished)} of {len(cells)} cells): {display_path(out / 'sweep.md')}\n"
@@ -254,7 +233,7 @@ def add_arguments(parser):
     parser.add_argument("--sweep", help='values to try, e.g. "train_size=32,64,128 lora_r=8,32 seed=0,1" '
                                         "(default: the recipe's slingshot.sweep block)")
     parser.add_argument("--limit", type=int, help="score only the first N test questions (quick checks)")
-    parser.add_argument("--out", help="report folder (default reports/<recipe>-sweep)")
+    parser.add_argument("--out", help="report folder (default reports/<recipe>-sweep; beside a recipe outside the repo)")
     parser.add_argument("--report-only", action="store_true",
                         help="train nothing: report the cells finished so far")
 

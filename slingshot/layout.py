@@ -8,6 +8,7 @@ registry (each task owns data/<task>/).
     data/<task>/test/<split>@<source>.jsonl                  the same split drawn from another source
     runs/<recipe>/                                           a training run: adapter, summary, logs, axolotl.yml
     runs/derived/<name>/recipe.yml, data/derived/<name>/     recipes derived from another (smoke runs, sweep cells)
+    <dir>/<stem>-<hash>-sweep/{runs,data}/<cell>/, report/   the sweep of a recipe outside the repo, beside it
     runs/<recipe>/export/                                    merged model and GGUF files made from that run
     results/<split>/<model>-<key>/                           one scored model on one split
     reports/<recipe>/                                        a recipe's report
@@ -96,7 +97,7 @@ def source_tag(source):
     its name and a short hash of where it is (two folders named alike stay apart)."""
     if source.startswith("hub:"):
         return "hub-" + _safe(source[4:])
-    where = display_path(ROOT / source)
+    where = display_path(resolve(source))
     return f"{_safe(Path(where).name) or 'source'}-{hashlib.sha256(where.encode()).hexdigest()[:8]}"
 
 
@@ -165,6 +166,37 @@ def recipe_home(recipe_path):
     run = Path("runs") / (f"{DERIVED}/{name}" if is_derived(recipe_path) else name)
     return {"train": f"{data}/train.jsonl", "validation": f"{data}/validation.jsonl",
             "output_dir": str(run), "dataset_prepared_path": f"{run}/prepared"}
+
+
+def derived_home(name, beside=None):
+    """The file and folders of a recipe derived from another (a smoke run, a sweep cell): in the repo
+    runs/derived/<name>/recipe.yml and data/derived/<name>/ (as recipe_home spells them); with
+    beside=<folder> (the sweep of a recipe outside the repo), <folder>/runs/<name>/ and <folder>/data/<name>/."""
+    if beside is None:
+        path = RUNS_DIR / DERIVED / name / "recipe.yml"
+        return path, recipe_home(path)
+    run, data = Path(beside) / "runs" / name, Path(beside) / "data" / name
+    return run / "recipe.yml", {"train": str(data / "train.jsonl"), "validation": str(data / "validation.jsonl"),
+                                "output_dir": str(run), "dataset_prepared_path": str(run / "prepared")}
+
+
+def sweep_home(recipe_path):
+    """(name, beside, report) of a recipe's sweep: every cell is named <name>-<cell>, lives in
+    derived_home(cell name, beside) and is reported in `report`.
+
+    A recipe under recipes/ (or a derived one) is named by its path: <name>-sweep, in the repo, with
+    reports/<name>-sweep/ (as published). Any other file is named by its stem alone, so its sweep's name
+    carries a hash of the file's path, and two lora.yml in different folders never share a cell; a
+    recipe outside the repo keeps its sweep beside it, in <dir>/<stem>-<hash>-sweep/ with report/."""
+    path = Path(recipe_path).resolve()
+    name = recipe_name(path)
+    if not (path.is_relative_to(RECIPES_DIR) or is_derived(path)):
+        name += "-" + hashlib.sha256(display_path(path).encode("utf-8")).hexdigest()[:8]
+    name += "-sweep"
+    if relative_path(path) is not None:  # in the repository or the workspace
+        return name, None, report_dir(name)
+    beside = path.parent / name
+    return name, beside, beside / "report"
 
 
 def owner_of(folder):

@@ -1,8 +1,10 @@
 """Recipes: Axolotl YAML files plus a `slingshot:` block that Axolotl ignores.
 
 Axolotl silently drops unknown top-level keys, so a typo such as `lora_rank` would
-train with the default rank. `check_recipe` rejects unknown keys (naming file, line and
-the closest known key) and validates the rest with Axolotl's own pydantic schema.
+train with the default rank. `check_recipe` rejects unknown keys, those of the slingshot block
+and its nested blocks included (naming file, the key's own line and the closest known key),
+checks the values Axolotl's schema lets through (`lora_r: -8`, `num_epochs: 0`) and every key and
+value of the recipe's sweep, and validates the rest with Axolotl's own pydantic schema.
 
 A recipe owns its paths: data/<name>/ and runs/<name>/, from its file name (slingshot.layout.
 recipe_home). A recipe leaves the path keys out and `own_paths` fills them in, so a copied and
@@ -23,9 +25,9 @@ from pathlib import Path
 import yaml
 
 from slingshot import layout
-from slingshot.errors import DataError, UserError
+from slingshot.errors import UserError
 from slingshot.io import atomic_write_text
-from slingshot.tasks import TASKS, get_task, parse_size
+from slingshot.tasks import TASKS, get_task, size_problem
 
 # Keys every task's `slingshot:` block may hold, besides the task's RECIPE_DEFAULTS.
 COMMON_KEYS = {
@@ -80,8 +82,10 @@ class Recipe:
         return self.paths["run"]
 
     def where(self, key):
-        line = self.lines.get(key) or (self.lines.get("slingshot") if key.startswith("slingshot.") else None)
-        return f"{self.path}:{line}" if line else str(self.path)
+        """file:line of a key ('lora_r', 'slingshot.eval.shots'); a key the file lacks: its parent's line."""
+        while key and key not in self.lines:
+            key = re.sub(r"(\.[^.\[]*|\[\d+\])$", "", key) if re.search(r"[.\[]", key) else ""
+        return f"{self.path}:{self.lines[key]}" if key else str(self.path)
 
 
 def load_recipe(path):
@@ -91,9 +95,9 @@ def load_recipe(path):
         raise RecipeError(f"{path}: recipe not found (recipes live under recipes/<task>/<model>/<method>.yml)")
     if not path.is_file():
         raise RecipeError(f"{path}: is a folder, not a recipe; give the recipe's .yml file")
-    config, lines, node = read_yaml_mapping(path)
+    config, lines = read_yaml_mapping(path)
     recipe = Recipe(path, config, lines)
-    own_paths(recipe, node)
+    own_paths(recipe)
     check_recipe(recipe)
     return recipe
 
@@ -152,7 +156,7 @@ def check_recipe(recipe):
     block_known = set(COMMON_KEYS) | set(task.RECIPE_DEFAULTS)
     for key in block:
         if key not in block_known:
-            raise _unknown(key, block_known, recipe.where("slingshot"), "slingshot key")
+            raise _unknown(key, block_known, recipe.where(f"slingshot.{key}"), "slingshot key")
     for key in ("base_model", "datasets", "output_dir"):
         if key not in config:
             raise RecipeError(f"{recipe.path}: missing required key '{key}'")
@@ -171,7 +175,9 @@ def check_recipe(recipe):
         for i, entry in enumerate(config.get(list_key) or []):
             for key in entry:
                 if key not in ds_known:
-                    raise _unknown(key, ds_known, f"{recipe.where(list_key)}", f"key in {list_key}[{i}]")
+                    raise _unknown(key, ds_known, recipe.where(f"{list_key}[{i}].{key}"), f"key in {list_key}[{i}]")
+    if "sweep" in block:
+        check_sweep(recipe, sweep_grid(recipe), block_where(recipe))
     recipe.deprecations = validate_with_axolotl(recipe)
     for message in recipe.deprecations:
         print(f"warning: {recipe.path}: {message}", file=sys.stderr)
@@ -216,24 +222,146 @@ def validate_with_axolotl(recipe):
         axolotl_log.removeHandler(collect)
 
 
-def derive_recipe(recipe, name, config_overrides=None, block_overrides=None):
-    """A copy of a recipe under runs/derived/<name>/ with its own data and output folders."""
+def derive_recipe(recipe, name, config_overrides=None, block_overrides=None, beside=None):
+    """A copy of a recipe with its own data and output folders (layout.derived_home), checked, then written."""
+    derived = derived_recipe(recipe, name, config_overrides, block_overrides, beside)
+    atomic_write_text(derived.path, yaml.safe_dump(derived.config, sort_keys=False))
+    return load_recipe(derived.path)
+
+
+def derived_recipe(recipe, name, config_overrides=None, block_overrides=None, beside=None):
+    """The derived recipe as derive_recipe writes it, checked as load_recipe checks a file; nothing written."""
+    path, home = layout.derived_home(name, beside)
     config = dict(recipe.config)
     for key, value in (config_overrides or {}).items():
         if value is None:
             config.pop(key, None)
         else:
             config[key] = value
-    config["output_dir"] = f"runs/derived/{name}"
-    config["dataset_prepared_path"] = f"runs/derived/{name}/prepared"
-    for key, file in (("datasets", "train.jsonl"), ("test_datasets", "validation.jsonl")):
+    config["output_dir"] = home["output_dir"]
+    config["dataset_prepared_path"] = home["dataset_prepared_path"]
+    for key, file in (("datasets", "train"), ("test_datasets", "validation")):
         if config.get(key):
-            config[key] = [{**config[key][0], "path": f"data/derived/{name}/{file}"}]
+            config[key] = [{**config[key][0], "path": home[file]}]
     block = {k: v for k, v in recipe.block.items() if k != "sweep"}  # a derived recipe is one cell
     config["slingshot"] = {**block, **(block_overrides or {})}
-    path = layout.RUNS_DIR / layout.DERIVED / name / "recipe.yml"
-    atomic_write_text(path, yaml.safe_dump(config, sort_keys=False))
-    return load_recipe(path)
+    derived = Recipe(path, config, {})
+    own_paths(derived)
+    check_recipe(derived)
+    return derived
+
+
+# ---------- sweeps: every key and value checked before any cell is written ----------
+
+class SweepError(RecipeError):
+    """A bad sweep spec or a cell that failed; the message names the key or the cell's log."""
+
+
+# Keys every cell of a sweep shares, and why.
+FIXED_KEYS = {
+    "datasets": "every cell makes its own data from the slingshot keys (sweep train_size or slingshot.seed)",
+    "test_datasets": "every cell makes its own validation data from the slingshot keys (sweep validation_size)",
+    "output_dir": "every cell gets its own folders", "dataset_prepared_path": "every cell gets its own folders",
+    "slingshot": "sweep the block's keys one by one, e.g. train_size",
+    "slingshot.task": "a sweep compares cells of one task",
+    "slingshot.test_split": "every cell is scored on the recipe's test split, against one base-model score",
+    "slingshot.eval": "every cell is scored with the same eval settings",
+    "slingshot.hardware": "every cell is priced on the same machine",
+    "slingshot.sweep": "a cell is one point of the grid",
+}
+
+
+def spec_where(key=None):
+    """Where a --sweep problem is: the option, and the key."""
+    return "--sweep" + (f" {key}" if key is not None else "")
+
+
+def block_where(recipe):
+    """Where a slingshot.sweep problem is: the file, the key's own line, and the key."""
+    def where(key=None):
+        name = "slingshot.sweep" + (f".{key}" if key is not None else "")
+        return f"{recipe.where(name)}: {name}"
+    return where
+
+
+def sweep_grid(recipe):
+    """The grid of the recipe's own `slingshot.sweep:` block ({key: [values]}), or None."""
+    block = recipe.block.get("sweep")
+    if block is None:
+        return None
+    if not isinstance(block, dict) or not block:
+        raise SweepError(f"{block_where(recipe)()}: must map keys to lists of values, "
+                         f"e.g. {{train_size: [32, 64], seed: [0, 1]}}")
+    return {k: v if isinstance(v, list) else [v] for k, v in block.items()}
+
+
+def sweepable(recipe):
+    """What a sweep may vary, as an error message says it."""
+    fixed = {k.split(".")[1] for k in FIXED_KEYS if "." in k}
+    axolotl = axolotl_keys()
+    block = sorted(f"slingshot.{k}" if k in axolotl else k
+                   for k in (set(COMMON_KEYS) | set(recipe.task.RECIPE_DEFAULTS)) - fixed)
+    return (f"a sweep varies Axolotl training settings (e.g. lora_r, lora_alpha, learning_rate, num_epochs, seed) "
+            f"and the slingshot keys {', '.join(block)}")
+
+
+def sweep_target(recipe, key, axolotl, where):
+    """The recipe key a sweep key sets: 'lora_r' -> 'lora_r', 'train_size' -> 'slingshot.train_size'.
+    `seed` is Axolotl's training seed; `slingshot.seed` would redraw the data."""
+    key = str(key)
+    block_known = set(COMMON_KEYS) | set(recipe.task.RECIPE_DEFAULTS)
+    bare = key.removeprefix("slingshot.")
+    in_block = key.startswith("slingshot.") or (bare in block_known and bare not in axolotl)
+    target = f"slingshot.{bare}" if in_block else key
+    if target in FIXED_KEYS or key in FIXED_KEYS:
+        raise SweepError(f"{where}: cannot be swept: {FIXED_KEYS.get(target) or FIXED_KEYS[key]}; "
+                         f"{sweepable(recipe)}")
+    if (in_block and bare not in block_known) or (not in_block and key not in axolotl):
+        known = block_known if key.startswith("slingshot.") else axolotl | block_known
+        close = suggest(bare, known)
+        kind = f"slingshot key {bare!r}" if key.startswith("slingshot.") else \
+            f"key {key!r} (neither Axolotl nor slingshot)"
+        raise SweepError(f"{where}: unknown {kind}" + (f"; did you mean {close!r}?" if close else "")
+                         + f"; {sweepable(recipe)}")
+    return target
+
+
+def same_value(value):
+    """What makes two sweep values train the same cell: 8 and 8.0, 1e-4 and 0.0001."""
+    return ("number", float(value)) if _is_number(value) else (type(value).__name__, repr(value))
+
+
+def check_sweep(recipe, grid, where):
+    """Every key and value of a sweep grid, checked as the recipe's own values are, before any cell
+    is written. Returns {sweep key: the recipe key it sets}."""
+    axolotl, checks, targets = axolotl_keys(), value_checks(recipe.block["task"]), {}
+    for key, values in grid.items():
+        target = sweep_target(recipe, key, axolotl, where(key))
+        twin = next((k for k, t in targets.items() if t == target), None)
+        if twin is not None:
+            raise SweepError(f"{where(key)}: {target} is given twice (as {twin} and {key})")
+        targets[key] = target
+        _check_sweep_values(values, target, checks, where(key))
+    return targets
+
+
+def _check_sweep_values(values, target, checks, where):
+    if not isinstance(values, list) or not values:
+        raise SweepError(f"{where}: expected a list of values to try, e.g. [8, 16]")
+    seen = {}
+    for value in values:
+        if value is None:
+            raise SweepError(f"{where}: null is not a value to train with (the cell would train with "
+                             f"Axolotl's default and be named 'None'); write the value, or leave it out")
+        if isinstance(value, dict):
+            raise SweepError(f"{where}: {_shown(value)}: a mapping cannot be swept; sweep its keys")
+        if same_value(value) in seen:
+            raise SweepError(f"{where}: repeats a value: {_shown(seen[same_value(value)])} and {_shown(value)} "
+                             f"are the same, so the same cell would train twice; give it once")
+        seen[same_value(value)] = value
+        problem = value_problem(checks, target, value)
+        if problem:
+            raise SweepError(f"{where}: {problem}")
 
 
 # A recipe cut to a few steps on a few rows: to check a set-up in minutes (the notebook's SHORT setting)
@@ -251,16 +379,31 @@ def short_recipe(recipe):
 MAX_YAML_VALUES = 100_000  # a recipe holds a few hundred; aliases may not expand beyond this
 
 
+class RecipeLoader(yaml.SafeLoader):
+    """PyYAML reads YAML 1.1, where `1e-4` and `5e-5` (no dot) are text, not numbers: Axolotl would get
+    learning_rate '1e-4'. Here they are numbers, as YAML 1.2 and every other reader says."""
+
+
+RecipeLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"), list("-+0123456789"))
+
+
+def yaml_value(text):
+    """One value written as in a recipe (a --sweep value): `1e-4` is a number, as in a recipe file."""
+    return yaml.load(text, Loader=RecipeLoader)
+
+
 def read_yaml_mapping(path):
-    """(config, lines, node) of a recipe file. lines maps each top-level key, and each `slingshot.<key>`,
-    to its line. Checked on the node graph before any value is built: a key given twice, or aliases
-    expanding past MAX_YAML_VALUES, raise RecipeError naming the line."""
+    """(config, lines) of a recipe file. lines maps every key, nested ones included
+    ('slingshot.eval.shots', 'datasets[0].path'), to its line. Checked on the node graph before any
+    value is built: a key given twice, or aliases expanding past MAX_YAML_VALUES, raise RecipeError
+    naming the line."""
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as e:
         line = path.read_bytes()[:e.start].count(b"\n") + 1
         raise RecipeError(f"{path}:{line}: not UTF-8 text (byte {e.object[e.start]:#x}); save the recipe as UTF-8") from None
-    loader = yaml.SafeLoader(text)
+    loader = RecipeLoader(text)
     try:
         node = loader.get_single_node()
         if node is not None:
@@ -275,13 +418,25 @@ def read_yaml_mapping(path):
         loader.dispose()
     if not isinstance(config, dict):
         raise RecipeError(f"{path}: a recipe must be a YAML mapping of Axolotl keys")
+    return config, key_lines(node)
+
+
+def key_lines(node, prefix="", depth=4):
+    """Line of every key down to `depth` levels: {'lora_r': 3, 'slingshot.eval.shots': 60, 'datasets[0].path': 8}."""
     lines = {}
-    for key, value in node.value:
-        lines[key.value] = key.start_mark.line + 1
-        if key.value == "slingshot" and isinstance(value, yaml.MappingNode):
-            for sub, _ in value.value:
-                lines[f"slingshot.{sub.value}"] = sub.start_mark.line + 1
-    return config, lines, node
+    if depth == 0:
+        return lines
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            if not isinstance(key, yaml.ScalarNode) or key.tag == "tag:yaml.org,2002:merge":
+                continue
+            name = f"{prefix}.{key.value}" if prefix else key.value
+            lines.setdefault(name, key.start_mark.line + 1)
+            lines.update({k: v for k, v in key_lines(value, name, depth - 1).items() if k not in lines})
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            lines.update(key_lines(item, f"{prefix}[{i}]", depth - 1))
+    return lines
 
 
 def _children(node):
@@ -332,7 +487,7 @@ def _check_duplicate_keys(root, path):
         stack.extend(_children(node))
 
 
-# ---------- values: each checked with the file, line and key in the message ----------
+# ---------- values: each checked with the file, the value's own line and the key in the message ----------
 
 def check_key_types(recipe):
     for key in list(recipe.config) + list(recipe.block if isinstance(recipe.block, dict) else {}):
@@ -341,50 +496,162 @@ def check_key_types(recipe):
             raise RecipeError(f"{where}: key {key!r} is not a name; recipe keys are words like 'lora_r'")
 
 
-def check_values(recipe):
-    """Value checks Axolotl's schema does not make, or makes too late (the slingshot block,
-    the folder training clears). Raises RecipeError naming file, line and key."""
-    _check_prepared_path(recipe)
-    block = recipe.block
-
-    def fail(key, message):
-        raise RecipeError(f"{recipe.where('slingshot.' + key)}: slingshot.{key}: {message}")
-
-    if "seed" in block and not _is_int(block["seed"]):
-        fail("seed", f"expected an integer, got {block['seed']!r}")
-    if "source" in block:
-        problem = _source_problem(block["source"], recipe.task.SOURCES)
-        if problem:
-            fail("source", problem)
-    for key, forms in recipe.task.SIZE_FORMS.items():  # 'count' means >= 1: every recipe has a validation file
-        if key in block:
-            try:
-                parse_size(block[key], None, f"slingshot.{key}", forms)
-            except DataError as e:
-                raise RecipeError(f"{recipe.where('slingshot.' + key)}: {e}") from None
-    for key, problem in recipe.task.check_recipe_values(block):
-        fail(key, problem)
-    if "test_split" in block:
-        splits = getattr(recipe.task, "TEST_SPLITS", {})
-        if not isinstance(block["test_split"], str) or (splits and block["test_split"] not in splits):
-            fail("test_split", f"unknown split {block['test_split']!r}; known: {', '.join(splits)}")
-    if "allow_test_contamination" in block and not isinstance(block["allow_test_contamination"], bool):
-        fail("allow_test_contamination", f"expected true or false, got {block['allow_test_contamination']!r}")
-    for key, number in (("eval", "max_new_tokens"), ("hardware", "usd_per_hour")):
-        if key not in block:
-            continue
-        if not isinstance(block[key], dict):
-            fail(key, f"expected a mapping, got {block[key]!r}")
-        value = block[key].get(number)
-        low = 1 if number == "max_new_tokens" else 0
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
-                                  or not math.isfinite(value) or value < low
-                                  or (number == "max_new_tokens" and not _is_int(value))):
-            fail(key, f"{number}: expected a number >= {low}, got {value!r}")
-
-
 def _is_int(value):
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _shown(value):
+    """A value as the recipe wrote it; a quoted number says why it is not one."""
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            float(value)
+            return f"{value!r} (text, because it is quoted; write the number without quotes)"
+    return "null" if value is None else repr(value)
+
+
+def integer(low=None, what=None):
+    """Check: an integer >= low (not true/false, not 8.0)."""
+    what = what or ("an integer" if low is None else f"an integer >= {low}")
+
+    def check(value):
+        return None if _is_int(value) and (low is None or value >= low) else f"expected {what}, got {_shown(value)}"
+    return check
+
+
+def number(low, high=None, above=False, below=False):
+    """Check: a finite number >= low (above: > low), and <= high (below: < high)."""
+    what = f"a number {'>' if above else '>='} {low}" + (f" and {'<' if below else '<='} {high}" if high is not None else "")
+
+    def check(value):
+        ok = _is_number(value) and math.isfinite(value) and (value > low if above else value >= low) \
+            and (high is None or (value < high if below else value <= high))
+        return None if ok else f"expected {what}, got {_shown(value)}"
+    return check
+
+
+def one_of(*choices):
+    def check(value):
+        return None if isinstance(value, str) and value in choices else \
+            f"expected one of {', '.join(choices)}, got {_shown(value)}"
+    return check
+
+
+def flag(value):
+    return None if isinstance(value, bool) else f"expected true or false, got {_shown(value)}"
+
+
+def text(value):
+    return None if isinstance(value, str) and value.strip() else f"expected a name, got {_shown(value)}"
+
+
+def size(forms):
+    """Check: a train_size or validation_size in one of a task's SIZE_FORMS (slingshot.tasks.parse_size)."""
+    def check(value):
+        return size_problem(value, forms, _shown)
+    return check
+
+
+def batch_size(value):
+    return None if value == "auto" or (_is_int(value) and value >= 1) else \
+        f"expected 'auto' or an integer >= 1, got {_shown(value)}"
+
+
+# The Axolotl keys recipes use whose values Axolotl's schema takes without a range check
+# (lora_r: -8, num_epochs: 0 and learning_rate: -1 pass it): key -> (check, an example value).
+AXOLOTL_VALUES = {
+    "lora_r": (integer(1), 16), "lora_alpha": (integer(1), 32), "lora_dropout": (number(0, 1, below=True), 0.05),
+    "num_epochs": (number(0, above=True), 1), "max_steps": (integer(1), 100),
+    "learning_rate": (number(0, above=True), 0.0002), "weight_decay": (number(0), 0.0),
+    "warmup_steps": (integer(0), 10), "warmup_ratio": (number(0, 1, below=True), 0.03),
+    "max_grad_norm": (number(0), 1.0), "micro_batch_size": (integer(1), 8), "eval_batch_size": (integer(1), 8),
+    "gradient_accumulation_steps": (integer(1), 4), "sequence_len": (integer(1), 2048), "seed": (integer(0), 0),
+    "logging_steps": (integer(1), 1), "evals_per_epoch": (integer(0), 2), "saves_per_epoch": (integer(0), 1),
+    "eval_steps": (number(0, above=True), 50), "save_steps": (number(0, above=True), 50),
+    "dataset_num_proc": (integer(1), 1),
+}
+
+# The slingshot block's nested settings: key -> (check, an example value).
+EVAL_VALUES = {
+    "max_new_tokens": (integer(1), 32), "shots": (integer(0), 3), "batch_size": (batch_size, "auto"),
+    "quantize": (one_of("auto", "none", "4bit", "8bit"), "auto"),
+}
+HARDWARE_VALUES = {"name": (text, "1x A10G 24 GB"), "usd_per_hour": (number(0), 1.01), "gpus": (integer(1), 1)}
+NESTED_BLOCKS = {"eval": EVAL_VALUES, "hardware": HARDWARE_VALUES}
+
+
+def value_checks(task_name):
+    """Recipe key ('lora_r', 'slingshot.train_size', 'slingshot.eval.shots') -> (check, example) for
+    every key whose values are checked at read time."""
+    task = get_task(task_name)
+    splits = task.TEST_SPLITS
+    checks = {
+        "slingshot.seed": (integer(), 0),
+        # sizes take the task's SIZE_FORMS, parsed as data prep and plan parse them; validation_size is a
+        # count >= 1 everywhere (a validation file is part of every recipe)
+        "slingshot.validation_size": (size(task.SIZE_FORMS["validation_size"]), 32),
+        "slingshot.train_size": (size(task.SIZE_FORMS["train_size"]), 128),
+        "slingshot.source": (lambda v: _source_problem(v, task.SOURCES), "local"),
+        "slingshot.test_split": (lambda v: None if isinstance(v, str) and (not splits or v in splits) else
+                                 f"unknown split {v!r}; known: {', '.join(splits)}", None),
+        "slingshot.allow_test_contamination": (flag, None),
+    }
+    checks.update({f"slingshot.{key}": entry for key, entry in task.RECIPE_VALUE_CHECKS.items()})
+    for block, values in NESTED_BLOCKS.items():
+        checks.update({f"slingshot.{block}.{key}": entry for key, entry in values.items()})
+    return {**AXOLOTL_VALUES, **checks}
+
+
+def value_problem(checks, key, value):
+    """Why `value` cannot be recipe key `key`, with the fix; None when it can (or is not checked)."""
+    check, example = checks.get(key, (None, None))
+    problem = check(value) if check else None
+    if problem and example is not None:
+        problem += f"; e.g. {key.rsplit('.', 1)[-1]}: {example}"
+    return problem
+
+
+def recipe_values(config):
+    """(key, value) of every checked place: top-level keys, `slingshot.<key>`, `slingshot.eval.<key>`..."""
+    block = config.get("slingshot") or {}
+    items = [(k, v) for k, v in config.items() if k != "slingshot"]
+    for key, value in block.items():
+        if key in NESTED_BLOCKS and isinstance(value, dict):
+            items += [(f"slingshot.{key}.{sub}", v) for sub, v in value.items()]
+        else:
+            items.append((f"slingshot.{key}", value))
+    return items
+
+
+def check_values(recipe):
+    """Value checks Axolotl's schema does not make, or makes too late (ranges, the slingshot block,
+    the folder training clears). Raises RecipeError naming file, the value's line, the key and the fix."""
+    _check_prepared_path(recipe)
+    _check_nested_keys(recipe)
+    checks = value_checks(recipe.block["task"])
+    for key, value in recipe_values(recipe.config):
+        problem = value_problem(checks, key, value)
+        if problem:
+            raise RecipeError(f"{recipe.where(key)}: {key}: {problem}")
+
+
+def _check_nested_keys(recipe):
+    """slingshot.eval and slingshot.hardware are mappings of known keys (a typo would be ignored)."""
+    for block, values in NESTED_BLOCKS.items():
+        if block not in recipe.block:
+            continue
+        settings = recipe.block[block]
+        if not isinstance(settings, dict):
+            raise RecipeError(f"{recipe.where('slingshot.' + block)}: slingshot.{block}: expected a mapping "
+                              f"such as {{{', '.join(f'{k}: {v[1]}' for k, v in list(values.items())[:2])}}}, "
+                              f"got {_shown(settings)}")
+        known = set(values) | (set(recipe.task.EVAL_DEFAULTS) if block == "eval" else set())
+        for key in settings:
+            if key not in known:
+                raise _unknown(key, known, recipe.where(f"slingshot.{block}.{key}"), f"slingshot.{block} key")
 
 
 SOURCE_FORMS = {"local": "'local'", "hub": "'hub:<dataset>'", "folder": "a folder"}
@@ -394,7 +661,7 @@ def _source_problem(source, kinds):
     """Why a `source:` is unusable for a task whose SOURCES are `kinds`, or None."""
     forms = " or ".join(SOURCE_FORMS[k] for k in kinds)
     if not isinstance(source, str) or not source:
-        return f"expected {forms}, got {source!r}"
+        return f"expected {forms}, got {_shown(source)}"
     if source == "local":
         return None
     if source.startswith("hub:"):
@@ -462,22 +729,6 @@ def _set_path(config, key, value):
         config[key] = value
 
 
-def _path_lines(node):
-    """Line of each path key in the file (for datasets: the line of `path:` in the first entry)."""
-    lines = {}
-    for key_node, value_node in getattr(node, "value", []):
-        name = key_node.value
-        if name in ("output_dir", "dataset_prepared_path"):
-            lines[name] = key_node.start_mark.line + 1
-        elif name in ("datasets", "test_datasets") and getattr(value_node, "value", None):
-            first = value_node.value[0]
-            if isinstance(first, yaml.MappingNode):
-                for k, _ in first.value:
-                    if k.value == "path":
-                        lines[f"{name}[0].path"] = k.start_mark.line + 1
-    return lines
-
-
 def recipe_file_named(name):
     """The recipe under recipes/ whose name is `name`, if there is one."""
     for path in sorted(layout.RECIPES_DIR.glob("**/*.yml")):
@@ -486,7 +737,7 @@ def recipe_file_named(name):
     return None
 
 
-def own_paths(recipe, node=None):
+def own_paths(recipe):
     """Fill in the recipe's paths from its name; refuse a path into a folder it does not own.
 
     Inside the repo a path key must be the one its name gives (or be left out); a path outside
@@ -495,7 +746,6 @@ def own_paths(recipe, node=None):
         raise RecipeError(f"{recipe.path}: a recipe named {recipe.name!r} would own a folder every recipe shares "
                           f"(data/{recipe.name}/ or runs/{recipe.name}/); rename the file, e.g. my-lora.yml")
     home = layout.recipe_home(recipe.path)
-    lines = _path_lines(node) if node is not None else {}
     for key, home_key in PATH_KEYS.items():
         value = _get_path(recipe.config, key)
         if value is None:
@@ -511,7 +761,7 @@ def own_paths(recipe, node=None):
             continue  # outside the workspace and the repository
         if path == layout.resolve(home[home_key]).resolve():
             continue
-        where = f"{recipe.path}:{lines[key]}" if key in lines else str(recipe.path)
+        where = recipe.where(key)
         owner = layout.owner_of(path)
         if owner and owner != recipe.name:
             owner_file = recipe_file_named(owner)
@@ -576,7 +826,7 @@ def distinct_trainings(paths):
     like the Julia cheater and unseen twins, which differ only in what they are scored on, train alike."""
     seen, distinct = set(), []
     for path in paths:
-        config = yaml.safe_load(Path(path).read_text())
+        config = yaml.load(Path(path).read_text(), Loader=RecipeLoader)
         settings = yaml.safe_dump({k: v for k, v in config.items() if k != "slingshot" and k not in PATH_KEYS},
                                   sort_keys=True)
         if settings not in seen:

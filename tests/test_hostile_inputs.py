@@ -5,9 +5,10 @@ import pytest
 import yaml
 
 from eval.store import RunStore
-from eval.sweep import SweepError, make_cells, parse_sweep
+from eval.sweep import SweepError, make_cells, parse_sweep, sweep_name
 from slingshot.errors import UserError
 from slingshot.recipe import RecipeError, claim_folders, load_recipe
+from slingshot.layout import ROOT
 from tests.conftest import DEFAULT_RECIPE
 
 
@@ -48,11 +49,27 @@ def test_train_and_validation_on_one_file_or_on_the_recipe_are_refused(tmp_path)
     ("lora_r=8,,32", "empty value"), ("seed=0,0", "repeats a value"), ("lora_r=null", "numbers, words"),
     ("lora_r=[8", "not a plain number"), ("train_size=8 slingshot.train_size=16", "given twice"),
     ("wandb_project=a/b,a_b", "share the folder name"), ("seed=" + ",".join(map(str, range(65))), "at most 64"),
+    ("lora_r=8,8.0", "lora_r: repeats a value: 8 and 8.0 are the same, so the same cell would train twice"),
+    ("learning_rate=1e-4,0.0001", "repeats a value: 0.0001 and 0.0001"), ("num_epochs=1,1.0", "repeats a value"),
+    ("lora_r=16,-8", "lora_r: expected an integer >= 1, got -8; e.g. lora_r: 16"),
+    ("learning_rate=0.001,-1", "learning_rate: expected a number > 0, got -1"),
+    ("slingshot.train_size=64,0", "train_size: expected a count >= 1, a percentage"),
+    ("test_datasets=foo", "test_datasets: cannot be swept: .*; a sweep varies Axolotl training settings .* and the "
+                          "slingshot keys allow_test_contamination, slingshot.seed, source, train_size, validation_size"),
+    ("datasets=foo", "datasets: cannot be swept"), ("dataset_prepared_path=x", "cannot be swept"),
+    ("task=julia", "task: cannot be swept: a sweep compares cells of one task"),
+    ("test_split=dev-1000", "test_split: cannot be swept: every cell is scored on the recipe's test split"),
+    ("slingshot.eval=x", "cannot be swept"), ("hardware=x", "cannot be swept"), ("slingshot=x", "cannot be swept"),
+    ("adapter=lora,qlora", r"--sweep: the cell \{'adapter': 'qlora'\} is not a valid recipe: Axolotl rejects the "
+                           r"config: .*load_in_4bit"),
 ])
 def test_bad_sweeps_fail_before_any_cell_is_written(spec, message):
     recipe = load_recipe(DEFAULT_RECIPE)
+    derived = ROOT / "runs" / "derived"
+    before = sorted(derived.glob(f"{sweep_name(recipe)}-*"))
     with pytest.raises(SweepError, match=message):
-        make_cells(recipe, parse_sweep(spec), "--sweep")
+        make_cells(recipe, parse_sweep(spec))
+    assert sorted(derived.glob(f"{sweep_name(recipe)}-*")) == before
 
 
 def test_a_duplicated_answer_makes_the_store_damaged_not_silently_replaced(tmp_path):

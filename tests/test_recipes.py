@@ -117,8 +117,8 @@ def test_typo_in_dataset_and_slingshot_keys(tmp_path):
 
 
 def test_axolotl_schema_errors_are_reported(tmp_path):
-    path = write_recipe(tmp_path, edit=lambda c: c.update(micro_batch_size="eight"))
-    with pytest.raises(RecipeError, match="Axolotl rejects the config: micro_batch_size"):
+    path = write_recipe(tmp_path, edit=lambda c: c.update(sample_packing="maybe"))
+    with pytest.raises(RecipeError, match="Axolotl rejects the config: sample_packing"):
         load_recipe(path)
 
 

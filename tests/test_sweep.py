@@ -1,6 +1,7 @@
 """Sweeps: the grid, the Holm correction, the report, and a real two-cell sweep killed and resumed."""
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -10,15 +11,14 @@ import pytest
 
 from eval.stats import holm
 from eval.sweep import SweepError, cell_slug, make_cells, parse_sweep
-from slingshot.layout import DATA_DIR, RUNS_DIR
-from slingshot.layout import ROOT
+from slingshot.layout import DATA_DIR, ROOT, RUNS_DIR, sweep_home
 from slingshot.recipe import derive_recipe, load_recipe
 from tests.conftest import DEFAULT_RECIPE, run_module
 
 
 def test_parse_sweep_reads_values_as_yaml():
-    assert parse_sweep("train_size=32,64,4% lora_r=8 learning_rate=1e-4,0.001") == {
-        "train_size": [32, 64, "4%"], "lora_r": [8], "learning_rate": ["1e-4", 0.001]}
+    assert parse_sweep("train_size=32,64,4% lora_r=8 learning_rate=1e-4,0.001,5E-5") == {
+        "train_size": [32, 64, "4%"], "lora_r": [8], "learning_rate": [0.0001, 0.001, 0.00005]}  # 1e-4: a number
     for bad in ("", "train_size", "train_size=", "lora_r=8 lora_r=16"):
         with pytest.raises(SweepError):
             parse_sweep(bad)
@@ -26,7 +26,7 @@ def test_parse_sweep_reads_values_as_yaml():
 
 def test_cells_are_real_recipes_with_their_own_folders():
     base = load_recipe(DEFAULT_RECIPE)
-    cells = make_cells(base, {"train_size": [16, 32], "lora_r": [8], "seed": [0, 1]}, "--sweep")
+    cells = make_cells(base, {"train_size": [16, 32], "lora_r": [8], "seed": [0, 1]})
     try:
         assert [c["params"] for c in cells] == [
             {"train_size": 16, "lora_r": 8, "seed": 0}, {"train_size": 16, "lora_r": 8, "seed": 1},
@@ -46,9 +46,45 @@ def test_cells_are_real_recipes_with_their_own_folders():
 def test_unknown_sweep_keys_are_named_with_a_suggestion():
     base = load_recipe(DEFAULT_RECIPE)
     with pytest.raises(SweepError, match="unknown key 'lora_rank'.*lora_r"):
-        make_cells(base, {"lora_rank": [8]}, "--sweep")
-    with pytest.raises(SweepError, match="output_dir cannot be swept"):
-        make_cells(base, {"output_dir": ["runs/x"]}, "--sweep")
+        make_cells(base, {"lora_rank": [8]})
+    with pytest.raises(SweepError, match="output_dir: cannot be swept"):
+        make_cells(base, {"output_dir": ["runs/x"]})
+
+
+def test_sweep_folders_keep_published_names_and_key_every_other_recipe_by_its_path(tmp_path):
+    assert sweep_home(DEFAULT_RECIPE) == ("squad-smollm2-135m-lora-cpu-sweep", None,
+                                          ROOT / "reports" / "squad-smollm2-135m-lora-cpu-sweep")
+    assert sweep_home(ROOT / "runs" / "derived" / "tiny" / "recipe.yml")[:2] == ("tiny-sweep", None)
+    a, b = sweep_home(tmp_path / "a" / "lora.yml"), sweep_home(tmp_path / "b" / "lora.yml")
+    assert re.fullmatch(r"lora-[0-9a-f]{8}-sweep", a[0]) and a[0] != b[0]
+    assert a[1:] == (tmp_path / "a" / a[0], tmp_path / "a" / a[0] / "report")  # beside the file, not in the repo
+    in_repo = sweep_home(ROOT / "experiments" / "lora.yml")  # in the repo, named by its stem alone
+    assert in_repo[0] not in (a[0], b[0], "lora-sweep") and in_repo[1] is None
+
+
+def test_same_stem_recipes_outside_the_repo_sweep_into_their_own_cells(tmp_path):
+    """Two lora.yml in different folders, swept through the CLI (--report-only: nothing trains)."""
+    derived_before = sorted((ROOT / "runs" / "derived").glob("lora-*")) + sorted((ROOT / "data" / "derived").glob("lora-*"))
+    cells = {}
+    for folder in ("a", "b"):
+        path = tmp_path / folder / "lora.yml"
+        path.parent.mkdir()
+        shutil.copyfile(DEFAULT_RECIPE, path)
+        result = run_module("eval", "sweep", path, "--sweep", "lora_r=8,16", "--report-only", timeout=600)
+        assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-2000:]
+        assert result.stderr.strip().endswith("no finished cell to report on yet (0 of 2)"), result.stderr[-2000:]
+        name, beside, _ = sweep_home(path)
+        assert f"cell recipes under {beside / 'runs'}/{name}-*" in result.stdout
+        cells[folder] = sorted(beside.glob("runs/*/recipe.yml"))
+        assert [p.parent.name for p in cells[folder]] == [f"{name}-lora_r16", f"{name}-lora_r8"]
+        for cell in cells[folder]:
+            recipe = load_recipe(cell)
+            assert recipe.config["lora_r"] in (8, 16) and recipe.name == cell.parent.name
+            for key in ("train", "validation", "run", "prepared"):
+                assert recipe.paths[key].resolve().is_relative_to(beside), (key, recipe.paths[key])
+    assert {p.parent.name for p in cells["a"]}.isdisjoint(p.parent.name for p in cells["b"])
+    derived_after = sorted((ROOT / "runs" / "derived").glob("lora-*")) + sorted((ROOT / "data" / "derived").glob("lora-*"))
+    assert derived_after == derived_before and not list((ROOT / "reports").glob("lora-*"))
 
 
 def test_holm_step_down():

@@ -95,8 +95,8 @@ def test_a_wrongly_typed_name_fails_naming_it(name, value, message):
 
 
 def test_optional_names_get_their_default():
-    module = check_task(module_like("minimal", drop=("SECONDARY_METRICS", "check_recipe_values")))
-    assert module.SECONDARY_METRICS == () and list(module.check_recipe_values({})) == []
+    module = check_task(module_like("minimal", drop=("SECONDARY_METRICS", "RECIPE_VALUE_CHECKS")))
+    assert module.SECONDARY_METRICS == () and module.RECIPE_VALUE_CHECKS == {}
 
 
 def test_an_unknown_task_in_a_recipe_names_the_known_ones(tmp_path):

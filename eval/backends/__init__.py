@@ -10,10 +10,10 @@ from slingshot.errors import UserError
 
 @dataclass
 class Generation:
-    """One model answer, with what it cost to produce."""
+    """One model answer, with what it cost to produce (tokens None: the server did not say)."""
     text: str
-    tokens_in: int
-    tokens_out: int
+    tokens_in: int | None
+    tokens_out: int | None
     latency_s: float
 
 

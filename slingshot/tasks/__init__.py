@@ -48,8 +48,8 @@ INTERFACE = {
                                     "validation_size, seed, test_split and the task's own)"),
     "SOURCES": Name("tuple", "what `source:` may name: 'local' (carried or generated), 'hub', 'folder'"),
     "SIZE_FORMS": Name("dict", "train_size and validation_size -> the forms they take: 'count', 'percent', 'all'"),
-    "check_recipe_values": _optional("function", "(slingshot block) -> (key, problem) pairs of the task's own "
-                                                 "recipe keys, checked when a recipe is loaded", lambda block: ()),
+    "RECIPE_VALUE_CHECKS": _optional("dict", "the task's own recipe keys -> (check(value) -> problem or None, "
+                                             "an example value), checked when a recipe is read", {}),
     "planned_train_rows": Name("function", "(recipe params) -> training rows data prep will write, for `plan`"),
     "TOKENS_PER_ROW": Name("int", "mean tokens of a training row, for `plan`"),
     # scoring and the report
@@ -158,30 +158,39 @@ def user_messages(messages):
     return [m["content"].strip() for m in messages if m["role"] == "user"]
 
 
-def parse_size(size, total, key, forms=tuple(FORMS), source="the source"):
-    """A train_size or validation_size in one of a task's SIZE_FORMS: a count (200), a percentage of
-    `total` ("4%") or "all" (total). The one parser of the recipe check, data prep and `plan`; with
-    total None (the source not read yet) only the form is checked, and a percentage or 'all' gives None."""
+def size_problem(size, forms, shown=repr):
+    """Why `size` is not one of `forms` (a task's SIZE_FORMS entry), or None; the source is not read yet."""
     if size == "all" and "all" in forms:
-        return total
+        return None
     if "percent" in forms and isinstance(size, str) and size.endswith("%"):
         try:
             number = float(size[:-1])
         except ValueError:
             number = math.nan
-        if not (math.isfinite(number) and 0 < number <= 100):
-            raise DataError(f"{key}: {size!r}: a percentage must be a number above 0 and at most 100")
-        if total is None:
+        if math.isfinite(number) and 0 < number <= 100:
             return None
-        count = round(total * number / 100)
-    elif isinstance(size, int) and not isinstance(size, bool) and size >= 1:
-        count = size
-    else:
-        named = [FORMS[f] for f in forms]
-        either = ", ".join(named[:-1]) + " or " + named[-1] if len(named) > 1 else named[0]
-        raise DataError(f"{key}: expected {either}, got {size!r}")
-    if total is not None and count < 1:
+        return f"{size!r}: a percentage must be a number above 0 and at most 100"
+    if isinstance(size, int) and not isinstance(size, bool) and size >= 1:
+        return None
+    named = [FORMS[f] for f in forms]
+    either = ", ".join(named[:-1]) + " or " + named[-1] if len(named) > 1 else named[0]
+    return f"expected {either}, got {shown(size)}"
+
+
+def parse_size(size, total, key, forms=tuple(FORMS), source="the source"):
+    """A train_size or validation_size in one of a task's SIZE_FORMS: a count (200), a percentage of
+    `total` ("4%") or "all" (total). The one parser of the recipe check (size_problem), data prep and
+    `plan`; with total None (the source not read yet) a percentage or 'all' gives None."""
+    problem = size_problem(size, forms)
+    if problem:
+        raise DataError(f"{key}: {problem}")
+    if size == "all":
+        return total
+    if total is None:
+        return size if isinstance(size, int) else None
+    count = round(total * float(size[:-1]) / 100) if isinstance(size, str) else size
+    if count < 1:
         raise DataError(f"{key}: {size!r} selects no example of {source} ({total} rows)")
-    if total is not None and count > total:
+    if count > total:
         raise DataError(f"{key}: {size!r} asks for {count} rows, but {source} holds only {total}")
     return count

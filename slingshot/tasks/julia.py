@@ -110,11 +110,13 @@ def planned_train_rows(params):
                       f"the top {top_n} per case")
 
 
-def check_recipe_values(block):
-    """The Julia keys' problems, as (key, message), when a recipe is loaded."""
-    top_n = block.get("top_n_per_case", 1)
-    if isinstance(top_n, bool) or not isinstance(top_n, int) or top_n < 1:
-        yield "top_n_per_case", f"expected a count >= 1, got {top_n!r}"
+def _positive_count(value):
+    ok = isinstance(value, int) and not isinstance(value, bool) and value >= 1
+    return None if ok else f"expected an integer >= 1, got {value!r}"
+
+
+# The Julia keys' checks when a recipe is read: (check, an example value).
+RECIPE_VALUE_CHECKS = {"top_n_per_case": (_positive_count, 50)}
 
 
 def case_list(value, known, key):
