@@ -5,6 +5,7 @@ data_prep/<task>.py (prepare(params) -> (rows, sources, stats), source_fingerpri
 under recipes/<task>/, and add one line to TASKS. get_task checks the module against INTERFACE when it
 is first loaded; nothing outside the task's two modules branches on its name (tests/test_tasks.py).
 """
+import copy
 import importlib
 import math
 from dataclasses import dataclass
@@ -107,7 +108,7 @@ def check_task(module):
             if spec.required:
                 raise TaskError(f"{where}: missing {name} ({spec.kind}: {spec.meaning}); every task module "
                                 f"defines the names listed in slingshot/tasks/__init__.py INTERFACE")
-            setattr(module, name, spec.default)
+            setattr(module, name, copy.copy(spec.default))
         value = getattr(module, name)
         if not KINDS[spec.kind](value):
             raise TaskError(f"{where}: {name} is {type(value).__name__} {value!r:.80}; expected {spec.kind} "
