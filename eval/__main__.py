@@ -57,14 +57,16 @@ def resolve_split(split, task=None):
 
 
 def add_run_args(parser):
-    parser.add_argument("--model", required=True, help="hf:<folder or hub id> or openai:<model name>")
+    from eval.backends import run_backends, spec_forms
+
+    parser.add_argument("--model", required=True, help=spec_forms(run_backends()))
     parser.add_argument("--adapter", help="a LoRA run folder (runs/<recipe-name>)")
     parser.add_argument("--base-url", help="an OpenAI-compatible server, e.g. http://localhost:8000/v1")
     parser.add_argument("--split", required=True, help="split name (dev-200) or path to a split JSONL")
     parser.add_argument("--max-new-tokens", type=int, default=None)
     parser.add_argument("--limit", type=int, help="score only the first N examples of the split")
-    parser.add_argument("--batch-size", default="auto", help="local models: 'auto' or a number")
-    parser.add_argument("--concurrency", type=int, default=8, help="API models: requests in flight")
+    parser.add_argument("--batch-size", help="local models: 'auto' (default) or a number")
+    parser.add_argument("--concurrency", type=int, help="API models: requests in flight (default 8)")
     parser.add_argument("--api-key-env", metavar="NAME",
                         help="API models: the environment variable holding the server's key (default: "
                              "OPENAI_API_KEY for OpenAI, no key elsewhere); the key is never logged or stored")
@@ -83,28 +85,22 @@ def add_run_args(parser):
     parser.add_argument("--usd-per-hour", type=price_per_hour, help="local models: price of the machine, for cost")
 
 
+BACKEND_OPTIONS = ("adapter", "base_url", "batch_size", "concurrency", "api_key_env", "timeout", "max_retries")
+
+
 def cmd_run(args):
-    from eval.backends import make_backend, parse_model_spec
+    from eval.backends import check_options, make_backend
     from eval.run import evaluate, split_task
+    from eval.store import RESULTS_DIR
     from slingshot.tasks import get_task
 
-    parse_model_spec(args.model)  # a wrong spec is named before the split is looked up
-    if not args.model.startswith("openai:") and (args.timeout is not None or args.max_retries is not None):
-        raise UserError("--timeout and --max-retries apply to openai: models only")
+    options = {name: getattr(args, name) for name in BACKEND_OPTIONS}
+    # a wrong spec, or an option its backend does not take, is named before the split is looked up
+    check_options(args.model, [name for name, value in options.items() if value is not None])
     split_path = resolve_split(args.split)
     task = get_task(split_task(split_path)[0])
-    options = {}
-    if args.model.startswith("hf:"):
-        options["batch_size"] = args.batch_size
-    elif args.model.startswith("openai:"):
-        options.update(concurrency=args.concurrency, timeout=args.timeout, max_retries=args.max_retries,
-                       api_key_env=args.api_key_env)
-    elif args.api_key_env:
-        raise UserError("--api-key-env applies to openai: models only")
-    backend = make_backend(args.model, adapter=args.adapter, base_url=args.base_url, **options)
+    backend = make_backend(args.model, **options)
     max_new_tokens = args.max_new_tokens or task.EVAL_DEFAULTS["max_new_tokens"]
-    from eval.store import RESULTS_DIR
-
     if args.shots < 0:
         raise UserError(f"--shots must be 0 or more, got {args.shots}")
     evaluate(backend, split_path, max_new_tokens, results_dir=args.results_dir or RESULTS_DIR, label=args.label,

@@ -83,74 +83,11 @@ def find_price(model, prices):
     return None, None
 
 
-def run_cost(*, model, backend, n_answers, tokens_in, tokens_out, wall_s, usd_per_hour, prices):
-    """Cost of one run and the throughput behind it (all rates per generation wall second)."""
-    rate = (lambda x: x / wall_s if wall_s and x is not None else None)
-    out = {
-        "n_answers": n_answers, "tokens_in": tokens_in, "tokens_out": tokens_out, "wall_s": wall_s,
-        "throughput": {"questions_per_s": rate(n_answers), "prompt_tokens_per_s": rate(tokens_in),
-                       "generated_tokens_per_s": rate(tokens_out)},
-        "usd_total": None, "usd_per_1k_answers": None, "basis": None, "price": None, "note": None,
-    }
-    priced_name, price = find_price(model, prices) if backend == "openai" else (None, None)
-    if price is not None:
-        if tokens_in is None or tokens_out is None:
-            out["note"] = f"no token usage recorded for {model}"
-            return out
-        out["usd_total"] = (tokens_in * price["input"] + tokens_out * price["output"]) / 1e6
-        out["basis"] = "api tokens"
-        out["price"] = {"model": priced_name, **price}
-    elif usd_per_hour is not None:
-        if not wall_s:
-            out["note"] = "no generation wall time recorded"
-            return out
-        out["usd_total"] = wall_s * usd_per_hour / 3600
-        out["basis"] = "wall time"
-        out["price"] = {"usd_per_hour": usd_per_hour}
-    elif backend == "openai":
-        out["note"] = (f"no price for {api_model_name(model)!r} in the price table; "
-                       f"add it to a YAML file passed with --prices or ${PRICES_ENV}")
-        return out
-    else:
-        out["note"] = "no usd_per_hour given for this hardware"
-        return out
-    if n_answers:
-        out["usd_per_1k_answers"] = out["usd_total"] / n_answers * 1000
-    return out
-
-
-def recorded_cost(meta):
-    """A leaderboard record (eval.leaderboard): the cost its harness stored per answer, at the
-    prices of the day. Its answers were not generated here, so throughput is unknown."""
-    usage = meta.get("usage") or {}
-    recorded = meta.get("recorded_cost") or {}
-    n_priced = recorded.get("n_answers") or 0
-    out = {
-        "n_answers": meta.get("n_samples"), "tokens_in": usage.get("tokens_in"),
-        "tokens_out": usage.get("tokens_out"), "wall_s": None,
-        "throughput": {"questions_per_s": None, "prompt_tokens_per_s": None, "generated_tokens_per_s": None},
-        "usd_total": None, "usd_per_1k_answers": None, "basis": None, "price": None, "note": None,
-    }
-    if not n_priced:
-        out["note"] = "the leaderboard recorded no cost for these answers"
-        return out
-    out["usd_total"] = recorded["usd_total"]
-    out["usd_per_1k_answers"] = recorded["usd_total"] / n_priced * 1000
-    out["basis"] = "recorded"
-    out["price"] = {"recorded_usd": recorded["usd_total"], "recorded_answers": n_priced,
-                    "unpriced_answers": recorded.get("n_unpriced", 0)}
-    return out
-
-
-def cost_for_run(meta, predictions, prices):
-    """run_cost from a run's meta.json and its prediction rows.
+def usage_of(meta, predictions):
+    """Answers, tokens and generation wall time of a run, as run_cost takes them.
 
     Token counts come from meta usage (what was billed, retries included) when present,
-    else from the prediction rows; wall time from meta wall_s, else summed latencies.
-    Leaderboard records carry the cost their harness recorded (recorded_cost).
-    """
-    if meta.get("backend") == "leaderboard":
-        return recorded_cost(meta)
+    else from the prediction rows; wall time from meta wall_s, else summed latencies."""
     usage = meta.get("usage") or {}
     tokens_in, tokens_out = usage.get("tokens_in"), usage.get("tokens_out")
     if tokens_in is None and predictions and all(r.get("tokens_in") is not None for r in predictions):
@@ -160,9 +97,53 @@ def cost_for_run(meta, predictions, prices):
     wall_s = meta.get("wall_s")
     if wall_s is None and predictions and all(r.get("latency_s") is not None for r in predictions):
         wall_s = sum(r["latency_s"] for r in predictions)
-    return run_cost(model=meta.get("model", ""), backend=meta.get("backend"), n_answers=len(predictions),
-                    tokens_in=tokens_in, tokens_out=tokens_out, wall_s=wall_s,
-                    usd_per_hour=meta.get("usd_per_hour"), prices=prices)
+    return {"n_answers": len(predictions), "tokens_in": tokens_in, "tokens_out": tokens_out, "wall_s": wall_s}
+
+
+def empty_cost(n_answers, tokens_in, tokens_out, wall_s):
+    rate = (lambda x: x / wall_s if wall_s and x is not None else None)
+    return {
+        "n_answers": n_answers, "tokens_in": tokens_in, "tokens_out": tokens_out, "wall_s": wall_s,
+        "throughput": {"questions_per_s": rate(n_answers), "prompt_tokens_per_s": rate(tokens_in),
+                       "generated_tokens_per_s": rate(tokens_out)},
+        "usd_total": None, "usd_per_1k_answers": None, "basis": None, "price": None, "note": None,
+    }
+
+
+def run_cost(*, n_answers, tokens_in, tokens_out, wall_s, usd_per_hour, token_price=None, unpriced_note=None,
+             model=None):
+    """Cost of one run and the throughput behind it (all rates per generation wall second).
+
+    token_price: (priced name, price entry) for a backend billed per token; unpriced_note: why such
+    a backend has no price, when neither a token price nor usd_per_hour is known."""
+    out = empty_cost(n_answers, tokens_in, tokens_out, wall_s)
+    if token_price is not None:
+        if tokens_in is None or tokens_out is None:
+            out["note"] = f"no token usage recorded for {model}"
+            return out
+        price = token_price[1]
+        out["usd_total"] = (tokens_in * price["input"] + tokens_out * price["output"]) / 1e6
+        out["basis"] = "api tokens"
+        out["price"] = {"model": token_price[0], **price}
+    elif usd_per_hour is not None:
+        if not wall_s:
+            out["note"] = "no generation wall time recorded"
+            return out
+        out["usd_total"] = wall_s * usd_per_hour / 3600
+        out["basis"] = "wall time"
+        out["price"] = {"usd_per_hour": usd_per_hour}
+    else:
+        out["note"] = unpriced_note or "no usd_per_hour given for this hardware"
+        return out
+    if n_answers:
+        out["usd_per_1k_answers"] = out["usd_total"] / n_answers * 1000
+    return out
+
+
+def cost_for_run(meta, predictions, prices):
+    """What a run cost, priced as the backend that wrote its meta.json prices (eval.backends)."""
+    from eval.backends import backend_for_meta
+    return backend_for_meta(meta).cost(meta, predictions, prices)
 
 
 def format_usd(value):
