@@ -146,17 +146,10 @@ def cost_for_run(meta, predictions, prices):
     return backend_for_meta(meta).cost(meta, predictions, prices)
 
 
-def format_usd(value):
-    if value is None:
-        return "unknown"
-    if value == 0:
-        return "$0"
-    return f"${value:.3g}" if value < 1 else f"${value:,.2f}"
-
-
 @cli
 def main(argv=None):
     import argparse
+    from eval.format import fmt_usd
     from eval.store import find_runs
     parser = argparse.ArgumentParser(prog="python -m eval.cost", description=__doc__.split("\n")[0])
     parser.add_argument("runs", nargs="*", help="run folders (or folders above them)")
@@ -173,7 +166,7 @@ def main(argv=None):
         cost = cost_for_run(meta, list(store.load_predictions().values()), prices)
         qps = cost["throughput"]["questions_per_s"]
         speed = f"{qps:.3g} questions/s" if qps else "no timing"
-        print(f"{meta.get('label', store.folder.name)}: {format_usd(cost['usd_per_1k_answers'])} per 1k answers"
+        print(f"{meta.get('label', store.folder.name)}: {fmt_usd(cost['usd_per_1k_answers'])} per 1k answers"
               f" ({cost['basis'] or cost['note']}); {speed}")
     return 0
 

@@ -12,7 +12,7 @@ import matplotlib.ticker
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from eval.cost import format_usd  # noqa: E402
+from eval.format import fmt_usd  # noqa: E402
 from slingshot.io import atomic_write_bytes  # noqa: E402
 
 def _colors(report):
@@ -109,7 +109,7 @@ def plot_cost(report, path):
                 ax.set_xscale("symlog", linthresh=10 ** math.floor(math.log10(min(positive))))
             else:
                 ax.set_xscale("log")
-        ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: format_usd(v)))
+        ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: fmt_usd(v)))
         ax.margins(x=0.12)
         ax.set_xlabel("cost per 1,000 answers (USD)")
         ax.set_ylabel(report["metric_labels"].get(metric, metric))

@@ -8,7 +8,9 @@ contamination_overlap() for the contamination check, and REFERENCE_RUNS (a "modu
 writes recorded reference runs for a split, or None). For the report's results viewer (eval.viewer) it
 defines VIEW_VERDICTS (labels of the verdicts shown per answer), view_example(row) -> {"question",
 "context" (stored once per page), "gold", optional "group" and "variant"} and view_answer(prediction,
-meta) -> {"answer", "verdicts" (in VIEW_VERDICTS order, 0..100 or None), "detail"}. Adding a task means
+meta) -> {"answer", "verdicts" (in VIEW_VERDICTS order, 0..100 or None), "detail"}. Optionally
+REPORT_COLUMNS: the report's task-specific columns, {"group_by": the row field of the per-case table,
+"scoring_modes": {mode: (metrics key, label)}, "scoring_modes_note": the table's explanation}. Adding a task means
 one module here plus its data builder in data_prep/; nothing else branches on a task's name.
 """
 import importlib
@@ -23,6 +25,11 @@ def get_task(name):
     if name not in TASKS:
         raise UserError(f"unknown task {name!r}; known tasks: {', '.join(TASKS)}")
     return importlib.import_module(f"slingshot.tasks.{name}")
+
+
+def report_columns(task):
+    """A task module's REPORT_COLUMNS, or {} when it has no task-specific report columns."""
+    return getattr(task, "REPORT_COLUMNS", {})
 
 
 def prompt_of(messages):
