@@ -5,7 +5,7 @@
     python -m eval run --model openai:<name> --base-url http://localhost:8000/v1 --split dev-200
     python -m eval run --model openai:<name> --base-url https://host/v1 --api-key-env HOST_KEY --split dev-200
     python -m eval recipe RECIPE             # base and tuned model of a recipe, then the report
-    python -m eval sweep RECIPE --sweep "train_size=32,64,128 lora_r=8,32 seed=0,1"   # make sweep
+    python -m eval sweep RECIPE --sweep "train_size=32,64,128 lora_r=8,32 seed=0,1"   # python -m slingshot.sweep
     python -m eval report RESULT_DIR... [--baseline LABEL]... [--out DIR] [--prices FILE]
     python -m eval serve --model hf:... [--adapter runs/<run>] [--port 8000]
     python -m eval.leaderboard SPLIT         # the leaderboard's recorded results on a Julia split
@@ -18,7 +18,8 @@ from pathlib import Path
 
 from eval.stats import N_BOOT, SEED
 from slingshot.errors import UserError, cli
-from slingshot.layout import DATA_DIR, test_split_path
+from slingshot.io import atomic_write_json
+from slingshot.layout import DATA_DIR, display_path, test_split_path
 
 
 def price_per_hour(text):
@@ -83,6 +84,8 @@ def add_run_args(parser):
     parser.add_argument("--results-dir", default=None, help="default: results/ (or $SLINGSHOT_RESULTS_DIR)")
     parser.add_argument("--hardware", help="what ran it, for the report (e.g. '1x A10G')")
     parser.add_argument("--usd-per-hour", type=price_per_hour, help="local models: price of the machine, for cost")
+    parser.add_argument("--record", metavar="FILE",
+                        help="when done, write the run's folder and scoring wall time to FILE as JSON (for drivers)")
 
 
 BACKEND_OPTIONS = ("adapter", "base_url", "batch_size", "concurrency", "api_key_env", "timeout", "max_retries")
@@ -103,9 +106,12 @@ def cmd_run(args):
     max_new_tokens = args.max_new_tokens or task.EVAL_DEFAULTS["max_new_tokens"]
     if args.shots < 0:
         raise UserError(f"--shots must be 0 or more, got {args.shots}")
-    evaluate(backend, split_path, max_new_tokens, results_dir=args.results_dir or RESULTS_DIR, label=args.label,
-             limit=args.limit, hardware=args.hardware, usd_per_hour=args.usd_per_hour, wait=args.wait,
-             shots=args.shots)
+    store = evaluate(backend, split_path, max_new_tokens, results_dir=args.results_dir or RESULTS_DIR,
+                     label=args.label, limit=args.limit, hardware=args.hardware, usd_per_hour=args.usd_per_hour,
+                     wait=args.wait, shots=args.shots)
+    if args.record:
+        atomic_write_json(Path(args.record), {"store": display_path(store.folder),
+                                              "wall_s": store.read_meta().get("wall_s")})
     return 0
 
 
@@ -143,7 +149,7 @@ def main(argv=None):
     recipe.add_argument("--limit", type=int)
     recipe.add_argument("--out", help="report folder (default reports/<recipe-name>)")
     recipe.set_defaults(handler=cmd_recipe)
-    from eval import sweep as sweep_cli
+    from slingshot import sweep as sweep_cli  # the driver lives with train and export; this forwards to it
     sweep = commands.add_parser("sweep", help="train and score a grid of variants of a recipe, then report")
     sweep_cli.add_arguments(sweep)
     sweep.set_defaults(handler=sweep_cli.cmd_sweep)
