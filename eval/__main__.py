@@ -12,31 +12,21 @@
     python -m eval.squad DATASET PREDICTIONS # the official SQuAD v1.1 evaluation, as a drop-in
 """
 import argparse
-import math
 import sys
 from pathlib import Path
 
 from eval.stats import N_BOOT, SEED
-from slingshot.errors import UserError, cli
+from slingshot.errors import UserError, cli, finite_number, whole_number
 from slingshot.io import atomic_write_json
 from slingshot.layout import DATA_DIR, display_path, test_split_path
 
 
-def price_per_hour(text):
-    value = float(text)
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"{text}: a price is a finite number >= 0")
-    return value
+price_per_hour = finite_number(0)
+POSITIVE, NON_NEGATIVE = whole_number(1), whole_number(0)
 
 
-def positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected a whole number >= 1")
-    return value
+def batch_size(text):
+    return text if text == "auto" else POSITIVE(text)
 
 
 def resolve_split(split, task=None):
@@ -64,21 +54,22 @@ def add_run_args(parser):
     parser.add_argument("--adapter", help="a LoRA run folder (runs/<recipe-name>)")
     parser.add_argument("--base-url", help="an OpenAI-compatible server, e.g. http://localhost:8000/v1")
     parser.add_argument("--split", required=True, help="split name (dev-200) or path to a split JSONL")
-    parser.add_argument("--max-new-tokens", type=int, default=None)
-    parser.add_argument("--limit", type=int, help="score only the first N examples of the split")
-    parser.add_argument("--batch-size", help="local models: 'auto' (default) or a number")
-    parser.add_argument("--concurrency", type=int, help="API models: requests in flight (default 8)")
+    parser.add_argument("--max-new-tokens", type=POSITIVE, default=None,
+                        help="answer length limit in tokens (default: the task's)")
+    parser.add_argument("--limit", type=POSITIVE, help="score only the first N examples of the split")
+    parser.add_argument("--batch-size", type=batch_size, help="local models: 'auto' (default) or a number")
+    parser.add_argument("--concurrency", type=POSITIVE, help="API models: requests in flight (default 8)")
     parser.add_argument("--api-key-env", metavar="NAME",
                         help="API models: the environment variable holding the server's key (default: "
                              "OPENAI_API_KEY for OpenAI, no key elsewhere); the key is never logged or stored")
-    parser.add_argument("--timeout", type=float, default=None,
+    parser.add_argument("--timeout", type=finite_number(0, above=True), default=None,
                         help="API models: seconds per request attempt (default 60 for OpenAI, "
                              "120 for other servers)")
-    parser.add_argument("--max-retries", type=int, default=None,
+    parser.add_argument("--max-retries", type=NON_NEGATIVE, default=None,
                         help="API models: retries of a failed request before the run stops (default 4)")
     parser.add_argument("--wait", action="store_true",
                         help="if another process is scoring the same run, wait for it instead of refusing")
-    parser.add_argument("--shots", type=int, default=0,
+    parser.add_argument("--shots", type=NON_NEGATIVE, default=0,
                         help="worked training examples before each question (the task's, the same for every model)")
     parser.add_argument("--label", help="the name shown in reports")
     parser.add_argument("--results-dir", default=None, help="default: results/ (or $SLINGSHOT_RESULTS_DIR)")
@@ -103,9 +94,7 @@ def cmd_run(args):
     split_path = resolve_split(args.split)
     task = get_task(split_task(split_path)[0])
     backend = make_backend(args.model, **options)
-    max_new_tokens = args.max_new_tokens or task.EVAL_DEFAULTS["max_new_tokens"]
-    if args.shots < 0:
-        raise UserError(f"--shots must be 0 or more, got {args.shots}")
+    max_new_tokens = args.max_new_tokens if args.max_new_tokens is not None else task.EVAL_DEFAULTS["max_new_tokens"]
     store = evaluate(backend, split_path, max_new_tokens, results_dir=args.results_dir or RESULTS_DIR,
                      label=args.label, limit=args.limit, hardware=args.hardware, usd_per_hour=args.usd_per_hour,
                      wait=args.wait, shots=args.shots)
@@ -146,7 +135,7 @@ def main(argv=None):
     run.set_defaults(handler=cmd_run)
     recipe = commands.add_parser("recipe", help="score a recipe's base and tuned model, then report")
     recipe.add_argument("recipe")
-    recipe.add_argument("--limit", type=int)
+    recipe.add_argument("--limit", type=POSITIVE)
     recipe.add_argument("--out", help="report folder (default reports/<recipe-name>)")
     recipe.set_defaults(handler=cmd_recipe)
     from slingshot import sweep as sweep_cli  # the driver lives with train and export; this forwards to it
@@ -159,8 +148,8 @@ def main(argv=None):
                         help="label of a baseline row; repeat it for several (the strongest is the headline)")
     report.add_argument("--out", help="report folder (default: results/<split>/report)")
     report.add_argument("--prices", help="extra price YAML (default: $SLINGSHOT_PRICES)")
-    report.add_argument("--n-boot", type=positive_int, default=N_BOOT, help="bootstrap resamples (>= 1)")
-    report.add_argument("--seed", type=int, default=SEED, help="bootstrap seed")
+    report.add_argument("--n-boot", type=POSITIVE, default=N_BOOT, help="bootstrap resamples (>= 1)")
+    report.add_argument("--seed", type=NON_NEGATIVE, default=SEED, help="bootstrap seed")
     report.set_defaults(handler=cmd_report)
     from eval import serve as serve_cli  # stdlib only: cheap to import
     serve = commands.add_parser("serve", help="an OpenAI-compatible server over a local model")

@@ -3,7 +3,8 @@
 API models:   tokens_in * input price + tokens_out * output price (eval/prices.yaml).
 Local models: measured generation wall seconds * usd_per_hour / 3600.
 Leaderboard records: the cost the leaderboard stored with each answer (its prices of the day).
-A model with no known price stays unknown (None, with a note): a cost is never guessed.
+A model with no known price stays unknown (None, with a note): a cost is never guessed. So do
+answers whose server reported no token usage: they are counted, never priced as 0 tokens.
 
     python -m eval.cost [RUN_DIR ...] [--prices FILE]
 prints the price table, or the cost of each finished run under RUN_DIR.
@@ -22,6 +23,7 @@ from slingshot.errors import UserError, cli
 DEFAULT_PRICES = Path(__file__).with_name("prices.yaml")
 PRICES_ENV = "SLINGSHOT_PRICES"
 _SNAPSHOT_SUFFIX = re.compile(r"-(\d{4}-\d{2}-\d{2}|\d{4})$")
+NO_USAGE = "no usage reported"
 
 
 def _read_price_file(path):
@@ -83,48 +85,82 @@ def find_price(model, prices):
     return None, None
 
 
-def usage_of(meta, predictions):
+def run_usage(meta, predictions):
     """Answers, tokens and generation wall time of a run, as run_cost takes them.
 
-    Token counts come from meta usage (what was billed, retries included) when present,
-    else from the prediction rows; wall time from meta wall_s, else summed latencies."""
+    Token counts come from meta usage when present, else from the prediction rows that carry
+    them; an answer without usage counts as unknown (n_unknown), never as 0 tokens. Wall time
+    from meta wall_s, else summed latencies."""
     usage = meta.get("usage") or {}
+    known = [r for r in predictions if r.get("tokens_in") is not None and r.get("tokens_out") is not None]
+    # Runs stored before answers without usage kept None counted them (as 0 tokens) in missing_usage.
+    n_unknown = usage.get("n_without_usage", max(len(predictions) - len(known), meta.get("missing_usage") or 0))
     tokens_in, tokens_out = usage.get("tokens_in"), usage.get("tokens_out")
-    if tokens_in is None and predictions and all(r.get("tokens_in") is not None for r in predictions):
-        tokens_in = sum(r["tokens_in"] for r in predictions)
-    if tokens_out is None and predictions and all(r.get("tokens_out") is not None for r in predictions):
-        tokens_out = sum(r["tokens_out"] for r in predictions)
+    if tokens_in is None and known:
+        tokens_in = sum(r["tokens_in"] for r in known)
+    if tokens_out is None and known:
+        tokens_out = sum(r["tokens_out"] for r in known)
     wall_s = meta.get("wall_s")
     if wall_s is None and predictions and all(r.get("latency_s") is not None for r in predictions):
         wall_s = sum(r["latency_s"] for r in predictions)
-    return {"n_answers": len(predictions), "tokens_in": tokens_in, "tokens_out": tokens_out, "wall_s": wall_s}
+    return {"n_answers": len(predictions), "tokens_in": tokens_in, "tokens_out": tokens_out, "wall_s": wall_s,
+            "n_unknown": n_unknown}
 
 
-def empty_cost(n_answers, tokens_in, tokens_out, wall_s):
+def requests_of(meta):
+    """API requests sent and answers kept, in all and per segment (each start or resume), or None
+    for runs that sent none: sent == kept means no question was paid for twice."""
+    segments = [s for s in meta.get("segments") or [] if "requests" in s]
+    if not segments:
+        return None
+    return {"sent": sum(s["requests"] for s in segments), "kept": sum(s.get("n") or 0 for s in segments),
+            "segments": [{"sent": s["requests"], "kept": s.get("n") or 0} for s in segments]}
+
+
+def empty_cost(n_answers, tokens_in, tokens_out, wall_s, n_unknown=0):
     rate = (lambda x: x / wall_s if wall_s and x is not None else None)
     return {
         "n_answers": n_answers, "tokens_in": tokens_in, "tokens_out": tokens_out, "wall_s": wall_s,
         "throughput": {"questions_per_s": rate(n_answers), "prompt_tokens_per_s": rate(tokens_in),
                        "generated_tokens_per_s": rate(tokens_out)},
         "usd_total": None, "usd_per_1k_answers": None, "basis": None, "price": None, "note": None,
+        "n_unknown": n_unknown,
     }
 
 
-def run_cost(*, n_answers, tokens_in, tokens_out, wall_s, usd_per_hour, token_price=None, unpriced_note=None,
-             model=None):
+def token_cost(out, token_price):
+    """Price `out`'s tokens at (priced name, price entry); returns the answers the cost is per
+    (those with usage), or None when no cost can be computed (out's note says why)."""
+    n_answers, n_unknown, tokens_in, tokens_out = out["n_answers"], out["n_unknown"], out["tokens_in"], out["tokens_out"]
+    if tokens_in is None or tokens_out is None or (n_answers and n_unknown >= n_answers):
+        out["note"] = NO_USAGE
+        return None
+    if tokens_in < 0 or tokens_out < 0:
+        out["note"] = f"the stored usage holds negative token counts ({tokens_in} in, {tokens_out} out)"
+        return None
+    priced_name, price = token_price
+    out["usd_total"] = (tokens_in * price["input"] + tokens_out * price["output"]) / 1e6
+    out["basis"] = "api tokens"
+    out["price"] = {"model": priced_name, **price}
+    if n_unknown:
+        out["note"] = (f"{n_unknown} of {n_answers} answers came without usage (their cost is unknown); "
+                       f"the cost per 1k answers is that of the other {n_answers - n_unknown}")
+    return n_answers - n_unknown
+
+
+def run_cost(*, n_answers, tokens_in, tokens_out, wall_s, usd_per_hour, n_unknown=0, token_price=None,
+             unpriced_note=None):
     """Cost of one run and the throughput behind it (all rates per generation wall second).
 
-    token_price: (priced name, price entry) for a backend billed per token; unpriced_note: why such
-    a backend has no price, when neither a token price nor usd_per_hour is known."""
-    out = empty_cost(n_answers, tokens_in, tokens_out, wall_s)
+    token_price: (priced name, price entry) for a backend billed per token; `n_unknown` answers came
+    without token usage, so an API cost is per 1k of the others, and says so. unpriced_note: why such a
+    backend has no price, when neither a token price nor usd_per_hour is known."""
+    out = empty_cost(n_answers, tokens_in, tokens_out, wall_s, n_unknown)
+    n_priced = n_answers
     if token_price is not None:
-        if tokens_in is None or tokens_out is None:
-            out["note"] = f"no token usage recorded for {model}"
+        n_priced = token_cost(out, token_price)
+        if n_priced is None:
             return out
-        price = token_price[1]
-        out["usd_total"] = (tokens_in * price["input"] + tokens_out * price["output"]) / 1e6
-        out["basis"] = "api tokens"
-        out["price"] = {"model": token_price[0], **price}
     elif usd_per_hour is not None:
         if not wall_s:
             out["note"] = "no generation wall time recorded"
@@ -135,8 +171,16 @@ def run_cost(*, n_answers, tokens_in, tokens_out, wall_s, usd_per_hour, token_pr
     else:
         out["note"] = unpriced_note or "no usd_per_hour given for this hardware"
         return out
-    if n_answers:
-        out["usd_per_1k_answers"] = out["usd_total"] / n_answers * 1000
+    if n_priced:
+        out["usd_per_1k_answers"] = out["usd_total"] / n_priced * 1000
+    return out
+
+
+def priced_run(meta, predictions, token_price=None, unpriced_note=None):
+    """run_cost of a run from its meta.json and prediction rows, with the API requests it took."""
+    out = run_cost(**run_usage(meta, predictions), usd_per_hour=meta.get("usd_per_hour"), token_price=token_price,
+                   unpriced_note=unpriced_note)
+    out["requests"] = requests_of(meta)
     return out
 
 
@@ -149,7 +193,7 @@ def cost_for_run(meta, predictions, prices):
 @cli
 def main(argv=None):
     import argparse
-    from eval.format import fmt_usd
+    from eval.format import fmt_cost
     from eval.store import find_runs
     parser = argparse.ArgumentParser(prog="python -m eval.cost", description=__doc__.split("\n")[0])
     parser.add_argument("runs", nargs="*", help="run folders (or folders above them)")
@@ -166,7 +210,7 @@ def main(argv=None):
         cost = cost_for_run(meta, list(store.load_predictions().values()), prices)
         qps = cost["throughput"]["questions_per_s"]
         speed = f"{qps:.3g} questions/s" if qps else "no timing"
-        print(f"{meta.get('label', store.folder.name)}: {fmt_usd(cost['usd_per_1k_answers'])} per 1k answers"
+        print(f"{meta.get('label', store.folder.name)}: {fmt_cost(cost)} per 1k answers"
               f" ({cost['basis'] or cost['note']}); {speed}")
     return 0
 

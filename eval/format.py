@@ -46,6 +46,27 @@ def fmt_usd(value, places=None, missing="unknown"):
     return f"${value:.3g}" if value < 1 else f"${value:,.2f}"
 
 
+def fmt_cost(cost):
+    """A cost per 1k answers (eval.cost's dict) as a table shows it, saying when usage was missing."""
+    from eval.cost import NO_USAGE
+    usd, n_unknown, n = cost["usd_per_1k_answers"], cost.get("n_unknown") or 0, cost.get("n_answers") or 0
+    if usd is None and n and n_unknown >= n:
+        return f"unknown ({NO_USAGE})"
+    if usd is not None and n_unknown:
+        return f"{fmt_usd(usd)} ({n_unknown} of {n} answers: unknown, {NO_USAGE})"
+    return fmt_usd(usd)
+
+
+def fmt_requests(cost):
+    """'20 for 20 answers (2 segments: 12/12, 8/8)': API requests sent against answers kept."""
+    requests = cost.get("requests")
+    if not requests:
+        return MISSING
+    parts = ", ".join(f"{s['sent']}/{s['kept']}" for s in requests["segments"])
+    n = len(requests["segments"])
+    return f"{requests['sent']} for {requests['kept']} answers ({n} segment{'s' * (n > 1)}: {parts})"
+
+
 def fmt_cell(cell):
     """A group's mean with its CI (eval.report's {"n", "mean", "ci"}), or the mean alone for one row."""
     if cell is None or cell["mean"] is None:

@@ -12,7 +12,7 @@ import matplotlib.ticker
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from eval.format import fmt_usd  # noqa: E402
+from eval.format import fmt_cost, fmt_usd  # noqa: E402
 from slingshot.io import atomic_write_bytes  # noqa: E402
 
 def _colors(report):
@@ -92,7 +92,8 @@ def plot_by_input_tokens(report, path):
 def plot_cost(report, path):
     metrics, colors = report["metrics"], _colors(report)
     known = [m for m in report["models"] if m["cost"]["usd_per_1k_answers"] is not None]
-    unknown = [m["name"] for m in report["models"] if m["cost"]["usd_per_1k_answers"] is None]
+    unknown = [m["name"] + (f" ({fmt_cost(m['cost'])})" if m["cost"].get("n_unknown") else "")
+               for m in report["models"] if m["cost"]["usd_per_1k_answers"] is None]
     if not known:
         return _empty(path, report, "against cost", "No model has a known cost (see the report notes).")
     costs = [m["cost"]["usd_per_1k_answers"] for m in known]
@@ -103,7 +104,9 @@ def plot_cost(report, path):
         for m, cost in zip(known, costs):
             ax.errorbar([cost], [m[metric]], yerr=_errors(m[metric], m[f"{metric}_ci"]), marker="o",
                         capsize=3, color=colors[m["name"]])
-            ax.annotate(m["name"], (cost, m[metric]), textcoords="offset points", xytext=(5, 4), fontsize=7)
+            partial = f" (cost of {m['cost']['n_answers'] - m['cost']['n_unknown']} of {m['cost']['n_answers']})" if m["cost"].get("n_unknown") else ""
+            ax.annotate(m["name"] + partial, (cost, m[metric]), textcoords="offset points", xytext=(5, 4),
+                        fontsize=7)
         if positive and max(positive) / min(positive) > 10:
             if len(positive) < len(costs):  # free runs at 0 need a linear stretch near zero
                 ax.set_xscale("symlog", linthresh=10 ** math.floor(math.log10(min(positive))))

@@ -1,7 +1,7 @@
 """report.md from a report dict (eval.report computes it; eval.plots draws it). Every table is a
 list of eval.format Columns; the headline's are shared with the results viewer (eval.viewer)."""
-from eval.format import (MISSING, Column, fmt_cell, fmt_diff, fmt_p, fmt_price, fmt_rate, fmt_usd, markdown_table,
-                         score_columns, table_lines)
+from eval.format import (MISSING, Column, fmt_cell, fmt_cost, fmt_diff, fmt_p, fmt_price, fmt_rate, fmt_requests,
+                         markdown_table, score_columns, table_lines)
 
 
 def reading(report):
@@ -81,7 +81,7 @@ def headline_columns(report):
              Column("n", lambda m: m["n"])]
             + score_columns(metrics, labels)
             + [delta_column(m, labels[m]) for m in metrics]
-            + [Column("$ per 1k answers", lambda m: m["cost"]["usd_per_1k_answers"], fmt_usd),
+            + [Column("$ per 1k answers", lambda m: m["cost"], fmt_cost),
                Column("questions/s", lambda m: m["throughput"]["questions_per_s"], fmt_rate)])
 
 
@@ -123,10 +123,11 @@ def cost_lines(report):
     columns = [Column("Model", lambda m: m["name"]),
                Column("basis", lambda m: m["cost"]["basis"] or "unknown"),
                Column("price", fmt_price),
-               Column("$ per 1k answers", lambda m: m["cost"]["usd_per_1k_answers"], fmt_usd)]
+               Column("$ per 1k answers", lambda m: m["cost"], fmt_cost)]
     columns += [Column(header, lambda m, key=key: m["throughput"][key], fmt_rate)
                 for header, key in (("questions/s", "questions_per_s"), ("prompt tokens/s", "prompt_tokens_per_s"),
                                     ("generated tokens/s", "generated_tokens_per_s"))]
+    columns.append(Column("API requests sent (sent/kept per segment)", lambda m: m["cost"], fmt_requests))
     return ["## Cost and throughput", ""] + markdown_table(columns, report["models"])
 
 

@@ -285,6 +285,7 @@ def choose_baseline(runs, models, baseline, primary, label, notes):
     return base, rows
 
 
+
 def add_tests(summary, run, base, baseline_rows, task_module, n_boot, seed, notes):
     """The run's paired tests against the headline baseline and every other baseline row."""
     metrics, binary = list(task_module.METRICS), task_module.BINARY_METRICS
@@ -309,7 +310,12 @@ def add_cost_and_checks(summary, run, prices, notes):
     summary["throughput"] = cost.pop("throughput")
     summary["cost"] = cost
     if cost["note"]:
-        notes.append(f"{run.name}: cost unknown ({cost['note']}).")
+        known = cost["usd_per_1k_answers"] is not None
+        notes.append(f"{run.name}: {cost['note'] if known else 'cost unknown (' + cost['note'] + ')'}.")
+    truncated = sum(1 for r in run.rows + run.skipped if r.get("truncated"))
+    if truncated:
+        notes.append(f"{run.name}: {truncated} answer(s) ran past what max_new_tokens allows and were stored "
+                     f"cut (flagged \"truncated\" in its predictions.jsonl): the server ignored max_tokens.")
     expected = run.meta.get("n_expected")
     if expected and len(run.rows) + len(run.skipped) < expected:
         notes.append(f"{run.name} is incomplete: {len(run.rows) + len(run.skipped)} of {expected} "

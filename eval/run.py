@@ -13,6 +13,13 @@ from slingshot.layout import display_path, split_of
 from slingshot.tasks import get_task
 
 
+# No tokenizer's tokens average anywhere near this many characters: an answer longer than
+# max_new_tokens of them is a server ignoring max_tokens, stored cut and flagged, not whole.
+MAX_CHARS_PER_TOKEN = 32
+# Counters an API backend's info() keeps per process, i.e. per segment; meta holds their sums.
+SEGMENT_COUNTS = ("requests", "retries", "missing_usage")
+
+
 class EvalError(UserError):
     """Bad eval input; the message names the file, line or option."""
 
@@ -88,7 +95,8 @@ def evaluate(backend, split_path, max_new_tokens, results_dir=RESULTS_DIR, label
         "key": store.folder.name.rsplit("-", 1)[-1], "label": label, **identity,
         "adapter": identity.get("adapter"), "n_expected": len(rows), "started": now(), "wall_s": 0.0,
     }
-    meta.update(status="running", hardware=hardware, usd_per_hour=usd_per_hour, **backend.info(),
+    meta.update({k: v for k, v in backend.info().items() if k not in SEGMENT_COUNTS})
+    meta.update(status="running", hardware=hardware, usd_per_hour=usd_per_hour,
                 shots=shots, split_path=display_path(split_path), **(extra_meta or {}))
     if shots:
         meta["shot_ids"] = [r["id"] for r in shot_rows]
@@ -109,9 +117,11 @@ def evaluate(backend, split_path, max_new_tokens, results_dir=RESULTS_DIR, label
 
     def on_result(item_id, generation):
         row = by_id[item_id]
-        answer = task.extract_answer(generation.text)
+        text, cut = cap_answer(generation.text, max_new_tokens)
+        answer = task.extract_answer(text)
         store.append({
-            "id": item_id, "prompt_hash": prompt_hash(messages[item_id]), "raw_output": generation.text,
+            "id": item_id, "prompt_hash": prompt_hash(messages[item_id]), "raw_output": text,
+            **({"truncated": True, "raw_chars": len(generation.text)} if cut else {}),
             "answer": answer, "tokens_in": generation.tokens_in, "tokens_out": generation.tokens_out,
             "latency_s": round(generation.latency_s, 4), **task_fields(row),
             **({"seen": item_id in seen_ids} if seen_ids is not None else {}),
@@ -124,28 +134,56 @@ def evaluate(backend, split_path, max_new_tokens, results_dir=RESULTS_DIR, label
     def close_segment():
         segment["wall_s"] = round(time.perf_counter() - started, 3)
         meta["wall_s"] = round(sum(s["wall_s"] for s in segments), 3)
+        count_requests(meta, segment, backend.info())
         store.write_meta(meta)
 
     started = time.perf_counter()
     try:
         backend.generate(todo, max_new_tokens, on_result)
+    except KeyboardInterrupt:
+        meta["status"] = "interrupted"  # what was answered is stored; the same command resumes
+        raise
     finally:
         progress.close()
-        meta.update(**backend.info())  # retry counts and served model names are known only now
+        meta.update({k: v for k, v in backend.info().items() if k not in SEGMENT_COUNTS})
         close_segment()
     predictions = store.load_predictions()
     missing = [row["id"] for row in rows if row["id"] not in predictions]
     if missing:
         raise EvalError(f"{label}: {len(missing)} examples got no answer (first: {missing[0]}); "
                         f"run again to retry them")
-    meta.update(finished=now(), n_stored=len(predictions), usage={
-        "tokens_in": sum(p["tokens_in"] for p in predictions.values()),
-        "tokens_out": sum(p["tokens_out"] for p in predictions.values()),
-    }, generation_s=round(sum(p["latency_s"] for p in predictions.values()), 3))
+    meta.update(finished=now(), n_stored=len(predictions), usage=usage_of(predictions.values()),
+                n_truncated=sum(1 for p in predictions.values() if p.get("truncated")),
+                generation_s=round(sum(p["latency_s"] for p in predictions.values()), 3))
     store.finish(meta)
     if not quiet:
         print(summary_line(meta, predictions))
     return store
+
+
+def cap_answer(text, max_new_tokens):
+    """(text, cut): the answer cut to MAX_CHARS_PER_TOKEN characters per allowed token."""
+    limit = max_new_tokens * MAX_CHARS_PER_TOKEN
+    return (text[:limit], True) if len(text) > limit else (text, False)
+
+
+def count_requests(meta, segment, info):
+    """Copy an API backend's request counters into this segment and sum them over every segment,
+    so meta shows what each start or resume sent (and that nothing was asked twice)."""
+    for key in SEGMENT_COUNTS:
+        if key in info:
+            segment[key] = info[key]
+            meta[key] = sum(s.get(key, 0) for s in meta["segments"])
+
+
+def usage_of(predictions):
+    """Token sums over the answers whose usage is known, and how many answers had none."""
+    predictions = list(predictions)
+    known = [p for p in predictions if p.get("tokens_in") is not None and p.get("tokens_out") is not None]
+    n_unknown = len(predictions) - len(known)
+    return {"tokens_in": sum(p["tokens_in"] for p in known) if known else None,
+            "tokens_out": sum(p["tokens_out"] for p in known) if known else None,
+            "n_without_usage": n_unknown}
 
 
 def task_fields(row):

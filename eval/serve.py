@@ -24,7 +24,7 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from slingshot.errors import UserError, cli
+from slingshot.errors import UserError, cli, finite_number, whole_number
 
 ROLES = ("system", "user", "assistant")
 MAX_BODY_BYTES = 4 << 20
@@ -307,12 +307,12 @@ def add_arguments(parser):
     parser.add_argument("--served-name", help="the model name clients send "
                         "(default: the model folder's name, +<run> with an adapter)")
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8000, help="0 picks a free port")
-    parser.add_argument("--max-batch", type=int, default=8, help="requests per generate call")
-    parser.add_argument("--batch-wait-ms", type=float, default=10.0,
+    parser.add_argument("--port", type=whole_number(0, 65535), default=8000, help="0 picks a free port")
+    parser.add_argument("--max-batch", type=whole_number(1), default=8, help="requests per generate call")
+    parser.add_argument("--batch-wait-ms", type=finite_number(0), default=10.0,
                         help="how long to gather concurrent requests into one batch")
-    parser.add_argument("--default-max-tokens", type=int, default=256)
-    parser.add_argument("--max-tokens-limit", type=int, default=2048)
+    parser.add_argument("--default-max-tokens", type=whole_number(1), default=256)
+    parser.add_argument("--max-tokens-limit", type=whole_number(1), default=2048)
     parser.add_argument("--quiet", action="store_true", help="no per-request log lines")
 
 

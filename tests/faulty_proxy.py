@@ -10,6 +10,15 @@ attempt, before it is let through:
     "stall"  nothing sent back for `stall_s` seconds, then the connection is closed
     "401"    Unauthorized, echoing the key it was sent, as some servers do (not forwarded)
     "quota"  429 with code insufficient_quota, OpenAI's "out of credit" (not forwarded)
+    "slow"   forwarded after `slow_s` seconds, like a busy server
+    "no_usage"        forwarded, the answer's `usage` removed
+    "negative_usage"  forwarded, the answer's token counts made negative
+    "huge"   forwarded, `huge_chars` characters added to the answer (a server ignoring max_tokens)
+    "truncated"       forwarded, then only the first half of the 200 body sent (whole, as its length)
+    "echo"   forwarded, the answer replaced by the Authorization header it was sent, decoded
+             (a server that echoes credentials)
+
+`always` names one fault every request gets when its own list is empty.
 
 Requests whose hash is in `hold` wait until `release()` and are then hung up on,
 never forwarded: a test can kill a client at a known point, with exactly the other
@@ -18,6 +27,7 @@ questions answered.
 Every chat request is logged (hash of its messages, fault, status, times), so a test
 can tell which questions were asked, how often, and how long a client waited.
 """
+import base64
 import http.client
 import json
 import socket
@@ -28,18 +38,46 @@ from urllib.parse import urlsplit
 
 from slingshot.io import stable_hash
 
-FAULTS = ("429", "500", "drop", "stall", "401", "quota")
+FAULTS = ("429", "500", "drop", "stall", "401", "quota", "slow", "no_usage", "negative_usage", "huge",
+          "truncated", "echo")
 
 
 def messages_hash(messages):
     return stable_hash(messages)
 
 
+def without_usage(answer, handler):
+    answer.pop("usage", None)
+    return answer
+
+
+def negative_usage(answer, handler):
+    answer["usage"] = {"prompt_tokens": -100, "completion_tokens": -50, "total_tokens": -150}
+    return answer
+
+
+def huge(answer, handler):
+    answer["choices"][0]["message"]["content"] += " x" * (handler.server.huge_chars // 2)
+    return answer
+
+
+def echo_authorization(answer, handler):
+    header = handler.headers.get("Authorization") or ""
+    scheme, _, token = header.partition(" ")
+    decoded = base64.b64decode(token).decode(errors="replace") if scheme == "Basic" else token
+    answer["choices"][0]["message"]["content"] = f"you sent {header!r}, that is {decoded!r}"
+    return answer
+
+
+REWRITES = {"no_usage": without_usage, "negative_usage": negative_usage, "huge": huge,
+            "echo": echo_authorization}
+
+
 class FaultyProxy(ThreadingHTTPServer):
     daemon_threads = True
 
     def __init__(self, upstream_url, faults=None, retry_after_s=1, stall_s=3.0,
-                 hold=(), address=("127.0.0.1", 0)):
+                 hold=(), address=("127.0.0.1", 0), always=None, slow_s=0.5, huge_chars=1_000_000):
         parts = urlsplit(upstream_url)
         self.upstream = (parts.hostname, parts.port or 80)
         self.upstream_prefix = parts.path.rstrip("/")  # e.g. /v1
@@ -48,7 +86,10 @@ class FaultyProxy(ThreadingHTTPServer):
             unknown = set(plan) - set(FAULTS)
             if unknown:
                 raise ValueError(f"unknown faults {sorted(unknown)}; known: {FAULTS}")
-        self.retry_after_s, self.stall_s = retry_after_s, stall_s
+        if always is not None and always not in FAULTS:
+            raise ValueError(f"unknown fault {always!r}; known: {FAULTS}")
+        self.retry_after_s, self.stall_s, self.slow_s, self.huge_chars = retry_after_s, stall_s, slow_s, huge_chars
+        self.always = always
         self.log = []  # one dict per chat request, in arrival order
         self.hold, self.released = set(hold), threading.Event()
         self.lock = threading.Lock()
@@ -62,7 +103,7 @@ class FaultyProxy(ThreadingHTTPServer):
     def next_fault(self, digest):
         with self.lock:
             plan = self.faults.get(digest)
-            return plan.pop(0) if plan else None
+            return plan.pop(0) if plan else self.always
 
     def admit(self, digest):
         """True if this request may be forwarded; False for a held one, once released."""
@@ -137,10 +178,12 @@ class ProxyHandler(BaseHTTPRequestHandler):
             self.hang_up()
             entry["status"] = None
         else:
-            entry["status"] = self.forward(body, drop=fault == "drop")
+            if fault == "slow":
+                time.sleep(self.server.slow_s)
+            entry["status"] = self.forward(body, fault)
         entry["end"] = time.monotonic()
 
-    def forward(self, body, drop=False):
+    def forward(self, body, fault=None):
         upstream = http.client.HTTPConnection(*self.server.upstream, timeout=600)
         headers = {k: v for k, v in self.headers.items()
                    if k.lower() in ("content-type", "authorization", "accept")}
@@ -151,7 +194,11 @@ class ProxyHandler(BaseHTTPRequestHandler):
             status, content_type = response.status, response.getheader("Content-Type", "")
         finally:
             upstream.close()
-        if drop:
+        if status == 200 and fault in REWRITES:
+            data = json.dumps(REWRITES[fault](json.loads(data), self)).encode()
+        if fault == "truncated" and status == 200:
+            data = data[: len(data) // 2]  # a whole response whose JSON body stops halfway
+        if fault == "drop":
             # Promise the whole body, send half, hang up: the client sees a cut connection.
             self.send_response(status)
             self.send_header("Content-Type", content_type)

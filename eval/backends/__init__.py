@@ -23,10 +23,10 @@ BACKENDS = {}  # spec prefix -> backend class, filled by @register
 
 @dataclass
 class Generation:
-    """One model answer, with what it cost to produce."""
+    """One model answer, with what it cost to produce (tokens None: the server did not say)."""
     text: str
-    tokens_in: int
-    tokens_out: int
+    tokens_in: int | None
+    tokens_out: int | None
     latency_s: float
 
 
@@ -40,8 +40,8 @@ class Backend:
 
     @classmethod
     def cost(cls, meta, predictions, prices):
-        from eval.cost import run_cost, usage_of
-        return run_cost(**usage_of(meta, predictions), usd_per_hour=meta.get("usd_per_hour"))
+        from eval.cost import priced_run
+        return priced_run(meta, predictions)
 
     @classmethod
     def report_fields(cls, meta):

@@ -8,16 +8,27 @@ thread as each one finishes; if a request fails for good, the answers already
 finished are still handed over before the error is raised, so nothing paid for is lost.
 
 The API key is read from the environment, sent only to the server it belongs to,
-and never appears in identity(), info(), logs or error messages.
+and never appears in identity(), info(), logs or error messages; nor does a user:password
+in the base URL (sent as the server's basic auth, redacted from answers and errors).
+
+A 200 whose body is cut short or is not JSON is retried like a dropped connection. A usage
+block with negative or impossible token counts stops the run: a cost is never computed from it.
+An answer without usage keeps tokens None (cost unknown), never 0.
 """
+import base64
+import contextlib
+import json
+import math
 import os
 import random
 import re
+import signal
+import sys
 import threading
 import time
 from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from eval.backends import Backend, Generation, register
 from slingshot.errors import UserError
@@ -32,6 +43,13 @@ MAX_RETRY_AFTER_S = 120.0
 OPENAI_TIMEOUT_S, SELF_HOSTED_TIMEOUT_S = 60.0, 120.0
 DEFAULT_MAX_RETRIES = 4
 RETRIABLE_STATUS = {408, 409, 429}  # and every 5xx
+# No model's context holds more; a larger count is a broken server, not a bill to pay.
+MAX_PROMPT_TOKENS = 10_000_000
+MIN_SECRET_CHARS = 4  # a shorter password cannot be redacted without mangling answers
+
+
+class Interrupted(Exception):
+    """The run is stopping (Ctrl-C): a request in flight finishes its attempt but is not retried."""
 
 
 class BadResponse(Exception):
@@ -44,11 +62,35 @@ class BackendError(UserError):
 
 def clean_base_url(url):
     """The base URL without credentials, query or trailing slash: safe to store and print."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UserError(f"--base-url {url!r}: expected http(s)://host[:port]/path")
-    host = parts.hostname + (f":{parts.port}" if parts.port else "")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        parts, port = None, None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UserError(f"--base-url {redact_userinfo(url)!r}: expected http(s)://host[:port]/path")
+    host = parts.hostname + (f":{port}" if port else "")
     return urlunsplit((parts.scheme, host, parts.path.rstrip("/"), "", ""))
+
+
+def redact_userinfo(url):
+    """The URL with anything before an '@' in its authority replaced, for error messages."""
+    return re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://)?[^/@]*@", lambda m: (m.group(1) or "") + "***@", url)
+
+
+def url_secrets(url):
+    """What of a URL's user:password may come back in a server's text: the password (as written and
+    decoded), user:password, and the basic-auth token the client sends for it."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return []
+    if parts.password is None:
+        return []
+    user, password = unquote(parts.username or ""), unquote(parts.password)
+    pair = f"{user}:{password}"
+    token = base64.b64encode(pair.encode()).decode()
+    return [s for s in {pair, token, password, parts.password} if len(s) >= MIN_SECRET_CHARS]
 
 
 def is_openai(base_url):
@@ -65,12 +107,12 @@ class OpenAIBackend(Backend):
     def cost(cls, meta, predictions, prices):
         """Token usage at the price table's prices for the model; wall time x usd_per_hour for a
         model the table does not price, when one was given."""
-        from eval.cost import PRICES_ENV, api_model_name, find_price, run_cost, usage_of
+        from eval.cost import PRICES_ENV, api_model_name, find_price, priced_run
         priced_name, price = find_price(meta.get("model", ""), prices)
         note = (f"no price for {api_model_name(meta.get('model', ''))!r} in the price table; "
                 f"add it to a YAML file passed with --prices or ${PRICES_ENV}")
-        return run_cost(**usage_of(meta, predictions), usd_per_hour=meta.get("usd_per_hour"), model=meta.get("model", ""),
-                        token_price=(priced_name, price) if price is not None else None, unpriced_note=note)
+        return priced_run(meta, predictions, token_price=(priced_name, price) if price is not None else None,
+                          unpriced_note=note)
 
     def __init__(self, model, base_url=None, concurrency=8, timeout=None, max_retries=DEFAULT_MAX_RETRIES,
                  api_key_env=None, backoff_s=1.0, max_backoff_s=60.0):
@@ -90,8 +132,8 @@ class OpenAIBackend(Backend):
         self.max_retries = DEFAULT_MAX_RETRIES if max_retries is None else int(max_retries)
         self.backoff_s = float(backoff_s)
         self.max_backoff_s = float(max_backoff_s)
-        if self.concurrency < 1 or self.max_retries < 0 or self.timeout <= 0:
-            raise UserError("concurrency >= 1, max_retries >= 0 and timeout > 0 are required")
+        if self.concurrency < 1 or self.max_retries < 0 or not (math.isfinite(self.timeout) and self.timeout > 0):
+            raise UserError("concurrency >= 1, max_retries >= 0 and a finite timeout > 0 are required")
 
         if api_key_env is None and is_openai(self.base_url):
             api_key_env = DEFAULT_KEY_ENV
@@ -104,6 +146,7 @@ class OpenAIBackend(Backend):
             raise BackendError(
                 f"{api_key_env} is not set: export your API key in {api_key_env} "
                 f"to use {self.base_url}")
+        self._secrets = sorted({self._api_key, *url_secrets(base_url or "")} - {""}, key=len, reverse=True)
         self._openai = openai
         # base_url is passed as given (it may carry credentials); the clean one is for display.
         self._client = openai.OpenAI(
@@ -115,6 +158,7 @@ class OpenAIBackend(Backend):
         self.retries = Counter()  # reason -> count: "429", "500", "timeout", "connection", ...
         self.missing_usage = 0
         self.served_models = set()
+        self._stopping = threading.Event()
 
     def __repr__(self):
         return f"OpenAIBackend({self.model!r}, base_url={self.base_url!r})"
@@ -136,32 +180,39 @@ class OpenAIBackend(Backend):
             }
 
     def generate(self, items, max_new_tokens, on_result):
-        """Answer every (id, messages); call on_result(id, Generation) as each finishes."""
+        """Answer every (id, messages); call on_result(id, Generation) as each finishes.
+
+        Ctrl-C stops asking: requests in flight finish their attempt (not retried) and their
+        answers are handed over, since they are paid for; then KeyboardInterrupt is raised.
+        A second Ctrl-C quits at once, keeping only the answers already in."""
         todo = iter(items)
         pending = {}  # future -> id; at most `concurrency`, so a huge split costs no memory
         failure = None
+        self._stopping.clear()
         pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="openai")
         try:
-            while True:
-                while failure is None and len(pending) < self.concurrency:
-                    item = next(todo, None)
-                    if item is None:
+            with ctrl_c_sets(self._stopping):
+                while True:
+                    while failure is None and not self._stopping.is_set() and len(pending) < self.concurrency:
+                        item = next(todo, None)
+                        if item is None:
+                            break
+                        item_id, messages = item
+                        pending[pool.submit(self._complete, messages, max_new_tokens)] = item_id
+                    if not pending:
                         break
-                    item_id, messages = item
-                    pending[pool.submit(self._complete, messages, max_new_tokens)] = item_id
-                if not pending:
-                    break
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    item_id = pending.pop(future)
-                    try:
-                        generation = future.result()
-                    except Exception as e:  # stop asking, but keep what is already in flight
-                        failure = failure or e
-                        continue
-                    on_result(item_id, generation)
+                    done, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                    failed = deliver(done, pending, on_result)  # always: it empties `pending`
+                    failure = failure or failed
+        except BaseException:
+            self._stopping.set()
+            pool.shutdown(wait=False, cancel_futures=True)
+            deliver([f for f in pending if f.done()], pending, on_result)
+            raise
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
+        if self._stopping.is_set():
+            raise KeyboardInterrupt
         if failure is not None:
             raise failure
 
@@ -176,9 +227,12 @@ class OpenAIBackend(Backend):
                     model=self.model, messages=messages, temperature=0,
                     max_tokens=max_new_tokens)
                 latency = time.perf_counter() - start
-                return self._generation(response, latency)
+                return self._generation(response, latency, max_new_tokens)
             except (BadResponse, openai.APIResponseValidationError) as e:
                 reason, retry_after, detail = "bad_response", None, self._redact(str(e))[:300]
+            except (json.JSONDecodeError, UnicodeDecodeError) as e:  # a 200 body cut short, or not JSON
+                reason, retry_after = "bad_response", None
+                detail = f"the server answered 200 with a body that is not valid JSON ({type(e).__name__})"
             except openai.APITimeoutError:
                 reason, retry_after, detail = "timeout", None, f"no answer within {self.timeout:g}s"
             except openai.APIConnectionError as e:
@@ -194,13 +248,16 @@ class OpenAIBackend(Backend):
                     hint = " (check the API key in the environment)" if status in (401, 403) else ""
                     raise BackendError(f"{self.base_url} refused the request: {detail}{hint}") from None
                 reason, retry_after = str(status), parse_retry_after(e.response.headers)
+            if self._stopping.is_set():
+                raise Interrupted(detail)
             if attempt == self.max_retries:
                 raise BackendError(
                     f"{self.base_url}: request failed after {attempt + 1} attempts; "
                     f"last error: {detail}") from None
             with self._lock:
                 self.retries[reason] += 1
-            time.sleep(self._backoff(attempt, retry_after))
+            if self._stopping.wait(self._backoff(attempt, retry_after)):
+                raise Interrupted(detail)
 
     def _backoff(self, attempt, retry_after):
         if retry_after is not None:
@@ -208,23 +265,82 @@ class OpenAIBackend(Backend):
         # Jitter keeps many threads from retrying in lockstep after a shared outage.
         return random.uniform(0.5, 1.0) * min(self.max_backoff_s, self.backoff_s * 2 ** attempt)
 
-    def _generation(self, response, latency):
+    def _generation(self, response, latency, max_new_tokens):
         text = answer_text(response)
-        usage = getattr(response, "usage", None)
+        tokens_in, tokens_out = self._usage(response, max_new_tokens)
         with self._lock:
             if getattr(response, "model", None):
                 self.served_models.add(response.model)
-            if usage is None:
+            if tokens_in is None:
                 self.missing_usage += 1
         return Generation(text=self._redact(text),  # a server that echoes the key must not get it stored
-                          tokens_in=usage.prompt_tokens if usage else 0,
-                          tokens_out=usage.completion_tokens if usage else 0,
-                          latency_s=round(latency, 4))
+                          tokens_in=tokens_in, tokens_out=tokens_out, latency_s=round(latency, 4))
+
+    def _usage(self, response, max_new_tokens):
+        """(prompt tokens, completion tokens), or (None, None) when the server reported no usage;
+        BackendError for counts no bill can hold (negative, not whole, beyond any context)."""
+        usage = getattr(response, "usage", None)
+        counts = (getattr(usage, "prompt_tokens", None), getattr(usage, "completion_tokens", None))
+        if usage is None or None in counts:
+            return None, None
+        # The server may stop a token or two past max_tokens; twice that is not a rounding slip.
+        limits = (MAX_PROMPT_TOKENS, 2 * max_new_tokens + 16)
+        for name, count, limit in zip(("prompt_tokens", "completion_tokens"), counts, limits):
+            if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= limit:
+                raise BackendError(
+                    f"{self.base_url}: response {getattr(response, 'id', None) or '(no id)'} of model "
+                    f"{getattr(response, 'model', None) or self.model!r} reports usage.{name} = {count!r}; "
+                    f"expected a whole number from 0 to {limit:,} (max_tokens was {max_new_tokens}). "
+                    f"The server's token accounting is broken: no cost is computed from it; fix the "
+                    f"server, then run the same command again to resume")
+        return counts
 
     def _redact(self, text):
-        if self._api_key:
-            text = text.replace(self._api_key, "***")
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
         return re.sub(r"\bsk-[A-Za-z0-9_\-*]{6,}", "sk-***", text)
+
+
+@contextlib.contextmanager
+def ctrl_c_sets(event):
+    """While inside, the first Ctrl-C (SIGINT) sets `event` instead of raising wherever the main
+    thread happens to be (perhaps halfway through storing an answer); a second one raises."""
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield
+        return
+
+    def on_sigint(signum, frame):
+        if event.is_set():
+            raise KeyboardInterrupt
+        event.set()
+        print("\nstopping: storing the answers in flight (Ctrl-C again to quit now)", file=sys.stderr)
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def deliver(futures, pending, on_result):
+    """Hand each finished future's answer to on_result, removing it from `pending` once handed
+    over (so an interrupt in on_result leaves it pending, to be delivered on the way out);
+    returns the first request's failure, if any."""
+    failure = None
+    for future in futures:
+        if future.cancelled() or not future.done():
+            pending.pop(future, None)
+            continue
+        try:
+            generation = future.result()
+        except Exception as e:  # stop asking, but keep what is already in flight
+            failure = failure or e
+            pending.pop(future, None)
+            continue
+        on_result(pending[future], generation)
+        pending.pop(future, None)
+    return failure
 
 
 def answer_text(response):
