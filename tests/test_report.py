@@ -203,8 +203,8 @@ def test_price_table_is_extendable(tmp_path, monkeypatch):
     monkeypatch.setenv("SLINGSHOT_PRICES", str(extra))
     prices = load_prices()
     assert prices["gpt-4o"]["input"] == 0.5 and prices["gpt-4o"]["as_of"] == "2030-01-01"
-    meta = {"backend": "openai", "model": "my-model", "usage": {"tokens_in": 2_000_000, "tokens_out": 100_000},
-            "wall_s": 50.0}
+    meta = {"backend": "openai", "model": "my-model", "wall_s": 50.0,
+            "usage": {"tokens_in": 2_000_000, "tokens_out": 100_000, "n_without_usage": 0}}
     cost = cost_for_run(meta, [{}] * 500, prices)  # priced by the backend that wrote the meta
     assert cost["usd_total"] == pytest.approx(2 * 1 + 0.1 * 2)
     assert cost["usd_per_1k_answers"] == pytest.approx(4.4)
