@@ -15,7 +15,10 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # Every output (data/, runs/, results/, reports/, stand-ins) goes to a workspace of this session's own,
 # set before slingshot is imported and inherited by every command a test runs: the checkout stays as it was.
-WORKSPACE = Path(tempfile.mkdtemp(prefix="slingshot-tests-"))
+# (this file is imported twice, as pytest's conftest and as tests.conftest: both must name one workspace)
+_pid, _, _made = os.environ.get("SLINGSHOT_TEST_WORKSPACE_OF", "").partition(":")
+WORKSPACE = Path(_made if _pid == str(os.getpid()) else tempfile.mkdtemp(prefix="slingshot-tests-"))
+os.environ["SLINGSHOT_TEST_WORKSPACE_OF"] = f"{os.getpid()}:{WORKSPACE}"
 os.environ["SLINGSHOT_WORKSPACE"] = str(WORKSPACE)
 os.environ.pop("SLINGSHOT_RESULTS_DIR", None)
 # set-up outputs that tests read but never write, and caches of tools

@@ -10,8 +10,8 @@ import sys
 import pytest
 
 from eval.stats import holm
+from slingshot.layout import DATA_DIR, REPORTS_DIR, ROOT, RUNS_DIR, sweep_home
 from slingshot.sweep import SweepError, cell_slug, make_cells, parse_sweep
-from slingshot.layout import DATA_DIR, ROOT, RUNS_DIR, sweep_home
 from slingshot.recipe import derive_recipe, load_recipe
 from tests.conftest import DEFAULT_RECIPE, run_module
 
@@ -53,8 +53,8 @@ def test_unknown_sweep_keys_are_named_with_a_suggestion():
 
 def test_sweep_folders_keep_published_names_and_key_every_other_recipe_by_its_path(tmp_path):
     assert sweep_home(DEFAULT_RECIPE) == ("squad-smollm2-135m-lora-cpu-sweep", None,
-                                          ROOT / "reports" / "squad-smollm2-135m-lora-cpu-sweep")
-    assert sweep_home(ROOT / "runs" / "derived" / "tiny" / "recipe.yml")[:2] == ("tiny-sweep", None)
+                                          REPORTS_DIR / "squad-smollm2-135m-lora-cpu-sweep")
+    assert sweep_home(RUNS_DIR / "derived" / "tiny" / "recipe.yml")[:2] == ("tiny-sweep", None)
     a, b = sweep_home(tmp_path / "a" / "lora.yml"), sweep_home(tmp_path / "b" / "lora.yml")
     assert re.fullmatch(r"lora-[0-9a-f]{8}-sweep", a[0]) and a[0] != b[0]
     assert a[1:] == (tmp_path / "a" / a[0], tmp_path / "a" / a[0] / "report")  # beside the file, not in the repo
