@@ -105,7 +105,7 @@ export: venv model llamacpp  # merged model, GGUF files and Ollama Modelfiles of
 report: eval  # finished runs are never recomputed: this only rebuilds the report
 
 sweep: venv model  # SWEEP="key=v1,v2 ..." or the recipe's slingshot.sweep block; finished cells are kept
-	$(PY) -m eval sweep $(RECIPE) $(if $(SWEEP),--sweep "$(SWEEP)") $(if $(LIMIT),--limit $(LIMIT)) $(if $(OUT),--out $(OUT))
+	$(PY) -m slingshot.sweep $(RECIPE) $(if $(SWEEP),--sweep "$(SWEEP)") $(if $(LIMIT),--limit $(LIMIT)) $(if $(OUT),--out $(OUT))
 
 measurements: venv  # recipe tables and the figures README.md and docs/ quote, from committed results (never typed by hand)
 	$(PY) -m eval.measurements

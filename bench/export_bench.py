@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.machine import commit, cpu_name  # noqa: E402
+from eval.format import fmt_ci  # noqa: E402
 from eval.exports import compare_to_merged, drop_message, score_exports  # noqa: E402
 from eval.recipe import evaluate_recipe  # noqa: E402
 from slingshot.io import atomic_write_json, atomic_write_text  # noqa: E402
@@ -50,8 +51,8 @@ def main(argv=None):
     atomic_write_json(OUT / "export_bench.json", result)
     lines = ["| model | n | EM [95% CI] | F1 [95% CI] | q/s | $ / 1k answers |", "|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r['name']} | {r['n']} | {r['exact_match']:.1f} [{r['exact_match_ci'][0]:.1f}, "
-                     f"{r['exact_match_ci'][1]:.1f}] | {r['f1']:.1f} [{r['f1_ci'][0]:.1f}, {r['f1_ci'][1]:.1f}] | "
+        lines.append(f"| {r['name']} | {r['n']} | {fmt_ci(r['exact_match'], r['exact_match_ci'])} | "
+                     f"{fmt_ci(r['f1'], r['f1_ci'])} | "
                      f"{r['questions_per_s'] or float('nan'):.2f} | {r['usd_per_1k_answers'] or float('nan'):.5f} |")
     lines += ["", "| export | file(s) MB | answers that differ from the merged model | vs the merged model |",
               "|---|---|---|---|"]

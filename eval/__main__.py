@@ -5,7 +5,7 @@
     python -m eval run --model openai:<name> --base-url http://localhost:8000/v1 --split dev-200
     python -m eval run --model openai:<name> --base-url https://host/v1 --api-key-env HOST_KEY --split dev-200
     python -m eval recipe RECIPE             # base and tuned model of a recipe, then the report
-    python -m eval sweep RECIPE --sweep "train_size=32,64,128 lora_r=8,32 seed=0,1"   # make sweep
+    python -m eval sweep RECIPE --sweep "train_size=32,64,128 lora_r=8,32 seed=0,1"   # python -m slingshot.sweep
     python -m eval report RESULT_DIR... [--baseline LABEL]... [--out DIR] [--prices FILE]
     python -m eval serve --model hf:... [--adapter runs/<run>] [--port 8000]
     python -m eval.leaderboard SPLIT         # the leaderboard's recorded results on a Julia split
@@ -17,7 +17,8 @@ from pathlib import Path
 
 from eval.stats import N_BOOT, SEED
 from slingshot.errors import UserError, cli, finite_number, whole_number
-from slingshot.layout import DATA_DIR, test_split_path
+from slingshot.io import atomic_write_json
+from slingshot.layout import DATA_DIR, display_path, test_split_path
 
 
 price_per_hour = finite_number(0)
@@ -47,15 +48,17 @@ def resolve_split(split, task=None):
 
 
 def add_run_args(parser):
-    parser.add_argument("--model", required=True, help="hf:<folder or hub id> or openai:<model name>")
+    from eval.backends import run_backends, spec_forms
+
+    parser.add_argument("--model", required=True, help=spec_forms(run_backends()))
     parser.add_argument("--adapter", help="a LoRA run folder (runs/<recipe-name>)")
     parser.add_argument("--base-url", help="an OpenAI-compatible server, e.g. http://localhost:8000/v1")
     parser.add_argument("--split", required=True, help="split name (dev-200) or path to a split JSONL")
     parser.add_argument("--max-new-tokens", type=POSITIVE, default=None,
                         help="answer length limit in tokens (default: the task's)")
     parser.add_argument("--limit", type=POSITIVE, help="score only the first N examples of the split")
-    parser.add_argument("--batch-size", type=batch_size, default="auto", help="local models: 'auto' or a number")
-    parser.add_argument("--concurrency", type=POSITIVE, default=8, help="API models: requests in flight")
+    parser.add_argument("--batch-size", type=batch_size, help="local models: 'auto' (default) or a number")
+    parser.add_argument("--concurrency", type=POSITIVE, help="API models: requests in flight (default 8)")
     parser.add_argument("--api-key-env", metavar="NAME",
                         help="API models: the environment variable holding the server's key (default: "
                              "OPENAI_API_KEY for OpenAI, no key elsewhere); the key is never logged or stored")
@@ -72,33 +75,32 @@ def add_run_args(parser):
     parser.add_argument("--results-dir", default=None, help="default: results/ (or $SLINGSHOT_RESULTS_DIR)")
     parser.add_argument("--hardware", help="what ran it, for the report (e.g. '1x A10G')")
     parser.add_argument("--usd-per-hour", type=price_per_hour, help="local models: price of the machine, for cost")
+    parser.add_argument("--record", metavar="FILE",
+                        help="when done, write the run's folder and scoring wall time to FILE as JSON (for drivers)")
+
+
+BACKEND_OPTIONS = ("adapter", "base_url", "batch_size", "concurrency", "api_key_env", "timeout", "max_retries")
 
 
 def cmd_run(args):
-    from eval.backends import make_backend, parse_model_spec
+    from eval.backends import check_options, make_backend
     from eval.run import evaluate, split_task
+    from eval.store import RESULTS_DIR
     from slingshot.tasks import get_task
 
-    parse_model_spec(args.model)  # a wrong spec is named before the split is looked up
-    if not args.model.startswith("openai:") and (args.timeout is not None or args.max_retries is not None):
-        raise UserError("--timeout and --max-retries apply to openai: models only")
+    options = {name: getattr(args, name) for name in BACKEND_OPTIONS}
+    # a wrong spec, or an option its backend does not take, is named before the split is looked up
+    check_options(args.model, [name for name, value in options.items() if value is not None])
     split_path = resolve_split(args.split)
     task = get_task(split_task(split_path)[0])
-    options = {}
-    if args.model.startswith("hf:"):
-        options["batch_size"] = args.batch_size
-    elif args.model.startswith("openai:"):
-        options.update(concurrency=args.concurrency, timeout=args.timeout, max_retries=args.max_retries,
-                       api_key_env=args.api_key_env)
-    elif args.api_key_env:
-        raise UserError("--api-key-env applies to openai: models only")
-    backend = make_backend(args.model, adapter=args.adapter, base_url=args.base_url, **options)
+    backend = make_backend(args.model, **options)
     max_new_tokens = args.max_new_tokens if args.max_new_tokens is not None else task.EVAL_DEFAULTS["max_new_tokens"]
-    from eval.store import RESULTS_DIR
-
-    evaluate(backend, split_path, max_new_tokens, results_dir=args.results_dir or RESULTS_DIR, label=args.label,
-             limit=args.limit, hardware=args.hardware, usd_per_hour=args.usd_per_hour, wait=args.wait,
-             shots=args.shots)
+    store = evaluate(backend, split_path, max_new_tokens, results_dir=args.results_dir or RESULTS_DIR,
+                     label=args.label, limit=args.limit, hardware=args.hardware, usd_per_hour=args.usd_per_hour,
+                     wait=args.wait, shots=args.shots)
+    if args.record:
+        atomic_write_json(Path(args.record), {"store": display_path(store.folder),
+                                              "wall_s": store.read_meta().get("wall_s")})
     return 0
 
 
@@ -136,7 +138,7 @@ def main(argv=None):
     recipe.add_argument("--limit", type=POSITIVE)
     recipe.add_argument("--out", help="report folder (default reports/<recipe-name>)")
     recipe.set_defaults(handler=cmd_recipe)
-    from eval import sweep as sweep_cli
+    from slingshot import sweep as sweep_cli  # the driver lives with train and export; this forwards to it
     sweep = commands.add_parser("sweep", help="train and score a grid of variants of a recipe, then report")
     sweep_cli.add_arguments(sweep)
     sweep.set_defaults(handler=sweep_cli.cmd_sweep)

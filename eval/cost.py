@@ -85,84 +85,12 @@ def find_price(model, prices):
     return None, None
 
 
-def run_cost(*, model, backend, n_answers, tokens_in, tokens_out, wall_s, usd_per_hour, prices, n_unknown=0):
-    """Cost of one run and the throughput behind it (all rates per generation wall second).
-    `n_unknown` answers came without token usage: API cost is per 1k of the others, and says so."""
-    rate = (lambda x: x / wall_s if wall_s and x is not None else None)
-    out = {
-        "n_answers": n_answers, "tokens_in": tokens_in, "tokens_out": tokens_out, "wall_s": wall_s,
-        "throughput": {"questions_per_s": rate(n_answers), "prompt_tokens_per_s": rate(tokens_in),
-                       "generated_tokens_per_s": rate(tokens_out)},
-        "usd_total": None, "usd_per_1k_answers": None, "basis": None, "price": None, "note": None,
-        "n_unknown": n_unknown,
-    }
-    priced_name, price = find_price(model, prices) if backend == "openai" else (None, None)
-    n_priced = n_answers
-    if price is not None:
-        if tokens_in is None or tokens_out is None or (n_answers and n_unknown >= n_answers):
-            out["note"] = NO_USAGE
-            return out
-        if tokens_in < 0 or tokens_out < 0:
-            out["note"] = f"the stored usage holds negative token counts ({tokens_in} in, {tokens_out} out)"
-            return out
-        out["usd_total"] = (tokens_in * price["input"] + tokens_out * price["output"]) / 1e6
-        out["basis"] = "api tokens"
-        out["price"] = {"model": priced_name, **price}
-        if n_unknown:
-            n_priced = n_answers - n_unknown
-            out["note"] = (f"{n_unknown} of {n_answers} answers came without usage (their cost is unknown); "
-                           f"the cost per 1k answers is that of the other {n_priced}")
-    elif usd_per_hour is not None:
-        if not wall_s:
-            out["note"] = "no generation wall time recorded"
-            return out
-        out["usd_total"] = wall_s * usd_per_hour / 3600
-        out["basis"] = "wall time"
-        out["price"] = {"usd_per_hour": usd_per_hour}
-    elif backend == "openai":
-        out["note"] = (f"no price for {api_model_name(model)!r} in the price table; "
-                       f"add it to a YAML file passed with --prices or ${PRICES_ENV}")
-        return out
-    else:
-        out["note"] = "no usd_per_hour given for this hardware"
-        return out
-    if n_priced:
-        out["usd_per_1k_answers"] = out["usd_total"] / n_priced * 1000
-    return out
-
-
-def recorded_cost(meta):
-    """A leaderboard record (eval.leaderboard): the cost its harness stored per answer, at the
-    prices of the day. Its answers were not generated here, so throughput is unknown."""
-    usage = meta.get("usage") or {}
-    recorded = meta.get("recorded_cost") or {}
-    n_priced = recorded.get("n_answers") or 0
-    out = {
-        "n_answers": meta.get("n_samples"), "tokens_in": usage.get("tokens_in"),
-        "tokens_out": usage.get("tokens_out"), "wall_s": None,
-        "throughput": {"questions_per_s": None, "prompt_tokens_per_s": None, "generated_tokens_per_s": None},
-        "usd_total": None, "usd_per_1k_answers": None, "basis": None, "price": None, "note": None,
-    }
-    if not n_priced:
-        out["note"] = "the leaderboard recorded no cost for these answers"
-        return out
-    out["usd_total"] = recorded["usd_total"]
-    out["usd_per_1k_answers"] = recorded["usd_total"] / n_priced * 1000
-    out["basis"] = "recorded"
-    out["price"] = {"recorded_usd": recorded["usd_total"], "recorded_answers": n_priced,
-                    "unpriced_answers": recorded.get("n_unpriced", 0)}
-    return out
-
-
-def cost_for_run(meta, predictions, prices):
-    """run_cost from a run's meta.json and its prediction rows, with the API requests it took.
+def run_usage(meta, predictions):
+    """Answers, tokens and generation wall time of a run, as run_cost takes them.
 
     Token counts come from meta usage when present, else from the prediction rows that carry
-    them; an answer without usage counts as unknown, never as 0 tokens. Wall time from meta
-    wall_s, else summed latencies. Leaderboard records carry the cost their harness recorded.
-    """
-    if meta.get("backend") == "leaderboard":
-        return recorded_cost(meta)
+    them; an answer without usage counts as unknown (n_unknown), never as 0 tokens. Wall time
+    from meta wall_s, else summed latencies."""
     usage = meta.get("usage") or {}
     known = [r for r in predictions if r.get("tokens_in") is not None and r.get("tokens_out") is not None]
     # Runs stored before answers without usage kept None counted them (as 0 tokens) in missing_usage.
@@ -175,11 +103,8 @@ def cost_for_run(meta, predictions, prices):
     wall_s = meta.get("wall_s")
     if wall_s is None and predictions and all(r.get("latency_s") is not None for r in predictions):
         wall_s = sum(r["latency_s"] for r in predictions)
-    out = run_cost(model=meta.get("model", ""), backend=meta.get("backend"), n_answers=len(predictions),
-                   tokens_in=tokens_in, tokens_out=tokens_out, wall_s=wall_s,
-                   usd_per_hour=meta.get("usd_per_hour"), prices=prices, n_unknown=n_unknown)
-    out["requests"] = requests_of(meta)
-    return out
+    return {"n_answers": len(predictions), "tokens_in": tokens_in, "tokens_out": tokens_out, "wall_s": wall_s,
+            "n_unknown": n_unknown}
 
 
 def requests_of(meta):
@@ -192,37 +117,83 @@ def requests_of(meta):
             "segments": [{"sent": s["requests"], "kept": s.get("n") or 0} for s in segments]}
 
 
-def format_usd(value):
-    if value is None:
-        return "unknown"
-    if value == 0:
-        return "$0"
-    return f"${value:.3g}" if value < 1 else f"${value:,.2f}"
+def empty_cost(n_answers, tokens_in, tokens_out, wall_s, n_unknown=0):
+    rate = (lambda x: x / wall_s if wall_s and x is not None else None)
+    return {
+        "n_answers": n_answers, "tokens_in": tokens_in, "tokens_out": tokens_out, "wall_s": wall_s,
+        "throughput": {"questions_per_s": rate(n_answers), "prompt_tokens_per_s": rate(tokens_in),
+                       "generated_tokens_per_s": rate(tokens_out)},
+        "usd_total": None, "usd_per_1k_answers": None, "basis": None, "price": None, "note": None,
+        "n_unknown": n_unknown,
+    }
 
 
-def format_cost(cost):
-    """A cost per 1k answers as a table shows it, saying when usage was missing."""
-    usd, n_unknown, n = cost["usd_per_1k_answers"], cost.get("n_unknown") or 0, cost.get("n_answers") or 0
-    if usd is None and n and n_unknown >= n:
-        return f"unknown ({NO_USAGE})"
-    if usd is not None and n_unknown:
-        return f"{format_usd(usd)} ({n_unknown} of {n} answers: unknown, {NO_USAGE})"
-    return format_usd(usd)
+def token_cost(out, token_price):
+    """Price `out`'s tokens at (priced name, price entry); returns the answers the cost is per
+    (those with usage), or None when no cost can be computed (out's note says why)."""
+    n_answers, n_unknown, tokens_in, tokens_out = out["n_answers"], out["n_unknown"], out["tokens_in"], out["tokens_out"]
+    if tokens_in is None or tokens_out is None or (n_answers and n_unknown >= n_answers):
+        out["note"] = NO_USAGE
+        return None
+    if tokens_in < 0 or tokens_out < 0:
+        out["note"] = f"the stored usage holds negative token counts ({tokens_in} in, {tokens_out} out)"
+        return None
+    priced_name, price = token_price
+    out["usd_total"] = (tokens_in * price["input"] + tokens_out * price["output"]) / 1e6
+    out["basis"] = "api tokens"
+    out["price"] = {"model": priced_name, **price}
+    if n_unknown:
+        out["note"] = (f"{n_unknown} of {n_answers} answers came without usage (their cost is unknown); "
+                       f"the cost per 1k answers is that of the other {n_answers - n_unknown}")
+    return n_answers - n_unknown
 
 
-def format_requests(cost):
-    """'20 for 20 answers (2 segments: 12/12, 8/8)': API requests sent against answers kept."""
-    requests = cost.get("requests")
-    if not requests:
-        return "–"
-    parts = ", ".join(f"{s['sent']}/{s['kept']}" for s in requests["segments"])
-    n = len(requests["segments"])
-    return f"{requests['sent']} for {requests['kept']} answers ({n} segment{'s' * (n > 1)}: {parts})"
+def run_cost(*, n_answers, tokens_in, tokens_out, wall_s, usd_per_hour, n_unknown=0, token_price=None,
+             unpriced_note=None):
+    """Cost of one run and the throughput behind it (all rates per generation wall second).
+
+    token_price: (priced name, price entry) for a backend billed per token; `n_unknown` answers came
+    without token usage, so an API cost is per 1k of the others, and says so. unpriced_note: why such a
+    backend has no price, when neither a token price nor usd_per_hour is known."""
+    out = empty_cost(n_answers, tokens_in, tokens_out, wall_s, n_unknown)
+    n_priced = n_answers
+    if token_price is not None:
+        n_priced = token_cost(out, token_price)
+        if n_priced is None:
+            return out
+    elif usd_per_hour is not None:
+        if not wall_s:
+            out["note"] = "no generation wall time recorded"
+            return out
+        out["usd_total"] = wall_s * usd_per_hour / 3600
+        out["basis"] = "wall time"
+        out["price"] = {"usd_per_hour": usd_per_hour}
+    else:
+        out["note"] = unpriced_note or "no usd_per_hour given for this hardware"
+        return out
+    if n_priced:
+        out["usd_per_1k_answers"] = out["usd_total"] / n_priced * 1000
+    return out
+
+
+def priced_run(meta, predictions, token_price=None, unpriced_note=None):
+    """run_cost of a run from its meta.json and prediction rows, with the API requests it took."""
+    out = run_cost(**run_usage(meta, predictions), usd_per_hour=meta.get("usd_per_hour"), token_price=token_price,
+                   unpriced_note=unpriced_note)
+    out["requests"] = requests_of(meta)
+    return out
+
+
+def cost_for_run(meta, predictions, prices):
+    """What a run cost, priced as the backend that wrote its meta.json prices (eval.backends)."""
+    from eval.backends import backend_for_meta
+    return backend_for_meta(meta).cost(meta, predictions, prices)
 
 
 @cli
 def main(argv=None):
     import argparse
+    from eval.format import fmt_cost
     from eval.store import find_runs
     parser = argparse.ArgumentParser(prog="python -m eval.cost", description=__doc__.split("\n")[0])
     parser.add_argument("runs", nargs="*", help="run folders (or folders above them)")
@@ -239,7 +210,7 @@ def main(argv=None):
         cost = cost_for_run(meta, list(store.load_predictions().values()), prices)
         qps = cost["throughput"]["questions_per_s"]
         speed = f"{qps:.3g} questions/s" if qps else "no timing"
-        print(f"{meta.get('label', store.folder.name)}: {format_cost(cost)} per 1k answers"
+        print(f"{meta.get('label', store.folder.name)}: {fmt_cost(cost)} per 1k answers"
               f" ({cost['basis'] or cost['note']}); {speed}")
     return 0
 

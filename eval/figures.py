@@ -14,6 +14,7 @@ import json
 import re
 from pathlib import Path
 
+from eval.format import Column, fmt_ci, fmt_p, fmt_usd, markdown_table, score_columns, table_lines
 from slingshot.errors import UserError
 from slingshot.layout import ROOT, TRAIN_SUMMARY, display_path
 
@@ -33,18 +34,8 @@ def read_json(path):
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def ci(value, interval, signed=False):
-    sign = "+" if signed else ""
-    return f"{value:{sign}.1f} [{interval[0]:{sign}.1f}, {interval[1]:{sign}.1f}]"
-
-
-def p_text(p):
-    return "p<0.001" if p < 0.001 else f"p={p:.3f}"
-
-
 def table(head, rows):
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    return "\n".join(lines + ["| " + " | ".join(map(str, row)) + " |" for row in rows])
+    return "\n".join(table_lines(head, rows, escape=False))
 
 
 def default_report():
@@ -71,19 +62,20 @@ def headline():
     parts = []
     for metric, label in (("exact_match", "EM"), ("f1", "F1")):
         base, test = best_baseline(report, metric)
-        parts.append(f"**{ci(test['diff'], test['ci'], signed=True)} {label}** over the base model's best "
-                     f"({base['shots']}-shot, {base[metric]:.1f}), {p_text(test['p_value'])}")
-    return (f"The tuned SmolLM2-135M scores **{ci(tuned['exact_match'], tuned['exact_match_ci'])} EM** and "
-            f"{ci(tuned['f1'], tuned['f1_ci'])} F1 on the {tuned['n']} held-out questions of `{report['split']}`: "
+        parts.append(f"**{fmt_ci(test['diff'], test['ci'], signed=True)} {label}** over the base model's best "
+                     f"({base['shots']}-shot, {base[metric]:.1f}), {fmt_p(test['p_value'])}")
+    return (f"The tuned SmolLM2-135M scores **{fmt_ci(tuned['exact_match'], tuned['exact_match_ci'])} EM** and "
+            f"{fmt_ci(tuned['f1'], tuned['f1_ci'])} F1 on the {tuned['n']} held-out questions of `{report['split']}`: "
             + "; ".join(parts) + ".")
 
 
 def report_table():
     report = default_report()
-    rows = [(m["name"], m["n"], ci(m["exact_match"], m["exact_match_ci"]), ci(m["f1"], m["f1_ci"]),
-             f"${m['cost']['usd_per_1k_answers']:.4f}", f"{m['throughput']['questions_per_s']:.2f}")
-            for m in report["models"]]
-    return table(["model", "n", "EM [95% CI]", "F1 [95% CI]", "$ per 1k answers", "questions/s"], rows)
+    columns = ([Column("model", lambda m: m["name"]), Column("n", lambda m: m["n"])]
+               + score_columns(["exact_match", "f1"], {"exact_match": "EM", "f1": "F1"})
+               + [Column("$ per 1k answers", lambda m: m["cost"]["usd_per_1k_answers"], lambda v: fmt_usd(v, 4)),
+                  Column("questions/s", lambda m: m["throughput"]["questions_per_s"], lambda v: f"{v:.2f}")])
+    return "\n".join(markdown_table(columns, report["models"], escape=False))
 
 
 def cpu_training():
@@ -206,9 +198,9 @@ def export_bench():
         test = data["vs_merged"].get(key)
         size = data["gguf_bytes"].get(key)
         where = " (adapter and the F16 base it is served over)" if key == "LORA" else ""
-        rows.append((m["name"], f"{size / 1e6:.1f} MB{where}" if size else "", ci(m["exact_match"], m["exact_match_ci"]),
-                     ci(m["f1"], m["f1_ci"]),
-                     f"{ci(test['diff'], test['ci'], signed=True)} EM, p={test['p_value']:.2f}, "
+        rows.append((m["name"], f"{size / 1e6:.1f} MB{where}" if size else "", fmt_ci(m["exact_match"], m["exact_match_ci"]),
+                     fmt_ci(m["f1"], m["f1_ci"]),
+                     f"{fmt_ci(test['diff'], test['ci'], signed=True)} EM, p={test['p_value']:.2f}, "
                      f"{test['answers_differ']} of {test['n']} differ" if test else "",
                      f"{m['questions_per_s']:.2f}"))
     return table(["row", "file(s)", "EM [95% CI]", "F1 [95% CI]", "vs the merged model", "questions/s"], rows)
@@ -219,9 +211,9 @@ def sweep(folder, key):
     rows = []
     for cell in data["cells"]:
         em, f1 = cell["vs_baseline"]["exact_match"], cell["vs_baseline"]["f1"]
-        rows.append((cell["params"][key], ci(cell["exact_match"], cell["exact_match_ci"]), ci(cell["f1"], cell["f1_ci"]),
-                     f"{em['diff']:+.1f}, Holm {p_text(em['p_holm'])}",
-                     f"{ci(f1['diff'], f1['ci'], signed=True)}, Holm {p_text(f1['p_holm'])}",
+        rows.append((cell["params"][key], fmt_ci(cell["exact_match"], cell["exact_match_ci"]), fmt_ci(cell["f1"], cell["f1_ci"]),
+                     f"{em['diff']:+.1f}, Holm {fmt_p(em['p_holm'])}",
+                     f"{fmt_ci(f1['diff'], f1['ci'], signed=True)}, Holm {fmt_p(f1['p_holm'])}",
                      f"{(cell['train_wall_s'] + cell['eval_wall_s']) / 60:.1f} min"))
     text = table([key, "EM [95% CI]", "F1 [95% CI]", "ΔEM vs base 0-shot", "ΔF1 vs base 0-shot",
                   "train + score"], rows)

@@ -12,7 +12,7 @@ import matplotlib.ticker
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from eval.cost import format_cost, format_usd  # noqa: E402
+from eval.format import fmt_cost, fmt_usd  # noqa: E402
 from slingshot.io import atomic_write_bytes  # noqa: E402
 
 def _colors(report):
@@ -92,7 +92,7 @@ def plot_by_input_tokens(report, path):
 def plot_cost(report, path):
     metrics, colors = report["metrics"], _colors(report)
     known = [m for m in report["models"] if m["cost"]["usd_per_1k_answers"] is not None]
-    unknown = [m["name"] + (f" ({format_cost(m['cost'])})" if m["cost"].get("n_unknown") else "")
+    unknown = [m["name"] + (f" ({fmt_cost(m['cost'])})" if m["cost"].get("n_unknown") else "")
                for m in report["models"] if m["cost"]["usd_per_1k_answers"] is None]
     if not known:
         return _empty(path, report, "against cost", "No model has a known cost (see the report notes).")
@@ -112,7 +112,7 @@ def plot_cost(report, path):
                 ax.set_xscale("symlog", linthresh=10 ** math.floor(math.log10(min(positive))))
             else:
                 ax.set_xscale("log")
-        ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: format_usd(v)))
+        ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: fmt_usd(v)))
         ax.margins(x=0.12)
         ax.set_xlabel("cost per 1,000 answers (USD)")
         ax.set_ylabel(report["metric_labels"].get(metric, metric))

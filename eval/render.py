@@ -1,23 +1,7 @@
-"""report.md from a report dict (eval.report computes it; eval.plots draws it)."""
-from eval.cost import format_cost, format_requests
-
-
-def fmt_p(p):
-    return "p<0.001" if p < 0.001 else f"p={p:.3f}"
-
-
-def fmt_ci(mean, ci):
-    return f"{mean:.1f} [{ci[0]:.1f}, {ci[1]:.1f}]"
-
-
-def fmt_diff(entry):
-    return f"{entry['diff']:+.1f} [{entry['ci'][0]:+.1f}, {entry['ci'][1]:+.1f}], {fmt_p(entry['p_value'])}"
-
-
-def fmt_rate(value):
-    if value is None:
-        return "–"
-    return f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
+"""report.md from a report dict (eval.report computes it; eval.plots draws it). Every table is a
+list of eval.format Columns; the headline's are shared with the results viewer (eval.viewer)."""
+from eval.format import (MISSING, Column, fmt_cell, fmt_cost, fmt_diff, fmt_p, fmt_price, fmt_rate, fmt_requests,
+                         markdown_table, score_columns, table_lines)
 
 
 def reading(report):
@@ -57,28 +41,7 @@ def reading(report):
     return " ".join(t for t in text if t).strip()
 
 
-def fmt_price(model):
-    """What a model's cost was computed from: list prices, hourly price, or the leaderboard's record."""
-    cost = model["cost"]
-    price = cost["price"] or {}
-    if "input" in price:
-        return f"${price['input']:g} / ${price['output']:g} per 1M in/out ({price['model']}, {price['as_of']})"
-    if "usd_per_hour" in price:
-        return f"${price['usd_per_hour']:g}/h ({model['hardware'] or model['device']})"
-    if "recorded_usd" in price:
-        text = f"recorded: ${price['recorded_usd']:.4g} for {price['recorded_answers']} answers"
-        unpriced = price["unpriced_answers"]
-        return text + (f" ({unpriced} more recorded at $0, left out)" if unpriced else "")
-    return cost["note"] or "–"
-
-
-def fmt_cell(cell):
-    if cell["mean"] is None:
-        return "–"
-    return fmt_ci(cell["mean"], cell["ci"]) if cell["ci"] else f"{cell['mean']:.1f}"
-
-
-def render_by_case(report):
+def by_case_lines(report):
     table = report["by_case"]
     metric, cases = report["metric_labels"][table["metric"]], table["cases"]
     seen = [c for c in cases if c["seen"]]
@@ -93,117 +56,112 @@ def render_by_case(report):
         text = "No run records which test cases were in its training data."
     lines += [text + " Cells: mean [95% CI over the case's prompts].", ""]
     groups = ["unseen", "seen"] if seen else []
-    heads = ([f"{metric}, {g} cases [95% CI]" for g in groups]
-             + [f"{c['case']} ({'seen' if c['seen'] else 'unseen'})" for c in cases])
-    lines += ["| Model | " + " | ".join(heads) + " |", "|" + "---|" * (len(heads) + 1)]
-    for name, cells in table["models"].items():
-        row = [fmt_cell(table["groups"][name][g]) for g in groups] + [fmt_cell(c) for c in cells]
-        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in [name] + row) + " |")
-    return lines
+    columns = [Column("Model", lambda name: name)]
+    columns += [Column(f"{metric}, {g} cases [95% CI]", lambda name, g=g: table["groups"][name][g], fmt_cell)
+                for g in groups]
+    columns += [Column(f"{c['case']} ({'seen' if c['seen'] else 'unseen'})",
+                       lambda name, i=i: table["models"][name][i], fmt_cell) for i, c in enumerate(cases)]
+    return lines + markdown_table(columns, list(table["models"]))
+
+
+def delta_column(metric, label):
+    def value(model):
+        if model["is_baseline"]:
+            return "baseline"
+        if model["vs_baseline"] is None:
+            return MISSING
+        return fmt_diff(model["vs_baseline"]["metrics"][metric])
+    return Column(f"Δ{label} vs baseline [95% CI], p", value)
+
+
+def headline_columns(report):
+    """The headline table: scores with CIs, differences from the baseline, cost, speed."""
+    labels, metrics = report["metric_labels"], report["metrics"]
+    return ([Column("Model", lambda m: m["name"] + (" (baseline)" if m["is_baseline"] else "")),
+             Column("n", lambda m: m["n"])]
+            + score_columns(metrics, labels)
+            + [delta_column(m, labels[m]) for m in metrics]
+            + [Column("$ per 1k answers", lambda m: m["cost"], fmt_cost),
+               Column("questions/s", lambda m: m["throughput"]["questions_per_s"], fmt_rate)])
 
 
 def headline_cells(report):
-    """(header, rows of cells) of the headline table: scores with CIs, differences, cost, speed."""
-    label = report["metric_labels"].get
-    metrics = report["metrics"]
-    header = (["Model", "n"] + [f"{label(m)} [95% CI]" for m in metrics]
-              + [f"Δ{label(m)} vs baseline [95% CI], p" for m in metrics]
-              + ["$ per 1k answers", "questions/s"])
-    rows = []
-    for m in report["models"]:
-        deltas = (["baseline"] * len(metrics) if m["is_baseline"] else
-                  ["–"] * len(metrics) if m["vs_baseline"] is None else
-                  [fmt_diff(m["vs_baseline"]["metrics"][k]) for k in metrics])
-        rows.append([m["name"] + (" (baseline)" if m["is_baseline"] else ""), str(m["n"])]
-                    + [fmt_ci(m[k], m[f"{k}_ci"]) for k in metrics] + deltas
-                    + [format_cost(m["cost"]), fmt_rate(m["throughput"]["questions_per_s"])])
-    return header, rows
+    """(header, rows of cells) of the headline table, for report.md and the viewer."""
+    columns = headline_columns(report)
+    return [c.header for c in columns], [[c.cell(m) for c in columns] for m in report["models"]]
 
 
-def render_markdown(report):
-    """report.md: the headline table, the reading, contamination, cost, per-case table, plots, notes."""
+def baseline_rows_lines(report):
+    """Every model tested against each baseline row, when there are several."""
+    labels, metrics = report["metric_labels"], report["metrics"]
+    pairs = [(m, entry) for m in report["models"] if m.get("vs_baseline_rows")
+             for entry in [m["vs_baseline"]] + m["vs_baseline_rows"] if entry]
+    if not pairs:
+        return []
+    columns = ([Column("Model", lambda p: p[0]["name"]), Column("against", lambda p: p[1]["baseline"]),
+                Column("n paired", lambda p: p[1]["n_paired"])]
+               + [Column(f"Δ{labels[k]} [95% CI], p", lambda p, k=k: p[1]["metrics"][k], fmt_diff) for k in metrics])
+    return ["## Paired tests against every baseline row", ""] + markdown_table(columns, pairs) + [""]
+
+
+def scoring_modes_lines(report):
+    """The task's scoring modes side by side (REPORT_COLUMNS["scoring_modes"] of its module)."""
+    models = [m for m in report["models"] if m.get("scoring_modes")]
+    extra = report.get("scoring_modes")
+    if not models or not extra:
+        return []
+    modes = extra["modes"]
+    columns = [Column("Model", lambda m: m["name"]), Column("n", lambda m: m["scoring_modes"]["n"])]
+    columns += [Column(f"{label} [95% CI]", lambda m, mode=mode: m["scoring_modes"][mode], fmt_cell)
+                for mode, label in modes.items()]
+    columns.append(Column("answers scored differently", lambda m: m["scoring_modes"][extra["differ"]],
+                          lambda v: MISSING if v is None else str(v)))
+    return ["## Scoring modes", "", extra["note"], ""] + markdown_table(columns, models) + [""]
+
+
+def cost_lines(report):
+    columns = [Column("Model", lambda m: m["name"]),
+               Column("basis", lambda m: m["cost"]["basis"] or "unknown"),
+               Column("price", fmt_price),
+               Column("$ per 1k answers", lambda m: m["cost"], fmt_cost)]
+    columns += [Column(header, lambda m, key=key: m["throughput"][key], fmt_rate)
+                for header, key in (("questions/s", "questions_per_s"), ("prompt tokens/s", "prompt_tokens_per_s"),
+                                    ("generated tokens/s", "generated_tokens_per_s"))]
+    columns.append(Column("API requests sent (sent/kept per segment)", lambda m: m["cost"], fmt_requests))
+    return ["## Cost and throughput", ""] + markdown_table(columns, report["models"])
+
+
+def headline_lines(report):
     label = report["metric_labels"].get
-    metrics, base = report["metrics"], report["baseline"]
     lines = [f"# {report['task']} on {report['split']}", "",
              f"Split sha256 `{report['split_sha256']}`. Scores are 0–100 with 95% percentile-bootstrap "
-             f"intervals ({report['n_boot']} resamples, seed {report['seed']}); Δ is against **{base}** on "
-             f"the questions both answered, with a paired-bootstrap interval.", ""]
+             f"intervals ({report['n_boot']} resamples, seed {report['seed']}); Δ is against **{report['baseline']}** "
+             f"on the questions both answered, with a paired-bootstrap interval.", ""]
     header, rows = headline_cells(report)
-    lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for cells in rows:
-        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    lines += table_lines(header, rows)
     tests = sorted({f"{label(k)}: {e['test']}" for m in report["models"] if m["vs_baseline"]
                     for k, e in m["vs_baseline"]["metrics"].items()})
     if tests:
         lines += ["", "p-values: " + "; ".join(tests) + "."]
-    lines += ["", report["reading"], ""]
+    return lines + ["", report["reading"], ""]
 
-    extra = [m for m in report["models"] if m.get("vs_baseline_rows")]
-    if extra:
-        lines += ["## Paired tests against every baseline row", "",
-                  "| Model | against | n paired | " + " | ".join(f"Δ{label(k)} [95% CI], p" for k in metrics) + " |",
-                  "|" + "---|" * (3 + len(metrics))]
-        for m in extra:
-            for entry in [m["vs_baseline"]] + m["vs_baseline_rows"]:
-                if entry:
-                    cells = [m["name"], entry["baseline"], str(entry["n_paired"])] + [
-                        fmt_diff(entry["metrics"][k]) for k in metrics]
-                    lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
-        lines += [""]
 
-    modes = [m for m in report["models"] if m.get("scoring_modes")]
-    if modes:
-        lines += ["## Scoring modes", "",
-                  "Corrected mode scores the code as written; leaderboard mode reproduces the leaderboard's "
-                  "harness, bugs included (a `\"\"\"` anywhere in an answer scores 0 there). Leaderboard records "
-                  "were scored by that harness only.", "",
-                  "| Model | n | corrected [95% CI] | leaderboard mode [95% CI] | answers scored differently |",
-                  "|---|---|---|---|---|"]
-        for m in modes:
-            sm = m["scoring_modes"]
-            cells = [m["name"], str(sm["n"]), fmt_cell(sm["corrected"]) if sm["corrected"] else "–",
-                     fmt_cell(sm["leaderboard"]),
-                     "–" if sm["differ_in_leaderboard_mode"] is None else str(sm["differ_in_leaderboard_mode"])]
-            lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
-        lines += [""]
+def render_markdown(report):
+    """report.md: the headline table, the reading, contamination, cost, per-case table, plots, notes."""
+    from eval.backends import registry
 
+    label = report["metric_labels"].get
+    lines = headline_lines(report) + baseline_rows_lines(report) + scoring_modes_lines(report)
     if report.get("contamination"):
         lines += ["## Contamination", ""]
         lines += [f"- **{c['model']}**: {c['statement']}" for c in report["contamination"]] + [""]
-
-    lines += ["## Cost and throughput", "",
-              "| Model | basis | price | $ per 1k answers | questions/s | prompt tokens/s | generated tokens/s "
-              "| API requests sent (sent/kept per segment) |",
-              "|---|---|---|---|---|---|---|---|"]
-    for m in report["models"]:
-        c, t = m["cost"], m["throughput"]
-        lines.append(f"| {m['name']} | {c['basis'] or 'unknown'} | {fmt_price(m)} | {format_cost(c)} "
-                     f"| {fmt_rate(t['questions_per_s'])} | {fmt_rate(t['prompt_tokens_per_s'])} "
-                     f"| {fmt_rate(t['generated_tokens_per_s'])} | {format_requests(c)} |")
-
+    lines += cost_lines(report)
     if report["by_case"]:
-        lines += render_by_case(report)
-
-    records = [m for m in report["models"] if m.get("leaderboard")]
-    if records:
-        lines += ["", "## Leaderboard records", "",
-                  "Models marked (leaderboard record) were not run here: each prompt's score is the mean of the "
-                  "Julia-LLM-Leaderboard's stored evaluations of that model's sampled answers, scored by the "
-                  "leaderboard's harness when they were recorded (cost as it recorded it, no timing). Answers "
-                  "recorded before 2024-08-12 went through a harness that pasted examples and tests into string "
-                  "literals, which broke some runs; the base and tuned models are scored by this repo's sandbox "
-                  "without those bugs.", "",
-                  "| Model | stored answers | recorded | before 2024-02-01 | before 2024-08-12 "
-                  "| given this split's exact prompt |",
-                  "|---|---|---|---|---|---|"]
-        for m in records:
-            r = m["leaderboard"]
-            lines.append(f"| {m['name']} | {r['n_samples']} | {r['recorded']['first']} to {r['recorded']['last']} "
-                         f"| {r['harness']['before_20240201']} | {r['harness']['before_20240812']} "
-                         f"| {r['recorded']['n_same_prompt']} |")
-
+        lines += by_case_lines(report)
+    for backend in registry().values():
+        lines += backend.report_lines(report)
     lines += ["", "## Plots", "",
-              f"![{label(metrics[0])} per model]({report['plots']['models']})", "",
+              f"![{label(report['metrics'][0])} per model]({report['plots']['models']})", "",
               f"![accuracy by input length]({report['plots']['by_input_tokens']})", "",
               f"![accuracy against cost]({report['plots']['cost']})", ""]
     if report["notes"]:

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from eval import stats
+from eval.backends import backend_for_meta
 from eval.cost import cost_for_run, load_prices
 from eval.render import reading, render_markdown
 from eval.store import RunStore, find_runs
@@ -21,7 +22,7 @@ from eval.viewer import write_viewer
 from slingshot.errors import UserError
 from slingshot.io import atomic_write_json, atomic_write_text
 from slingshot.layout import display_path, resolve
-from slingshot.tasks import TASKS, get_task
+from slingshot.tasks import TASKS, get_task, report_columns
 
 ALPHA = 0.05
 N_TOKEN_BUCKETS = 4
@@ -184,18 +185,19 @@ def _cell(values, n_boot, seed):
     return {"n": len(values), "mean": mean, "ci": [low, high]}
 
 
-def by_case(runs, metric, n_boot=stats.N_BOOT, seed=stats.SEED):
-    """Score per test case (95% CI over the case's rows), for tasks whose rows carry a `case`.
+def by_case(runs, metric, n_boot=stats.N_BOOT, seed=stats.SEED, field="case"):
+    """Score per test case (95% CI over the case's rows), for tasks whose rows carry one (`field`,
+    the task's REPORT_COLUMNS["group_by"]).
 
     A case is seen when a run's rows mark it `seen` (the tuned model trained on it); every
     model also gets its mean over the unseen cases and over the seen ones, so a reference
     model's score on the tuned model's training problems sits beside the tuned score there."""
-    if not all("case" in r for run in runs for r in run.rows):
+    if not all(field in r for run in runs for r in run.rows):
         return None
     seen_by = {}
     for run in runs:
         for r in run.rows:
-            names = seen_by.setdefault(r["case"], [])
+            names = seen_by.setdefault(r[field], [])
             if r.get("seen") and run.name not in names:
                 names.append(run.name)
     cases = sorted(seen_by, key=lambda c: (not seen_by[c], str(c)))
@@ -205,27 +207,33 @@ def by_case(runs, metric, n_boot=stats.N_BOOT, seed=stats.SEED):
              "models": {}, "groups": {}}
     for run in runs:
         table["models"][run.name] = [
-            _cell([r["metrics"][metric] for r in run.rows if r["case"] == case], n_boot, seed) for case in cases]
+            _cell([r["metrics"][metric] for r in run.rows if r[field] == case], n_boot, seed) for case in cases]
         table["groups"][run.name] = {
-            group: _cell([r["metrics"][metric] for r in run.rows if bool(seen_by[r["case"]]) == (group == "seen")],
+            group: _cell([r["metrics"][metric] for r in run.rows if bool(seen_by[r[field]]) == (group == "seen")],
                          n_boot, seed)
             for group in ("unseen", "seen")}
     return table
 
 
-def scoring_modes(run, n_boot, seed):
-    """Julia: the leaderboard-mode score (its harness, bugs included) beside the corrected one, each
-    with its CI. A leaderboard record is leaderboard-mode scoring by definition."""
-    if run.meta.get("backend") == "leaderboard":
-        leaderboard = [r["metrics"]["score"] for r in run.rows]
-        return {"n": len(leaderboard), "corrected": None, "leaderboard": _cell(leaderboard, n_boot, seed),
-                "differ_in_leaderboard_mode": None}
-    both = [r["metrics"] for r in run.rows if "leaderboard_mode_score" in r["metrics"]]
+def scoring_modes(run, columns, primary, n_boot, seed):
+    """The task's scoring modes side by side (its REPORT_COLUMNS["scoring_modes"]), e.g. Julia's
+    leaderboard-mode score (its harness, bugs included) beside the corrected one, each with its CI.
+    A backend whose scores were computed in one mode (RECORDED_SCORING) has only that one."""
+    modes = columns.get("scoring_modes")
+    if not modes:
+        return None
+    differ = f"differ_in_{list(modes)[-1]}_mode"
+    recorded = backend_for_meta(run.meta).RECORDED_SCORING
+    if recorded in modes:
+        values = [r["metrics"][primary] for r in run.rows]
+        return {"n": len(values), **{mode: _cell(values, n_boot, seed) if mode == recorded else None
+                                     for mode in modes}, differ: None}
+    keys = [key for key, _ in modes.values()]
+    both = [r["metrics"] for r in run.rows if all(k in r["metrics"] for k in keys)]
     if not both:
         return None
-    return {"n": len(both), "corrected": _cell([m["score"] for m in both], n_boot, seed),
-            "leaderboard": _cell([m["leaderboard_mode_score"] for m in both], n_boot, seed),
-            "differ_in_leaderboard_mode": sum(m["leaderboard_mode_score"] != m["score"] for m in both)}
+    return {"n": len(both), **{mode: _cell([m[key] for m in both], n_boot, seed) for mode, (key, _) in modes.items()},
+            differ: sum(m[keys[-1]] != m[keys[0]] for m in both)}
 
 
 def training_contamination(adapter):
@@ -255,96 +263,107 @@ def contamination_of(run):
     return statements
 
 
-def build_report(run_stores, out_dir, baseline=None, prices=None, n_boot=stats.N_BOOT, seed=stats.SEED):
-    """Write report.md, report.json, the plots and index.html to out_dir; return the report dict."""
-    from eval import plots
-    runs = load_runs(run_stores)
-    task = runs[0].meta["task"]
-    task_module = get_task(task)
-    metrics = list(task_module.METRICS)
-    primary = metrics[0]
-    label = task_module.METRICS.get
-    prices = load_prices(prices) if prices is None or isinstance(prices, (str, Path)) else prices
-    notes = []
-
-    models = {run.name: summarize(run, metrics, n_boot, seed) for run in runs}
-    baseline_rows = []
+def choose_baseline(runs, models, baseline, primary, label, notes):
+    """(the headline's baseline run, the baseline rows asked for); the strongest row is the headline."""
     if baseline is None:
         base = max(runs, key=lambda r: (models[r.name][primary], r.name))
         notes.append(f"No baseline given: every model is compared with the top scorer on {label(primary)}, {base.name}.")
-    else:
-        for wanted in ([baseline] if isinstance(baseline, str) else baseline):
-            matches = [r for r in runs if wanted in (r.name, r.meta.get("label"))]
-            if len(matches) != 1:
-                raise UserError(f"baseline {wanted!r} {'is ambiguous' if matches else 'not found'}; "
-                                 f"runs: {', '.join(r.name for r in runs)}")
-            baseline_rows.append(matches[0])
-        # the headline compares against the strongest baseline row, never a weaker one
-        base = max(baseline_rows, key=lambda r: (models[r.name][primary], r.name))
-        if len(baseline_rows) > 1:
-            notes.append(f"Baseline rows: {', '.join(r.name for r in baseline_rows)}; the headline compares "
-                         f"with the strongest on {label(primary)}, {base.name}, and every model is also "
-                         f"tested against each of them (\"Paired tests against every baseline row\").")
+        return base, []
+    rows = []
+    for wanted in ([baseline] if isinstance(baseline, str) else baseline):
+        matches = [r for r in runs if wanted in (r.name, r.meta.get("label"))]
+        if len(matches) != 1:
+            raise UserError(f"baseline {wanted!r} {'is ambiguous' if matches else 'not found'}; "
+                             f"runs: {', '.join(r.name for r in runs)}")
+        rows.append(matches[0])
+    # the headline compares against the strongest baseline row, never a weaker one
+    base = max(rows, key=lambda r: (models[r.name][primary], r.name))
+    if len(rows) > 1:
+        notes.append(f"Baseline rows: {', '.join(r.name for r in rows)}; the headline compares "
+                     f"with the strongest on {label(primary)}, {base.name}, and every model is also "
+                     f"tested against each of them (\"Paired tests against every baseline row\").")
+    return base, rows
 
-    for run in runs:
-        summary = models[run.name]
-        summary["is_baseline"] = run is base
-        summary["vs_baseline"] = None if run is base else compare(run, base, metrics, task_module.BINARY_METRICS, n_boot, seed)
-        summary["is_baseline_row"] = run in baseline_rows
-        summary["vs_baseline_rows"] = [compare(run, other, metrics, task_module.BINARY_METRICS, n_boot, seed)
-                                       for other in baseline_rows if other is not run and other is not base] if len(baseline_rows) > 1 else []
-        if run is not base:
-            if summary["vs_baseline"] is None:
-                notes.append(f"{run.name} shares no question with the baseline: no paired test.")
-            elif summary["vs_baseline"]["n_paired"] < max(len(run.rows), len(base.rows)):
-                notes.append(f"{run.name} and {base.name} answered different questions: paired tests use "
-                             f"the {summary['vs_baseline']['n_paired']} both answered.")
-        cost = cost_for_run(run.meta, run.rows + run.skipped, prices)
-        summary["throughput"] = cost.pop("throughput")
-        summary["cost"] = cost
-        if cost["note"]:
-            known = cost["usd_per_1k_answers"] is not None
-            notes.append(f"{run.name}: {cost['note'] if known else 'cost unknown (' + cost['note'] + ')'}.")
-        truncated = sum(1 for r in run.rows + run.skipped if r.get("truncated"))
-        if truncated:
-            notes.append(f"{run.name}: {truncated} answer(s) ran past what max_new_tokens allows and were stored "
-                         f"cut (flagged \"truncated\" in its predictions.jsonl): the server ignored max_tokens.")
-        expected = run.meta.get("n_expected")
-        if expected and len(run.rows) + len(run.skipped) < expected:
-            notes.append(f"{run.name} is incomplete: {len(run.rows) + len(run.skipped)} of {expected} "
-                         f"questions answered.")
-        if run.skipped:
-            reasons = sorted({str(r["metrics"].get("reason") or "no reason given") for r in run.skipped})
-            notes.append(f"{run.name}: {len(run.skipped)} answers could not be scored here and are left out of "
-                         f"its scores, not counted as 0 ({'; '.join(reasons)}).")
-        if is_unverified(run.verified):
-            notes.append(f"{run.name}: {run.verified}.")
-        modes = scoring_modes(run, n_boot, seed)
-        if modes:
-            summary["scoring_modes"] = modes
-        if run.meta.get("backend") == "leaderboard":
-            summary["leaderboard"] = {k: run.meta.get(k) for k in ("n_samples", "recorded", "harness", "note")}
 
-    order = sorted(runs, key=lambda r: (-models[r.name][primary], r.name))
-    buckets = token_buckets(runs)
-    report = {
-        "task": task, "split": runs[0].meta["split"], "split_sha256": runs[0].meta["split_sha256"],
-        "metrics": metrics, "metric_labels": dict(task_module.METRICS), "confidence": stats.CONFIDENCE, "n_boot": n_boot, "seed": seed, "alpha": ALPHA,
-        "baseline": base.name,
-        "models": [models[r.name] for r in order],
-        "by_input_tokens": by_bucket(order, buckets, metrics, n_boot, seed) if buckets else None,
-        "by_case": by_case(order, primary, n_boot, seed),
-        "contamination": [{"model": r.name, "statement": statement}
-                          for r in order for statement in contamination_of(r)],
-        "plots": dict(PLOTS),
-        "notes": notes,
-    }
-    table = report["by_case"]
+
+def add_tests(summary, run, base, baseline_rows, task_module, n_boot, seed, notes):
+    """The run's paired tests against the headline baseline and every other baseline row."""
+    metrics, binary = list(task_module.METRICS), task_module.BINARY_METRICS
+    summary["is_baseline"] = run is base
+    summary["vs_baseline"] = None if run is base else compare(run, base, metrics, binary, n_boot, seed)
+    summary["is_baseline_row"] = run in baseline_rows
+    summary["vs_baseline_rows"] = [compare(run, other, metrics, binary, n_boot, seed)
+                                   for other in baseline_rows if other is not run and other is not base] \
+        if len(baseline_rows) > 1 else []
+    if run is base:
+        return
+    if summary["vs_baseline"] is None:
+        notes.append(f"{run.name} shares no question with the baseline: no paired test.")
+    elif summary["vs_baseline"]["n_paired"] < max(len(run.rows), len(base.rows)):
+        notes.append(f"{run.name} and {base.name} answered different questions: paired tests use "
+                     f"the {summary['vs_baseline']['n_paired']} both answered.")
+
+
+def add_cost_and_checks(summary, run, prices, notes):
+    """Cost and throughput, and the notes on what the row lacks (price, answers, verification)."""
+    cost = cost_for_run(run.meta, run.rows + run.skipped, prices)
+    summary["throughput"] = cost.pop("throughput")
+    summary["cost"] = cost
+    if cost["note"]:
+        known = cost["usd_per_1k_answers"] is not None
+        notes.append(f"{run.name}: {cost['note'] if known else 'cost unknown (' + cost['note'] + ')'}.")
+    truncated = sum(1 for r in run.rows + run.skipped if r.get("truncated"))
+    if truncated:
+        notes.append(f"{run.name}: {truncated} answer(s) ran past what max_new_tokens allows and were stored "
+                     f"cut (flagged \"truncated\" in its predictions.jsonl): the server ignored max_tokens.")
+    expected = run.meta.get("n_expected")
+    if expected and len(run.rows) + len(run.skipped) < expected:
+        notes.append(f"{run.name} is incomplete: {len(run.rows) + len(run.skipped)} of {expected} "
+                     f"questions answered.")
+    if run.skipped:
+        reasons = sorted({str(r["metrics"].get("reason") or "no reason given") for r in run.skipped})
+        notes.append(f"{run.name}: {len(run.skipped)} answers could not be scored here and are left out of "
+                     f"its scores, not counted as 0 ({'; '.join(reasons)}).")
+    if is_unverified(run.verified):
+        notes.append(f"{run.name}: {run.verified}.")
+
+
+def seen_case_notes(table, notes):
     for case in (table["cases"] if table else []):
         unflagged = [n for n in table["flagged_by"] if n not in case["seen_by"]]
         if case["seen"] and unflagged:
             notes.append(f"Case {case['case']} is in the training data of {', '.join(case['seen_by'])} but not "
                          f"of {', '.join(unflagged)}; the per-case table marks it seen.")
+
+
+def summarize_all(runs, task_module, baseline, prices, n_boot, seed, notes):
+    """{run name: its report row} and the headline's baseline run."""
+    metrics, columns = list(task_module.METRICS), report_columns(task_module)
+    primary, label = metrics[0], task_module.METRICS.get
+    models = {run.name: summarize(run, metrics, n_boot, seed) for run in runs}
+    base, baseline_rows = choose_baseline(runs, models, baseline, primary, label, notes)
+    for run in runs:
+        summary = models[run.name]
+        add_tests(summary, run, base, baseline_rows, task_module, n_boot, seed, notes)
+        add_cost_and_checks(summary, run, prices, notes)
+        modes = scoring_modes(run, columns, primary, n_boot, seed)
+        if modes:
+            summary["scoring_modes"] = modes
+        summary.update(backend_for_meta(run.meta).report_fields(run.meta))
+    return models, base
+
+
+def scoring_modes_legend(columns):
+    modes = columns.get("scoring_modes")
+    if not modes:
+        return {}
+    return {"scoring_modes": {"modes": {mode: label for mode, (_, label) in modes.items()},
+                              "differ": f"differ_in_{list(modes)[-1]}_mode",
+                              "note": columns.get("scoring_modes_note", "")}}
+
+
+def write_report(report, runs, buckets, out_dir):
+    from eval import plots
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     plots.plot_models(report, out_dir / PLOTS["models"])
@@ -354,4 +373,34 @@ def build_report(run_stores, out_dir, baseline=None, prices=None, n_boot=stats.N
     atomic_write_json(out_dir / "report.json", report)
     atomic_write_text(out_dir / "report.md", render_markdown(report))
     write_viewer(report, runs, buckets, out_dir)
+
+
+def build_report(run_stores, out_dir, baseline=None, prices=None, n_boot=stats.N_BOOT, seed=stats.SEED):
+    """Write report.md, report.json, the plots and index.html to out_dir; return the report dict."""
+    runs = load_runs(run_stores)
+    task = runs[0].meta["task"]
+    task_module = get_task(task)
+    metrics, columns = list(task_module.METRICS), report_columns(task_module)
+    prices = load_prices(prices) if prices is None or isinstance(prices, (str, Path)) else prices
+    notes = []
+    models, base = summarize_all(runs, task_module, baseline, prices, n_boot, seed, notes)
+    order = sorted(runs, key=lambda r: (-models[r.name][metrics[0]], r.name))
+    buckets = token_buckets(runs)
+    group_by = columns.get("group_by")
+    report = {
+        "task": task, "split": runs[0].meta["split"], "split_sha256": runs[0].meta["split_sha256"],
+        "metrics": metrics, "metric_labels": dict(task_module.METRICS), "confidence": stats.CONFIDENCE,
+        "n_boot": n_boot, "seed": seed, "alpha": ALPHA,
+        "baseline": base.name,
+        "models": [models[r.name] for r in order],
+        "by_input_tokens": by_bucket(order, buckets, metrics, n_boot, seed) if buckets else None,
+        "by_case": by_case(order, metrics[0], n_boot, seed, group_by) if group_by else None,
+        "contamination": [{"model": r.name, "statement": statement}
+                          for r in order for statement in contamination_of(r)],
+        "plots": dict(PLOTS),
+        "notes": notes,
+        **scoring_modes_legend(columns),
+    }
+    seen_case_notes(report["by_case"], notes)
+    write_report(report, runs, buckets, out_dir)
     return report

@@ -67,86 +67,125 @@ def evaluate(backend, split_path, max_new_tokens, results_dir=RESULTS_DIR, label
     shot_rows = task.few_shot_examples(shots) if shots else []
     if limit is not None:
         split_name = f"{split_name}:first-{limit}"
-    identity = {
+    identity = run_identity(backend, task_name, split_name, split_path, max_new_tokens, shot_rows)
+    label = label or default_label(backend, shots)
+    store = RunStore.for_identity(identity, label, results_dir)
+    store.lock(wait=wait)
+    if is_scored(store, rows, label, split_name, quiet):
+        return store
+    store.repair()
+    done = store.load_predictions()
+    unknown = set(done) - {row["id"] for row in rows}
+    if unknown:
+        raise EvalError(f"{store.predictions_path}: holds ids not in {split_path}: {sorted(unknown)[:3]}")
+    meta = start_meta(store, identity, label, rows, backend.info(), shot_rows,
+                      dict(hardware=hardware, usd_per_hour=usd_per_hour, shots=shots,
+                           split_path=display_path(split_path), **(extra_meta or {})))
+    Segment(store, meta, backend, task, max_new_tokens, seen_ids).answer(rows, shot_rows, done, label, quiet)
+    return finish_run(store, meta, rows, label, quiet)
+
+
+def run_identity(backend, task_name, split_name, split_path, max_new_tokens, shot_rows):
+    """What makes two runs the same run (eval.store keys its folder by it)."""
+    shots = len(shot_rows)
+    return {
         **backend.identity(),
         "task": task_name, "split": split_name, "split_sha256": sha256_file(split_path),
-        "prompt_version": task.PROMPT_VERSION,
+        "prompt_version": get_task(task_name).PROMPT_VERSION,
         "generation": {"max_new_tokens": max_new_tokens, "temperature": 0},
         **({"shots": {"k": shots, "examples": stable_hash([r["messages"] for r in shot_rows])}} if shots else {}),
     }
-    label = label or (backend.spec + (f"+{Path(backend.adapter).name}" if getattr(backend, "adapter", None) else "")
-                      + (f" ({shots}-shot)" if shots else ""))
-    store = RunStore.for_identity(identity, label, results_dir)
-    store.lock(wait=wait)
-    if store.exists() and store.read_meta().get("status") == "done":
-        problem = store.problem(expected=len(rows))
-        if problem is None:
-            if not quiet:
-                print(f"{label}: already scored on {split_name} ({store.folder})")
-            return store
-        print(f"{label}: {problem}; asking the missing questions again", file=sys.stderr)
-    store.repair()
-    done = store.load_predictions()
-    by_id = {row["id"]: row for row in rows}
-    unknown = set(done) - set(by_id)
-    if unknown:
-        raise EvalError(f"{store.predictions_path}: holds ids not in {split_path}: {sorted(unknown)[:3]}")
+
+
+def default_label(backend, shots):
+    adapter = getattr(backend, "adapter", None)
+    return backend.spec + (f"+{Path(adapter).name}" if adapter else "") + (f" ({shots}-shot)" if shots else "")
+
+
+def is_scored(store, rows, label, split_name, quiet):
+    """The store already holds every answer, intact; a damaged one is asked again for what it lacks."""
+    if not (store.exists() and store.read_meta().get("status") == "done"):
+        return False
+    problem = store.problem(expected=len(rows))
+    if problem is None:
+        if not quiet:
+            print(f"{label}: already scored on {split_name} ({store.folder})")
+        return True
+    print(f"{label}: {problem}; asking the missing questions again", file=sys.stderr)
+    return False
+
+
+def start_meta(store, identity, label, rows, info, shot_rows, settings):
+    """meta.json of a new or resumed run, with a new segment (each start or resume is one)."""
     meta = store.read_meta() if store.exists() else {
         "key": store.folder.name.rsplit("-", 1)[-1], "label": label, **identity,
         "adapter": identity.get("adapter"), "n_expected": len(rows), "started": now(), "wall_s": 0.0,
     }
-    meta.update({k: v for k, v in backend.info().items() if k not in SEGMENT_COUNTS})
-    meta.update(status="running", hardware=hardware, usd_per_hour=usd_per_hour,
-                shots=shots, split_path=display_path(split_path), **(extra_meta or {}))
-    if shots:
+    meta.update({k: v for k, v in info.items() if k not in SEGMENT_COUNTS})
+    meta.update(status="running", **settings)
+    if shot_rows:
         meta["shot_ids"] = [r["id"] for r in shot_rows]
         meta["shot_contamination"] = "Few-shot examples: " + contamination_statement(
-            check(task_name, shot_rows, rows))
+            check(identity["task"], shot_rows, rows))
     # Wall time is kept per segment (each start or resume) and stored as each answer lands,
     # so a killed segment still counts: wall_s is always the sum over every segment.
     segments = meta.setdefault("segments", [{"started": meta["started"], "wall_s": meta["wall_s"], "n": None}]
                                if meta.get("wall_s") else [])
-    segment = {"started": now(), "wall_s": 0.0, "n": 0}
-    segments.append(segment)
+    segments.append({"started": now(), "wall_s": 0.0, "n": 0})
     store.write_meta(meta)
+    return meta
 
-    messages = {row["id"]: task.with_shots(row["messages"], shot_rows) for row in rows}
-    todo = [(row["id"], messages[row["id"]]) for row in rows if row["id"] not in done]
-    progress = tqdm(total=len(rows), initial=len(done), desc=label[:40], unit="q", disable=quiet,
-                    dynamic_ncols=True)
 
-    def on_result(item_id, generation):
-        row = by_id[item_id]
-        text, cut = cap_answer(generation.text, max_new_tokens)
-        answer = task.extract_answer(text)
-        store.append({
-            "id": item_id, "prompt_hash": prompt_hash(messages[item_id]), "raw_output": text,
+class Segment:
+    """One start or resume of a run: asks the backend for the missing answers and stores each as it lands."""
+
+    def __init__(self, store, meta, backend, task, max_new_tokens, seen_ids):
+        self.store, self.meta, self.backend, self.task = store, meta, backend, task
+        self.max_new_tokens, self.seen_ids = max_new_tokens, seen_ids
+        self.segment = meta["segments"][-1]
+
+    def answer(self, rows, shot_rows, done, label, quiet):
+        self.by_id = {row["id"]: row for row in rows}
+        self.messages = {row["id"]: self.task.with_shots(row["messages"], shot_rows) for row in rows}
+        todo = [(row["id"], self.messages[row["id"]]) for row in rows if row["id"] not in done]
+        self.progress = tqdm(total=len(rows), initial=len(done), desc=label[:40], unit="q", disable=quiet,
+                             dynamic_ncols=True)
+        self.started = time.perf_counter()
+        try:
+            self.backend.generate(todo, self.max_new_tokens, self.on_result)
+        except KeyboardInterrupt:
+            self.meta["status"] = "interrupted"  # what was answered is stored; the same command resumes
+            raise
+        finally:
+            self.progress.close()
+            self.meta.update({k: v for k, v in self.backend.info().items() if k not in SEGMENT_COUNTS})
+            self.close()
+
+    def on_result(self, item_id, generation):
+        row = self.by_id[item_id]
+        text, cut = cap_answer(generation.text, self.max_new_tokens)
+        answer = self.task.extract_answer(text)
+        self.store.append({
+            "id": item_id, "prompt_hash": prompt_hash(self.messages[item_id]), "raw_output": text,
             **({"truncated": True, "raw_chars": len(generation.text)} if cut else {}),
             "answer": answer, "tokens_in": generation.tokens_in, "tokens_out": generation.tokens_out,
             "latency_s": round(generation.latency_s, 4), **task_fields(row),
-            **({"seen": item_id in seen_ids} if seen_ids is not None else {}),
-            "metrics": task.score(row, answer),
+            **({"seen": item_id in self.seen_ids} if self.seen_ids is not None else {}),
+            "metrics": self.task.score(row, answer),
         })
-        progress.update(1)
-        segment["n"] += 1
-        close_segment()
+        self.progress.update(1)
+        self.segment["n"] += 1
+        self.close()
 
-    def close_segment():
-        segment["wall_s"] = round(time.perf_counter() - started, 3)
-        meta["wall_s"] = round(sum(s["wall_s"] for s in segments), 3)
-        count_requests(meta, segment, backend.info())
-        store.write_meta(meta)
+    def close(self):
+        self.segment["wall_s"] = round(time.perf_counter() - self.started, 3)
+        self.meta["wall_s"] = round(sum(s["wall_s"] for s in self.meta["segments"]), 3)
+        count_requests(self.meta, self.segment, self.backend.info())
+        self.store.write_meta(self.meta)
 
-    started = time.perf_counter()
-    try:
-        backend.generate(todo, max_new_tokens, on_result)
-    except KeyboardInterrupt:
-        meta["status"] = "interrupted"  # what was answered is stored; the same command resumes
-        raise
-    finally:
-        progress.close()
-        meta.update({k: v for k, v in backend.info().items() if k not in SEGMENT_COUNTS})
-        close_segment()
+
+def finish_run(store, meta, rows, label, quiet):
+    """Mark the run done once every question has its answer; the run stays resumable otherwise."""
     predictions = store.load_predictions()
     missing = [row["id"] for row in rows if row["id"] not in predictions]
     if missing:

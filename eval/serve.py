@@ -300,7 +300,9 @@ def default_served_name(spec, adapter=None):
 
 
 def add_arguments(parser):
-    parser.add_argument("--model", required=True, help="hf:<folder or hub id> to serve")
+    from eval.backends import registry, spec_forms
+    parser.add_argument("--model", required=True,
+                        help=spec_forms([b for b in registry().values() if b.SERVABLE]) + " to serve")
     parser.add_argument("--adapter", help="a LoRA run folder to serve on top of --model")
     parser.add_argument("--served-name", help="the model name clients send "
                         "(default: the model folder's name, +<run> with an adapter)")
@@ -315,10 +317,11 @@ def add_arguments(parser):
 
 
 def serve(args):
-    from eval.backends import make_backend, parse_model_spec
+    from eval.backends import make_backend, registry, spec_forms
 
-    if parse_model_spec(args.model)[0] != "hf":
-        raise UserError(f"eval serve: --model {args.model!r}: only hf: models can be served")
+    servable = [b for b in registry().values() if b.SERVABLE]
+    if args.model.partition(":")[0] not in [b.PREFIX for b in servable]:
+        raise UserError(f"eval serve: --model {args.model!r}: only {spec_forms(servable)} models can be served")
     backend = make_backend(args.model, adapter=args.adapter)
     served_name = args.served_name or default_served_name(args.model, args.adapter)
     server = ChatServer((args.host, args.port), backend, served_name, max_batch=args.max_batch,

@@ -1,6 +1,7 @@
 """The sweep report: every cell against the base model, the learning curve, the seed spread.
 
     reports/<recipe>-sweep/sweep.md, sweep.json, learning_curve.png, rank.png
+    python -m eval.sweep_report CELLS.json   # the sweep driver (slingshot.sweep) runs this
 
 Each cell is scored with a 95% bootstrap CI and tested against the base model on the same
 questions (exact McNemar for 0/100 metrics, paired bootstrap otherwise); the p-values of all
@@ -8,13 +9,19 @@ cells are Holm-corrected, one family per metric. A setting (the cell's values ot
 seed) shows its seeds' mean and spread (max - min) beside the CI: the CI covers the choice of
 test questions, not the run-to-run variation between seeds, which only the spread shows.
 """
+import argparse
+import json
+import sys
 from pathlib import Path
 
 from eval import stats
+from eval.format import Column, fmt_diff, fmt_p, fmt_params, markdown_table, score_columns
 from eval.report import ALPHA, compare, load_run, summarize
 from eval.store import RunStore
+from slingshot.errors import UserError, cli
 from slingshot.io import atomic_write_json, atomic_write_text
 from slingshot.layout import display_path, resolve
+from slingshot.recipe import load_recipe
 
 PLOTS = {"learning_curve": "learning_curve.png", "rank": "rank.png"}
 
@@ -137,16 +144,41 @@ def build_sweep_report(recipe, grid, results, base_store, out_dir, wall_s=None, 
     return report
 
 
-def fmt_ci(value, ci):
-    return f"{value:.1f} [{ci[0]:.1f}, {ci[1]:.1f}]"
+def cell_columns(report):
+    """The cells table: the baseline row first, then every cell with its test against it."""
+    metrics, labels = report["metrics"], report["metric_labels"]
+    first = labels[metrics[0]]
+    cell = lambda key, fmt=str: (lambda c: "" if c.get("is_baseline") else fmt(c[key]))  # noqa: E731
+    effective = lambda key: (lambda c: "" if c.get("is_baseline") else str(c["effective"][key]))  # noqa: E731
+    delta = lambda m: (lambda c: "baseline" if c.get("is_baseline") else fmt_diff(c["vs_baseline"][m], with_p=False))  # noqa: E731
+    return ([Column("cell", lambda c: f"{c['name']} (baseline)" if c.get("is_baseline") else c["name"]),
+             Column("train_size", effective("train_size")), Column("lora_r", effective("lora_r")),
+             Column("seed", effective("seed")), Column("n", lambda c: c["n"])]
+            + score_columns(metrics, labels)
+            + [Column(f"Δ{labels[m]} vs base [95% CI]", delta(m)) for m in metrics]
+            + [Column(f"p ({first})", cell("p_value", lambda p: fmt_p(p, named=False))),
+               Column("p Holm", cell("p_value_holm", lambda p: fmt_p(p, named=False))),
+               Column("gain holds", cell("holds", lambda h: "yes" if h else "no"))])
 
 
-def fmt_p(p):
-    return "<0.001" if p < 0.001 else f"{p:.3f}"
+def spread_text(setting, metric):
+    spread = setting[f"{metric}_spread"]
+    if spread is None:
+        return "one seed"
+    flag = " (more than the CI)" if spread > setting[f"{metric}_ci_half_width"] else ""
+    return f"{spread:.1f}{flag}"
 
 
-def fmt_params(params):
-    return ", ".join(f"{k}={v}" for k, v in params.items()) or "(the recipe as is)"
+def setting_columns(report):
+    """The seeds table: one row per setting, its seeds' mean, spread and CI half-width per metric."""
+    columns = [Column("setting", lambda s: s["params"], fmt_params),
+               Column("seeds", lambda s: ", ".join(map(str, s["seeds"])))]
+    for m in report["metrics"]:
+        label = report["metric_labels"][m]
+        columns += [Column(f"{label} mean", lambda s, m=m: f"{s[m]:.1f}"),
+                    Column(f"{label} seed spread", lambda s, m=m: spread_text(s, m)),
+                    Column(f"{label} CI half-width", lambda s, m=m: f"±{s[f'{m}_ci_half_width']:.1f}")]
+    return columns + [Column("gain holds (every seed)", lambda s: "yes" if s["holds"] else "no")]
 
 
 def render(report):
@@ -159,19 +191,7 @@ def render(report):
     if report["unfinished"]:
         lines += [f"Partial report: {len(report['unfinished'])} cell(s) not finished yet "
                   f"({', '.join(report['unfinished'])}); `make sweep` with the same settings finishes them.", ""]
-    head = ["cell", "train_size", "lora_r", "seed", "n"] + [f"{labels[m]} [95% CI]" for m in metrics]
-    head += [f"Δ{labels[m]} vs base [95% CI]" for m in metrics] + [f"p ({first})", "p Holm", "gain holds"]
-    lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    lines.append("| " + " | ".join([f"{base['name']} (baseline)", "", "", "", str(base["n"])]
-                                   + [fmt_ci(base[m], base[f"{m}_ci"]) for m in metrics]
-                                   + ["baseline"] * len(metrics) + ["", "", ""]) + " |")
-    for c in report["cells"]:
-        eff, vs = c["effective"], c["vs_baseline"]
-        cells = [c["name"], str(eff["train_size"]), str(eff["lora_r"]), str(eff["seed"]), str(c["n"])]
-        cells += [fmt_ci(c[m], c[f"{m}_ci"]) for m in metrics]
-        cells += [f"{vs[m]['diff']:+.1f} [{vs[m]['ci'][0]:+.1f}, {vs[m]['ci'][1]:+.1f}]" for m in metrics]
-        cells += [fmt_p(c["p_value"]), fmt_p(c["p_value_holm"]), "yes" if c["holds"] else "no"]
-        lines.append("| " + " | ".join(cells) + " |")
+    lines += markdown_table(cell_columns(report), [dict(base, is_baseline=True)] + report["cells"], escape=False)
     lines += ["", f"p: {report['cells'][0]['test'] if report['cells'] else ''} on {first} against the base model on "
               f"the same questions; Holm's step-down correction over the {len(report['cells'])} cells "
               f"(one family per metric; {', '.join(labels[m] for m in metrics[1:])} p-values, Holm-corrected the "
@@ -181,22 +201,41 @@ def render(report):
               "The 95% CI covers which test questions were drawn, not the run-to-run variation of training; "
               "the seed spread (max - min over seeds of one setting) shows that. When the spread is larger "
               "than the CI's half-width, two seeds disagree more than the interval suggests.", ""]
-    head = ["setting", "seeds"]
-    for m in metrics:
-        head += [f"{labels[m]} mean", f"{labels[m]} seed spread", f"{labels[m]} CI half-width"]
-    head.append("gain holds (every seed)")
-    lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for s in report["settings"]:
-        cells = [fmt_params(s["params"]), ", ".join(map(str, s["seeds"]))]
-        for m in metrics:
-            spread = s[f"{m}_spread"]
-            flag = " (more than the CI)" if spread is not None and spread > s[f"{m}_ci_half_width"] else ""
-            cells += [f"{s[m]:.1f}", "one seed" if spread is None else f"{spread:.1f}{flag}",
-                      f"±{s[f'{m}_ci_half_width']:.1f}"]
-        cells.append("yes" if s["holds"] else "no")
-        lines.append("| " + " | ".join(cells) + " |")
+    lines += markdown_table(setting_columns(report), report["settings"], escape=False)
     lines += ["", f"![learning curve]({report['plots']['learning_curve']})", f"![against rank]({report['plots']['rank']})", ""]
     if report.get("compute_s"):
         lines.append(f"Compute: {report['compute_s'] / 60:.1f} min of training and scoring "
                      f"(cells' training wall time plus every scoring run, base included).")
     return "\n".join(lines) + "\n"
+
+
+def report_from_file(path):
+    """Write the sweep report the driver's cells file describes: {"recipe", "grid", "base_store", "out",
+    "wall_s", "unfinished", "n_cells", "cells": [{"recipe", "params", "record"}]} (slingshot.sweep)."""
+    try:
+        plan = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise UserError(f"{path}: cannot read the sweep's cells ({e})") from None
+    results = [dict(cell, recipe=load_recipe(cell["recipe"])) for cell in plan["cells"]]
+    out = Path(plan["out"])
+    report = build_sweep_report(load_recipe(plan["recipe"]), plan["grid"], results,
+                                RunStore(resolve(plan["base_store"])), out, wall_s=plan["wall_s"],
+                                unfinished=plan["unfinished"])
+    if plan["unfinished"]:
+        print(f"sweep report ({len(results)} of {plan['n_cells']} cells): {display_path(out / 'sweep.md')}\n"
+              f"{report['conclusion']}")
+    else:
+        print(f"\nsweep report: {display_path(out / 'sweep.md')}\n{report['conclusion']}")
+    return report
+
+
+@cli
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m eval.sweep_report", description=__doc__.splitlines()[0])
+    parser.add_argument("cells", help="the JSON file of finished cells the sweep driver writes")
+    report_from_file(parser.parse_args(argv).cells)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -321,14 +321,29 @@ def train(recipe, force=False, gpus=None, nodes=1, node_rank=0, head="127.0.0.1:
         print(f"{display_path(out)}: resuming this training from {resumable[-1].name}")
     fresh_prepared_folder(recipe)
     recipe.paths["summary"].unlink(missing_ok=True)
+    runnable = write_run_files(recipe)
+    gpus = gpus or recipe_gpus(recipe)
+    wall, gpu_used_gb = run_axolotl(recipe, runnable, gpus, nodes, node_rank, head)
+    summary = training_summary(recipe, fingerprint, overlap, wall, gpu_used_gb, gpus * nodes, gpus)
+    atomic_write_json(recipe.paths["summary"], summary)
+    print(f"trained {recipe.name} in {wall:.0f} s: {summary}")
+    return summary
+
+
+def write_run_files(recipe):
+    """The run folder's recipe.yml, resolved_config.yml and axolotl.yml; returns the last one's path."""
+    out = recipe.output_dir
     if recipe.path.resolve() != (out / "recipe.yml").resolve():  # derived recipes already live there
         shutil.copyfile(recipe.path, out / "recipe.yml")
-    resolved = resolved_config(recipe)
-    atomic_write_text(out / "resolved_config.yml", yaml.safe_dump(resolved, sort_keys=True))
+    atomic_write_text(out / "resolved_config.yml", yaml.safe_dump(resolved_config(recipe), sort_keys=True))
     runnable = out / AXOLOTL_CONFIG  # `axolotl train runs/<name>/axolotl.yml` reruns this training
     atomic_write_text(runnable, yaml.safe_dump(axolotl_config(recipe), sort_keys=False))
+    return runnable
 
-    gpus = gpus or recipe_gpus(recipe)
+
+def run_axolotl(recipe, runnable, gpus, nodes, node_rank, head):
+    """Axolotl's training in its own process(es), logged to train.log; returns (wall seconds, GPU GB used)."""
+    out = recipe.output_dir
     cpu = not shutil.which("nvidia-smi")
     command = launch_command(recipe, gpus, nodes, node_rank, head, cpu=cpu)
     shown = ["torchrun", *command[1:]] if command[0].endswith("torchrun") else command[2:]
@@ -352,13 +367,19 @@ def train(recipe, force=False, gpus=None, nodes=1, node_rank=0, head="127.0.0.1:
         raise TrainingFailed(f"axolotl train failed with exit code {code}; see {display_path(out / 'train.log')}")
     if not (out / ADAPTER_FILE).exists():
         raise TrainingFailed(f"axolotl finished but left no {ADAPTER_FILE} in {display_path(out)}")
+    return wall, gpu_used_gb
+
+
+def training_summary(recipe, fingerprint, overlap, wall, gpu_used_gb, processes, gpus):
+    """train_summary.json: time, memory, tokens/s, losses and the contamination statement of a run."""
+    out = recipe.output_dir
     records = parse_log((out / "train.log").read_text(encoding="utf-8"))
     write_loss_curve(records, out)
     final = next((r for r in reversed(records) if "train_runtime" in r), {})
     tokens = count_training_tokens(recipe)
     epochs = recipe.config.get("num_epochs", 1)
     runtime = final.get("train_runtime")
-    summary = {
+    return {
         "recipe": display_path(recipe.path),
         "fingerprint": fingerprint,
         "wall_s": round(wall, 1),
@@ -370,13 +391,10 @@ def train(recipe, force=False, gpus=None, nodes=1, node_rank=0, head="127.0.0.1:
         "final_eval_loss": next((r["eval_loss"] for r in reversed(records) if "eval_loss" in r), None),
         "steps": sum(1 for r in records if "loss" in r),
         "trainable_parameters": trainable_parameters(out),
-        "processes": gpus * nodes,
+        "processes": processes,
         "contamination": contamination.contamination_statement(overlap),
         **gpu_measurements(recipe, records, gpu_used_gb, gpus),
     }
-    atomic_write_json(recipe.paths["summary"], summary)
-    print(f"trained {recipe.name} in {wall:.0f} s: {summary}")
-    return summary
 
 
 def _run(command, env, log):

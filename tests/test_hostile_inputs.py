@@ -5,7 +5,7 @@ import pytest
 import yaml
 
 from eval.store import RunStore
-from eval.sweep import SweepError, make_cells, parse_sweep, sweep_name
+from slingshot.sweep import SweepError, make_cells, parse_sweep, sweep_name
 from slingshot.errors import UserError
 from slingshot.recipe import RecipeError, claim_folders, load_recipe
 from slingshot.layout import ROOT

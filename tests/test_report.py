@@ -189,7 +189,7 @@ def test_second_task_plugs_in(tmp_path):
 
 
 def test_price_table_is_extendable(tmp_path, monkeypatch):
-    from eval.cost import find_price, load_prices, run_cost
+    from eval.cost import cost_for_run, find_price, load_prices
     prices = load_prices()
     for model in ("gpt-4o", "gpt-4o-mini", "gpt-4.1", "gpt-4.1-mini", "gpt-4-turbo", "gpt-4", "gpt-3.5-turbo"):
         assert prices[model]["input"] > 0 and prices[model]["output"] > prices[model]["input"] and prices[model]["as_of"]
@@ -203,8 +203,9 @@ def test_price_table_is_extendable(tmp_path, monkeypatch):
     monkeypatch.setenv("SLINGSHOT_PRICES", str(extra))
     prices = load_prices()
     assert prices["gpt-4o"]["input"] == 0.5 and prices["gpt-4o"]["as_of"] == "2030-01-01"
-    cost = run_cost(model="openai:my-model", backend="openai", n_answers=500, tokens_in=2_000_000,
-                    tokens_out=100_000, wall_s=50.0, usd_per_hour=None, prices=prices)
+    meta = {"backend": "openai", "model": "my-model", "wall_s": 50.0,
+            "usage": {"tokens_in": 2_000_000, "tokens_out": 100_000, "n_without_usage": 0}}
+    cost = cost_for_run(meta, [{}] * 500, prices)  # priced by the backend that wrote the meta
     assert cost["usd_total"] == pytest.approx(2 * 1 + 0.1 * 2)
     assert cost["usd_per_1k_answers"] == pytest.approx(4.4)
     assert cost["throughput"] == pytest.approx({"questions_per_s": 10, "prompt_tokens_per_s": 40_000,

@@ -199,4 +199,4 @@ def test_self_hosted_defaults_suit_a_local_server(server):
     assert "--timeout" in result.stdout and "--max-retries" in result.stdout and "--wait" in result.stdout
     result = subprocess.run([sys.executable, "-m", "eval", "run", "--model", "hf:x", "--split", "x.jsonl",
                              "--timeout", "5"], cwd=ROOT, capture_output=True, text=True)
-    assert result.returncode == 2 and "apply to openai: models only" in result.stderr
+    assert result.returncode == 2 and "--timeout applies to openai: models only" in result.stderr

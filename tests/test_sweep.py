@@ -10,8 +10,8 @@ import sys
 import pytest
 
 from eval.stats import holm
-from eval.sweep import SweepError, cell_slug, make_cells, parse_sweep
 from slingshot.layout import DATA_DIR, REPORTS_DIR, ROOT, RUNS_DIR, sweep_home
+from slingshot.sweep import SweepError, cell_slug, make_cells, parse_sweep
 from slingshot.recipe import derive_recipe, load_recipe
 from tests.conftest import DEFAULT_RECIPE, run_module
 
@@ -167,3 +167,34 @@ def test_settings_show_seed_spread_and_the_conclusion_needs_every_seed():
     text = conclusion(settings, baseline, "exact_match", "EM", 4)
     assert "train_size=64 (lora_r=32)" in text and "Holm correction over 4 cells" in text
     assert conclusion(settings[:1], baseline, "exact_match", "EM", 2).startswith("No setting")
+
+
+def test_report_only_hands_the_finished_cells_to_the_eval_report_command(tmp_path):
+    """The driver (slingshot.sweep) imports nothing of eval: the report is written by
+    `python -m eval.sweep_report` from the finished cells' records, and names the unfinished ones."""
+    from slingshot.io import stable_hash
+    from slingshot.sweep import cell_record
+    from tests.test_report import questions as squad_questions, write_run
+
+    path = tmp_path / "exp" / "lora.yml"
+    path.parent.mkdir()
+    shutil.copyfile(DEFAULT_RECIPE, path)
+    first = make_cells(load_recipe(path), {"lora_r": [8, 16]})[0]
+    asked = squad_questions.__wrapped__()[:40]
+    write_run(tmp_path / "results" / "base", asked, "base", 0.3, seed=1)
+    write_run(tmp_path / "results" / "cell", asked, "cell", 0.6, seed=2)
+    summary = first["recipe"].paths["summary"]
+    summary.parent.mkdir(parents=True, exist_ok=True)
+    summary.write_text(json.dumps({"fingerprint": "f", "wall_s": 12.0}))
+    cell_record(first).write_text(json.dumps({
+        "params": first["params"], "config": stable_hash(first["recipe"].config), "fingerprint": "f", "limit": None,
+        "store": str(tmp_path / "results" / "cell"), "base_store": str(tmp_path / "results" / "base"),
+        "train_wall_s": 12.0, "eval_wall_s": 40.0}))
+    result = run_module("eval", "sweep", path, "--sweep", "lora_r=8,16", "--report-only", "--out", tmp_path / "report",
+                        timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "sweep report (1 of 2 cells)" in result.stdout
+    markdown = (tmp_path / "report" / "sweep.md").read_text()
+    assert "Partial report: 1 cell(s) not finished yet" in markdown and first["recipe"].name in markdown
+    report = json.loads((tmp_path / "report" / "sweep.json").read_text())
+    assert [c["name"] for c in report["cells"]] == [first["recipe"].name] and report["baseline"]["name"] == "base"

@@ -17,13 +17,12 @@ group (a copy) whenever a padding mask is present, which at a 3-shot prompt's le
 attention itself (3.2x per call at 683 cached tokens, identical outputs).
 """
 import copy
+import functools
 import json
 import time
 from pathlib import Path
 
-import torch
-
-from eval.backends import Generation
+from eval.backends import Backend, Generation, register
 from slingshot.layout import display_path, resolve
 from slingshot.io import sha256_file
 from slingshot.errors import UserError
@@ -33,8 +32,20 @@ MAX_BATCH_SIZE = 64
 MIN_SHARED_PREFIX = 16        # tokens; below this a shared prefix is not worth a cache copy
 
 
+def inference_mode(method):
+    """torch.inference_mode(), with torch imported on the first call: the backend registry imports
+    this module, and commands that never run a local model should not pay for loading torch."""
+    @functools.wraps(method)
+    def wrapper(*args, **kwargs):
+        import torch
+        with torch.inference_mode():
+            return method(*args, **kwargs)
+    return wrapper
+
+
 def sdpa_grouped(module, query, key, value, attention_mask, dropout=0.0, scaling=None, is_causal=None, **kwargs):
     """transformers' SDPA attention, but with grouped KV heads left grouped (enable_gqa)."""
+    import torch
     if attention_mask is not None and attention_mask.ndim == 4:
         attention_mask = attention_mask[:, :, :, :key.shape[-2]]
     if is_causal is None:
@@ -88,6 +99,7 @@ def quantization_config(quantize, device):
     if device != "cuda":
         raise ValueError(f"a {quantize} base model needs a CUDA GPU (bitsandbytes); this machine has none. "
                          f"Score the adapter on a GPU, or with the base in 16-bit where it fits")
+    import torch
     from transformers import BitsAndBytesConfig
     if quantize == "8bit":
         return BitsAndBytesConfig(load_in_8bit=True)
@@ -102,14 +114,20 @@ def recipe_quantization(config):
     return "8bit" if config.get("load_in_8bit") else None
 
 
-class LocalBackend:
+@register
+class LocalBackend(Backend):
+    PREFIX, NAME, SPEC = "hf", "hf", "<folder or hub id>"
+    OPTIONS = {"adapter": "adapter", "batch_size": "batch_size"}
+    SERVABLE = True
+
     def __init__(self, model, adapter=None, batch_size="auto", device=None, dtype=None,
                  batch_tokens=DEFAULT_BATCH_TOKENS, quantize=None, reuse_prefix=True):
         """`quantize` ("4bit" or "8bit") loads the base as a QLoRA or 8-bit recipe trained it,
         so its eval fits the GPU it trained on; the adapter then stays unmerged, as in training."""
+        import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        self.spec = f"hf:{model}"
+        self.spec = f"{self.PREFIX}:{model}"
         self.model_name = model
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         # fp32 on the CPU: it has no fast bf16 path here, and batched bf16 drifts from batch 1.
@@ -161,7 +179,7 @@ class LocalBackend:
 
     def identity(self):
         model_path = Path(self.model_source)
-        identity = {"backend": "hf", "model": self.spec, "dtype": str(self.dtype).replace("torch.", "")}
+        identity = {"backend": self.NAME, "model": self.spec, "dtype": str(self.dtype).replace("torch.", "")}
         if self.quantize:
             identity["quantize"] = self.quantize
         if model_path.exists():
@@ -172,7 +190,8 @@ class LocalBackend:
         return identity
 
     def info(self):
-        return {"backend": "hf", "device": self.device, "dtype": str(self.dtype).replace("torch.", ""),
+        import torch
+        return {"backend": self.NAME, "device": self.device, "dtype": str(self.dtype).replace("torch.", ""),
                 "batch_size": self.batch_size, "batch_tokens": self.batch_tokens,
                 "threads": torch.get_num_threads(), "shared_prefix_tokens": self.prefix_stats["tokens"]}
 
@@ -206,11 +225,12 @@ class LocalBackend:
             n = next((i for i in range(n) if p[i] != first[i]), n)
         return n if n >= MIN_SHARED_PREFIX else 0
 
-    @torch.inference_mode()
+    @inference_mode
     def prefix_cache(self, prefix):
         """The KV cache of the shared prefix, computed once per run."""
         self.prefix_stats["computed"] += 1
         self.prefix_stats["tokens"] = len(prefix)
+        import torch
         ids = torch.tensor([prefix], device=self.device)
         return self.model(input_ids=ids, use_cache=True, logits_to_keep=1).past_key_values
 
@@ -228,10 +248,11 @@ class LocalBackend:
                 on_result(item_id, Generation(text=text, tokens_in=len(ids), tokens_out=len(out),
                                               latency_s=elapsed / len(batch)))
 
-    @torch.inference_mode()
+    @inference_mode
     def generate_batch(self, prompts, max_new_tokens, prefix=None, n_prefix=0):
         """Greedy continuations (token ids, EOS excluded) of left-padded prompts. With `prefix`
         (the KV cache of the first n_prefix tokens every prompt shares), only the rest is run."""
+        import torch
         pad = self.tokenizer.pad_token_id
         rests = [p[n_prefix:] for p in prompts]
         width = max(len(r) for r in rests)

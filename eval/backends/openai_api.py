@@ -30,7 +30,7 @@ from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from eval.backends import Generation
+from eval.backends import Backend, Generation, register
 from slingshot.errors import UserError
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
@@ -97,7 +97,23 @@ def is_openai(base_url):
     return urlsplit(base_url).hostname == "api.openai.com"
 
 
-class OpenAIBackend:
+@register
+class OpenAIBackend(Backend):
+    PREFIX, NAME, SPEC = "openai", "openai", "<model name>"
+    OPTIONS = {"base_url": "base_url", "concurrency": "concurrency", "timeout": "timeout",
+               "max_retries": "max_retries", "api_key_env": "api_key_env"}
+
+    @classmethod
+    def cost(cls, meta, predictions, prices):
+        """Token usage at the price table's prices for the model; wall time x usd_per_hour for a
+        model the table does not price, when one was given."""
+        from eval.cost import PRICES_ENV, api_model_name, find_price, priced_run
+        priced_name, price = find_price(meta.get("model", ""), prices)
+        note = (f"no price for {api_model_name(meta.get('model', ''))!r} in the price table; "
+                f"add it to a YAML file passed with --prices or ${PRICES_ENV}")
+        return priced_run(meta, predictions, token_price=(priced_name, price) if price is not None else None,
+                          unpriced_note=note)
+
     def __init__(self, model, base_url=None, concurrency=8, timeout=None, max_retries=DEFAULT_MAX_RETRIES,
                  api_key_env=None, backoff_s=1.0, max_backoff_s=60.0):
         """`timeout` is per attempt: 60 s for OpenAI, 120 s for a self-hosted server unless
@@ -108,7 +124,7 @@ class OpenAIBackend:
 
         self.model = model
         self.base_url = clean_base_url(base_url or OPENAI_BASE_URL)
-        self.spec = f"openai:{model}"
+        self.spec = f"{self.PREFIX}:{model}"
         self.concurrency = int(concurrency)
         if timeout is None:
             timeout = OPENAI_TIMEOUT_S if is_openai(self.base_url) else SELF_HOSTED_TIMEOUT_S
@@ -148,13 +164,13 @@ class OpenAIBackend:
         return f"OpenAIBackend({self.model!r}, base_url={self.base_url!r})"
 
     def identity(self):
-        return {"backend": "openai", "model": self.model, "base_url": self.base_url,
+        return {"backend": self.NAME, "model": self.model, "base_url": self.base_url,
                 "temperature": 0}
 
     def info(self):
         with self._lock:
             return {
-                "backend": "openai", "device": "api", "base_url": self.base_url,
+                "backend": self.NAME, "device": "api", "base_url": self.base_url,
                 "concurrency": self.concurrency, "timeout_s": self.timeout,
                 "max_retries": self.max_retries, "requests": self.requests,
                 "retries": sum(self.retries.values()), "retry_reasons": dict(self.retries),

@@ -61,6 +61,9 @@ INTERFACE = {
     "RESCORED_IN_REPORTS": Name("bool", "whether `eval report` scores stored answers again (cheap scoring)"),
     "score": Name("function", "(test row, answer) -> {metric: 0..100, ...}"),
     "REFERENCE_RUNS": Name("str or None", "'module:function' writing recorded reference runs for a split"),
+    "REPORT_COLUMNS": _optional("dict", "the report's task-specific columns: {'group_by': the row field of the "
+                                        "per-case table, 'scoring_modes': {mode: (metrics key, label)}, "
+                                        "'scoring_modes_note': that table's explanation}", {}),
     # contamination
     "CONTAMINATION_CHECKS": Name("str", "what the contamination check compares, for its statement"),
     "contamination_overlap": Name("function", "(train rows, test rows, affected ids) -> "
@@ -138,6 +141,11 @@ def _consistency_problems(task):
         yield f"SOURCES must hold 'local' (what test splits are built from) and only {', '.join(map(repr, SOURCE_KINDS))}"
     if not {"max_new_tokens", "shots"} <= set(task.EVAL_DEFAULTS):
         yield "EVAL_DEFAULTS must give max_new_tokens and shots"
+
+
+def report_columns(task):
+    """A task module's REPORT_COLUMNS ({} when it declares none: the default get_task fills in)."""
+    return getattr(task, "REPORT_COLUMNS", {})
 
 
 def prompt_of(messages):

@@ -84,6 +84,15 @@ EVAL_DEFAULTS = {"max_new_tokens": 512, "shots": 0}
 # Report columns: metric name -> label, the first one primary; every per-example score is 0..100.
 METRICS = {"score": "Score"}
 SECONDARY_METRICS = ("leaderboard_mode_score",)  # also 0..100, shown beside the score
+REPORT_COLUMNS = {
+    "group_by": "case",  # the per-case table: the score per test case, seen and unseen in training
+    "scoring_modes": {"corrected": ("score", "corrected"),
+                      "leaderboard": ("leaderboard_mode_score", "leaderboard mode")},
+    "scoring_modes_note": (
+        "Corrected mode scores the code as written; leaderboard mode reproduces the leaderboard's "
+        "harness, bugs included (a `\"\"\"` anywhere in an answer scores 0 there). Leaderboard records "
+        "were scored by that harness only."),
+}
 BINARY_METRICS = set()
 RESCORED_IN_REPORTS = False  # scoring runs code in the sandbox: reports check the stored answers' sha256
 

@@ -1,5 +1,6 @@
-"""`python -m eval sweep RECIPE --sweep "train_size=32,64,128 lora_r=8,32 seed=0,1"` (make sweep):
-train and score every cell of a grid derived from one recipe, then write the sweep report.
+"""`python -m slingshot.sweep RECIPE --sweep "train_size=32,64,128 lora_r=8,32 seed=0,1"` (make sweep;
+also `python -m eval sweep ...`): train and score every cell of a grid derived from one recipe, then
+write the sweep report.
 
 Every cell is a derived recipe written out as a file (runs/derived/<recipe>-sweep-<cell>/recipe.yml;
 a recipe outside the repo keeps its cells beside it, see slingshot.layout.sweep_home), so any cell can
@@ -10,22 +11,26 @@ killed sweep resumes at the first unfinished cell. The base model is
 scored once on the recipe's test split (its stored predictions are shared with `make eval`).
 
 `seed` sets the training seed (LoRA init, data order); `slingshot.seed` would redraw the data.
-Data preparation and training run as their own processes (`python -m data_prep`,
-`python -m slingshot.train`), as a user would run them.
+Every step runs as its own process, as a user would run it: `python -m data_prep`,
+`python -m slingshot.train`, `python -m eval run` (which records the run folder it scored into) and
+`python -m eval.sweep_report` (given the finished cells in a JSON file).
 """
+import argparse
 import itertools
 import json
 import re
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import yaml
 
-from eval.store import RESULTS_DIR, RunStore
+from slingshot.errors import cli
 from slingshot.io import atomic_write_json, stable_hash
-from slingshot.layout import ROOT, TRAIN_SUMMARY, derived_home, display_path, resolve, sweep_home
+from slingshot.layout import (RESULTS_DIR, ROOT, RUN_META, TRAIN_SUMMARY, derived_home, display_path, resolve,
+                              sweep_home)
 from slingshot.recipe import (RecipeError, SweepError, block_where, check_sweep, derive_recipe, derived_recipe,
                               load_recipe, spec_where, sweep_grid, yaml_value)
 
@@ -115,6 +120,12 @@ def cell_record(cell):
     return cell["recipe"].output_dir / CELL_RECORD
 
 
+def run_is_done(folder):
+    """A scored run folder whose meta.json says it finished (eval.store writes it)."""
+    meta = resolve(folder) / RUN_META
+    return meta.exists() and json.loads(meta.read_text()).get("status") == "done"
+
+
 def is_finished(cell, limit):
     """The cell was trained and scored with exactly this recipe and limit, and nothing changed since."""
     record_file, summary_file = cell_record(cell), cell["recipe"].paths["summary"]
@@ -122,10 +133,8 @@ def is_finished(cell, limit):
         return False
     record = json.loads(record_file.read_text())
     summary = json.loads(summary_file.read_text())
-    store = RunStore(resolve(record["store"]))
     return (record.get("config") == stable_hash(cell["recipe"].config) and record.get("limit") == limit
-            and record.get("fingerprint") == summary.get("fingerprint")
-            and store.exists() and store.read_meta().get("status") == "done")
+            and record.get("fingerprint") == summary.get("fingerprint") and run_is_done(record["store"]))
 
 
 def run_step(args, what, cell_name):
@@ -137,15 +146,19 @@ def run_step(args, what, cell_name):
 
 
 def score(recipe, adapter, label, split, limit, results_dir):
-    from eval.backends.local import LocalBackend
-    from eval.run import evaluate
-
+    """Score the recipe's base model (with `adapter`: the tuned one) through `python -m eval run`;
+    returns {"store": its run folder, "wall_s": its scoring wall time}."""
     settings = recipe.eval_settings()
     hardware = recipe.block.get("hardware") or {}
-    backend = LocalBackend(recipe.config["base_model"], adapter=adapter, batch_size=settings.get("batch_size", "auto"))
-    return evaluate(backend, split, settings["max_new_tokens"], results_dir=results_dir, label=label, limit=limit,
-                    hardware=hardware.get("name"), usd_per_hour=hardware.get("usd_per_hour"),
-                    extra_meta={"recipe": display_path(recipe.path)} if adapter else None)
+    options = {"--adapter": adapter, "--limit": limit, "--hardware": hardware.get("name"),
+               "--usd-per-hour": hardware.get("usd_per_hour"), "--batch-size": settings.get("batch_size")}
+    with tempfile.TemporaryDirectory() as tmp:
+        record = Path(tmp) / "run.json"
+        args = ["eval", "run", "--model", f"hf:{recipe.config['base_model']}", "--split", split, "--label", label,
+                "--max-new-tokens", settings["max_new_tokens"], "--results-dir", results_dir, "--record", record]
+        args += [str(x) for option, value in options.items() if value is not None for x in (option, value)]
+        run_step(args, f"scoring {label}", recipe.name)
+        return json.loads(record.read_text())
 
 
 def base_label(recipe):
@@ -156,13 +169,13 @@ def run_cell(cell, limit, results_dir, base):
     recipe = cell["recipe"]
     run_step(["data_prep", recipe.path], "data preparation", recipe.name)
     run_step(["slingshot.train", recipe.path], "training", recipe.name)
-    store = score(recipe, recipe.output_dir, f"{recipe.name} (tuned)", recipe.paths["test"], limit, results_dir)
+    scored = score(recipe, recipe.output_dir, f"{recipe.name} (tuned)", recipe.paths["test"], limit, results_dir)
     summary = json.loads((recipe.output_dir / TRAIN_SUMMARY).read_text())
     atomic_write_json(cell_record(cell), {
         "params": cell["params"], "name": recipe.name, "recipe": display_path(recipe.path),
         "config": stable_hash(recipe.config), "fingerprint": summary["fingerprint"], "limit": limit,
-        "store": display_path(store.folder), "base_store": display_path(base.folder), "train_wall_s": summary.get("wall_s"),
-        "eval_wall_s": store.read_meta().get("wall_s"),
+        "store": scored["store"], "base_store": base["store"], "train_wall_s": summary.get("wall_s"),
+        "eval_wall_s": scored["wall_s"],
     })
 
 
@@ -170,30 +183,9 @@ def fmt_duration(seconds):
     return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
 
 
-def run_sweep(recipe_path, spec=None, limit=None, out=None, results_dir=RESULTS_DIR, report_only=False):
-    """Train and score every unfinished cell, one at a time, then write the report; returns it.
-    report_only: train nothing, report the cells finished so far (e.g. of a sweep still running)."""
-    from eval.sweep_report import build_sweep_report
-
-    recipe = load_recipe(recipe_path)
-    grid = parse_sweep(spec) if spec else sweep_grid(recipe)
-    where = spec_where if spec else block_where(recipe)
-    if grid is None:
-        raise SweepError(f"{recipe.path}: nothing to sweep: pass SWEEP=\"train_size=32,64,128 seed=0\" "
-                         f"(--sweep) or add a slingshot.sweep block to the recipe")
-    cells = make_cells(recipe, grid, where)
-    total = len(cells)
-    print(f"sweep of {recipe.name}: {total} cells ({', '.join(f'{k}={v}' for k, v in grid.items())}); "
-          f"cell recipes under {display_path(cells[0]['recipe'].path.parent.parent)}/{sweep_name(recipe)}-*")
-    split = recipe.paths["test"]
-    if not split.exists():  # the first cell's data prep writes the shared test split
-        run_step(["data_prep", cells[0]["recipe"].path], "data preparation", cells[0]["recipe"].name)
-    started = time.time()
-    if report_only:
-        return report_finished(recipe, grid, cells, limit, out)
-    print(f"base model on {split.stem}" + (f" (first {limit} questions)" if limit else "") + ": scored once for every cell")
-    base = score(recipe, None, base_label(recipe), split, limit, results_dir)
-    durations = []
+def run_cells(cells, limit, results_dir, base):
+    """Train and score every unfinished cell, one at a time, with an ETA from the cells run so far."""
+    durations, total = [], len(cells)
     for i, cell in enumerate(cells, 1):
         name = cell["recipe"].name
         if is_finished(cell, limit):
@@ -206,26 +198,52 @@ def run_sweep(recipe_path, spec=None, limit=None, out=None, results_dir=RESULTS_
         run_cell(cell, limit, results_dir, base)
         durations.append(time.time() - cell_started)
         print(f"cell {i} of {total} finished in {fmt_duration(durations[-1])}", flush=True)
-    results = [dict(cell, record=json.loads(cell_record(cell).read_text())) for cell in cells]
+
+
+def run_sweep(recipe_path, spec=None, limit=None, out=None, results_dir=RESULTS_DIR, report_only=False):
+    """Train and score every unfinished cell, one at a time, then write the report.
+    report_only: train nothing, report the cells finished so far (e.g. of a sweep still running)."""
+    recipe = load_recipe(recipe_path)
+    grid = parse_sweep(spec) if spec else sweep_grid(recipe)
+    where = spec_where if spec else block_where(recipe)
+    if grid is None:
+        raise SweepError(f"{recipe.path}: nothing to sweep: pass SWEEP=\"train_size=32,64,128 seed=0\" "
+                         f"(--sweep) or add a slingshot.sweep block to the recipe")
+    cells = make_cells(recipe, grid, where)
+    print(f"sweep of {recipe.name}: {len(cells)} cells ({', '.join(f'{k}={v}' for k, v in grid.items())}); "
+          f"cell recipes under {display_path(cells[0]['recipe'].path.parent.parent)}/{sweep_name(recipe)}-*")
+    split = recipe.paths["test"]
+    if not split.exists():  # the first cell's data prep writes the shared test split
+        run_step(["data_prep", cells[0]["recipe"].path], "data preparation", cells[0]["recipe"].name)
+    started = time.time()
     out = Path(out) if out else sweep_home(recipe.path)[2]
-    report = build_sweep_report(recipe, grid, results, base, out, wall_s=time.time() - started)
-    print(f"\nsweep report: {display_path(out / 'sweep.md')}\n{report['conclusion']}")
-    return report
+    if report_only:
+        return report_finished(recipe, grid, cells, limit, out)
+    print(f"base model on {split.stem}" + (f" (first {limit} questions)" if limit else "") + ": scored once for every cell")
+    base = score(recipe, None, base_label(recipe), split, limit, results_dir)
+    run_cells(cells, limit, results_dir, base)
+    write_report(recipe, grid, cells, base["store"], out, wall_s=time.time() - started)
 
 
 def report_finished(recipe, grid, cells, limit, out):
-    from eval.sweep_report import build_sweep_report
-
-    finished = [dict(c, record=json.loads(cell_record(c).read_text())) for c in cells if is_finished(c, limit)]
+    finished = [c for c in cells if is_finished(c, limit)]
     if not finished:
         raise SweepError(f"{recipe.path}: no finished cell to report on yet (0 of {len(cells)})")
-    base = RunStore(resolve(finished[0]["record"]["base_store"]))
-    out = Path(out) if out else sweep_home(recipe.path)[2]
-    report = build_sweep_report(recipe, grid, finished, base, out,
-                                unfinished=[c["recipe"].name for c in cells if not is_finished(c, limit)])
-    print(f"sweep report ({len(finished)} of {len(cells)} cells): {display_path(out / 'sweep.md')}\n"
-          f"{report['conclusion']}")
-    return report
+    base = json.loads(cell_record(finished[0]).read_text())["base_store"]
+    write_report(recipe, grid, finished, base, out, unfinished=[c["recipe"].name for c in cells if c not in finished],
+                 n_cells=len(cells))
+
+
+def write_report(recipe, grid, cells, base_store, out, wall_s=None, unfinished=(), n_cells=None):
+    """The sweep report of the finished `cells`, by `python -m eval.sweep_report` (eval owns reports)."""
+    report = {"recipe": str(recipe.path), "grid": grid, "base_store": base_store, "out": str(Path(out).absolute()),
+              "wall_s": wall_s, "unfinished": list(unfinished), "n_cells": n_cells or len(cells),
+              "cells": [{"recipe": str(c["recipe"].path), "params": c["params"],
+                         "record": json.loads(cell_record(c).read_text())} for c in cells]}
+    with tempfile.TemporaryDirectory() as tmp:
+        plan = Path(tmp) / "sweep_cells.json"
+        atomic_write_json(plan, report)
+        run_step(["eval.sweep_report", plan], "the sweep report", recipe.name)
 
 
 def add_arguments(parser):
@@ -241,3 +259,14 @@ def add_arguments(parser):
 def cmd_sweep(args):
     run_sweep(args.recipe, args.sweep, limit=args.limit, out=args.out, report_only=args.report_only)
     return 0
+
+
+@cli
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m slingshot.sweep", description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    return cmd_sweep(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
