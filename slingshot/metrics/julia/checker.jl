@@ -20,6 +20,8 @@ const BROKEN = Ref(false)     # a reply that did not decode: the step fails what
 const SNIPPETS = Ref{Module}()
 const PROXIES = IdDict{Any,Symbol}()  # proxy function => the answer's name
 const REMOTE = Set{Symbol}()
+const THROWN = Ref{Any}(nothing)  # the last exception rebuilt from a reply, and the answer's message for it
+const THROWN_MESSAGE = Ref("")
 
 "A value kept in the answer's process."
 struct RemoteRef
@@ -42,7 +44,7 @@ Base.showerror(io::IO, e::RemoteException) = print(io, "the answer threw: ", e.m
 emit(parts...) = write_frame(OUT[], Vector{UInt8}(join(parts, ' ')))
 
 function note(step, err)
-    msg = try
+    msg = err === THROWN[] ? THROWN_MESSAGE[] : try
         sprint(showerror, err)
     catch
         string(typeof(err))
@@ -73,7 +75,8 @@ function remote(req...)
     end
     value isa Tuple && length(value) == 2 && value[1] === :ok && return value[2]
     if value isa Tuple && length(value) == 3 && value[1] === :error && value[2] isa String && value[3] isa String
-        throw(rebuild_exception(value[2], value[3]))
+        THROWN[], THROWN_MESSAGE[] = rebuild_exception(value[2], value[3]), value[3]
+        throw(THROWN[])
     end
     BROKEN[] = true
     throw(WireError("malformed reply"))

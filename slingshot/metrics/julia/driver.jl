@@ -231,8 +231,8 @@ function serve(mod, input::IO, output::IO)
         catch err
             error_reply(err)
         end
-        out = try
-            encode_value(reply, keep_handle)
+        out = try  # the latest world: encoding may call methods the answer defined (iterate, size...)
+            Base.invokelatest(encode_value, reply, keep_handle)
         catch err
             encode_value(error_reply(err), keep_handle)
         end

@@ -323,7 +323,11 @@ class Timeout(Exception):
 
 
 class Broken(Exception):
-    """A sandboxed process closed its output or wrote a frame that is too large."""
+    """A sandboxed process closed its output."""
+
+
+class TooLarge(Broken):
+    """A frame over MAX_FRAME; it was read and dropped, so the next frame can follow."""
 
 
 class SandboxedProcess:
@@ -352,7 +356,7 @@ class SandboxedProcess:
             if self.cgroup:
                 self.cgroup.remove()
             raise
-        self.buffer = b""
+        self.buffer, self.dropping = bytearray(), 0
         self.selector = selectors.DefaultSelector()
         self.selector.register(self.proc.stdout, selectors.EVENT_READ)
 
@@ -371,15 +375,27 @@ class SandboxedProcess:
         except OSError:
             return False
 
-    def receive(self, until):
-        """The next frame, waiting until `until` (time.monotonic()); raises Timeout or Broken."""
+    def receive(self, until, drop_large=False):
+        """The next frame, waiting until `until` (time.monotonic()); raises Timeout, TooLarge or Broken.
+        A frame over MAX_FRAME raises TooLarge at once, or once it has been read past (drop_large)."""
         while True:
-            if len(self.buffer) >= 4:
+            if self.dropping:
+                dropped = min(self.dropping, len(self.buffer))
+                del self.buffer[:dropped]
+                self.dropping -= dropped
+                if not self.dropping:
+                    raise TooLarge(f"a frame over {MAX_FRAME} bytes")
+            elif len(self.buffer) >= 4:
                 size = struct.unpack("<I", self.buffer[:4])[0]
                 if size > MAX_FRAME:
-                    raise Broken(f"a frame of {size} bytes (limit {MAX_FRAME})")
+                    if not drop_large:
+                        raise TooLarge(f"a frame of {size} bytes (limit {MAX_FRAME})")
+                    del self.buffer[:4]
+                    self.dropping = size
+                    continue
                 if len(self.buffer) >= 4 + size:
-                    frame, self.buffer = self.buffer[4:4 + size], self.buffer[4 + size:]
+                    frame = bytes(self.buffer[4:4 + size])
+                    del self.buffer[:4 + size]
                     return frame
             now = time.monotonic()
             if now >= until:

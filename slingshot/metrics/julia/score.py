@@ -11,26 +11,44 @@ Two modes:
 
 Steps (each with its own time limit, all within a total one): the answer's code in a fresh module
 (`using Test` + the case imports), and if that fails only the block defining the target function;
-then each example and unit test in that module, counting those that do not throw.
+then each example and unit test, counting those that do not throw.
 
-Threat model. The answer is arbitrary Julia code and runs in the driver's process, so nothing in
-that process is trusted to report results honestly by default; what this module enforces:
-- Results travel on a pipe, not stdout, and every line must start with a per-run random key that
-  reaches the driver on stdin before the answer runs and lives only in a local and a closure (no
-  global, file or environment variable holds it). The driver's `emit` cannot be called without it.
-- Lines must follow the exact order the driver produces (READY, attempts, each example and test
-  index once, in order, DONE); an unknown key, an out-of-range or repeated index, a line after
-  DONE or a garbled line marks the answer as forged: score 0, `forged` says why. Writing anything
-  to the channel therefore only ever costs the answer points. Scores are clamped to 0..100.
-- The snippets' @test/@testset/@test_throws... are bound to Test's own macros, whatever the
-  answer's module defines, and a method of Test or of the driver (re)defined by the answer is
-  reported as tampering (forged).
-- The sandbox (sandbox.py) keeps the answer away from the repository (answer keys), other
-  processes and host sockets, and limits the whole sample's memory, processes and disk.
-Not covered: an answer that reads its own process memory to find the key, or redefines Base
-methods the driver itself calls (e.g. string conversion) to capture it. Closing that needs the
-tests evaluated in a process the answer's code never runs in, with the answer's functions reached
-by serialised calls; that changes how the leaderboard's snippets run, so it is not done here."""
+Two processes per sample, each in its own sandbox (sandbox.py: own root, PID and network
+namespaces, cgroup, Landlock, user nobody):
+- the answer's process (driver.jl) gets the answer's code blocks and the case's imports, never the
+  examples, unit tests or reference solution. It loads the code as the harness did, reports whether
+  each attempt parsed and executed, then only answers calls: "call f with these arguments", "show
+  this value", "this field of that value", "define this type" (a snippet's `struct X <: AnswerType`).
+- the checker (checker.jl) holds the examples and unit tests and runs them with Test's macros. No
+  code of the answer ever runs in it: each function or type the answer defines is bound to a proxy
+  that sends the call to the answer's process (relayed by this module) and decodes the reply with
+  wire.jl, which builds plain data only (nothing, Bool, numbers, Char, String, SubString, Symbol,
+  Tuple, NamedTuple, Array, Dict, Set, Pair, Dates values and a whitelist of types; size and depth
+  limited; never Julia's Serialization, never eval of the answer's text). Anything else stays in the
+  answer's process as a handle that equals only itself; an exception comes back as its type (when
+  it is one of Base's, so @test_throws works for honest answers) and message.
+
+Threat model. The answer is arbitrary Julia code; what this design enforces:
+- Verdicts are computed where the answer cannot run code. Whatever its process writes is at most
+  "the function returned X" (a reply, decoded as plain data), so returning the expected X is
+  implementing the function; there is no key, channel or harness in its process to steal or
+  overwrite. A reply that does not decode, or one over wire.jl's MAX_FRAME, fails the step even
+  under @test_throws; a reply that never comes is a step timeout.
+- Plain values compare as plain values in both modes, so a type with `==`, `isequal`, `hash` or
+  `show` overloads, or a custom AbstractString/AbstractVector, is converted (or stays a handle) and
+  never equals what the test expects unless its data does. The answer's names are bound only where
+  the snippets do not already see a name (Base, Test, the case's imports): an answer's own `==` or
+  `@test` is not used by the tests, as it was when they shared a module.
+- Loading frames (READY, P, E, R, L, DONE) must come in the order driver.jl writes them; one out of
+  place marks the answer forged (score 0). "Parsed" and "executed" are the answer's own report:
+  forging them gains nothing over an honest stub that parses and runs. Scores are clamped to 0..100.
+- The checker is another process in another PID namespace and sandbox, started by this module, not
+  by the answer's process: the answer cannot see its /proc, signal it or ptrace it.
+Harness fidelity in "leaderboard" mode: snippets run in the checker's module with the answer's
+functions as proxies instead of in the answer's module, so an answer whose tests relied on sharing
+its module (a test reading one of its globals, or its own `==` or a shadowed Base function) scores
+differently; a value that is not plain data (a struct of the answer's) cannot be compared by
+value, only printed, its fields read, or passed back."""
 import functools
 import json
 import os
@@ -245,7 +263,12 @@ def _load(run, answer, startup_until, step_limit, deadline):
     """Read the answer's process until it has loaded; the names line, or None when nothing runs."""
     until = startup_until
     while True:
-        names = run.load_frame(answer.receive(min(until, deadline)))
+        try:
+            frame = answer.receive(min(until, deadline))
+        except sandbox.TooLarge as e:
+            run.forged = f"forged or garbled driver frame ({e})"
+            return None
+        names = run.load_frame(frame)
         if names is not None:
             return names if run.loaded else None
         until = time.monotonic() + step_limit
@@ -264,7 +287,11 @@ def _check(run, answer, checker, names, startup_until, step_limit, deadline):
         if frame[:1] == b"C":
             if not answer.send(frame[1:]):
                 raise sandbox.Broken("the answer's process ended")
-            checker.send(b"V" + answer.receive(min(until, deadline)))
+            try:
+                checker.send(b"V" + answer.receive(min(until, deadline), drop_large=True))
+            except sandbox.TooLarge as e:  # the step fails, the processes go on
+                run.note(f"{run.step()}: {e}")
+                checker.send(b"!")
         elif frame[:2] == b"X ":
             run.verdict(frame.decode())
             until = time.monotonic() + step_limit
@@ -432,13 +459,15 @@ def _current_step(run, n_examples, n_tests):
 
 def _score_job(job):
     if isinstance(job, dict):
+        limits = {k: job[k] for k in ("step_limit", "total_limit") if k in job}
         return score_answer(job["case"], job["answer"], mode=job.get("mode", "corrected"),
-                            timestamp=job.get("timestamp"))
+                            timestamp=job.get("timestamp"), **limits)
     return score_answer(*job)
 
 
 def score_many(jobs, workers=None, progress=True, desc="julia"):
-    """Score many jobs ({case, answer, mode, timestamp} dicts) in parallel; results in job order."""
+    """Score many jobs ({case, answer, mode, timestamp[, step_limit, total_limit]} dicts) in parallel;
+    results in job order."""
     jobs = list(jobs)
     workers = max(1, workers or os.cpu_count() or 1)
     _julia()  # fail early and clearly when julia is missing
