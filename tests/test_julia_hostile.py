@@ -256,6 +256,53 @@ def test_hostile_answers_score_no_more_than_a_stub(case):
     assert results["never_ending_reply"]["timeouts"]
 
 
+WIRE_CHECK = r"""
+include(ARGS[1])
+using .SlingshotWire, Dates
+refuse(io, x) = throw(WireError("not plain"))
+roundtrip(x) = decode_value(encode_value(x, refuse), (i, t) -> Handle(i, t), n -> RemoteName(n))
+for x in Any[nothing, missing, true, Int8(-2), UInt128(7), big(10)^40, 2.5, 1.5f0, 'a', "héllo\0", SubString("abc", 2),
+             :s, (1, "a"), (a = 1, b = :x), 1 => "x", Dict("a" => [1]), Set([1, 2]), String[], Any[], [1 2; 3 4],
+             [("a", "b")], Union{Missing, Int}[1, missing], Date(2023, 1, 2), DateTime(2023, 1, 2, 3), Hour(3), Vector{String}]
+    y = roundtrip(x)
+    println(isequal(x, y) && typeof(x) == typeof(y) ? "same" : "DIFFERENT $(repr(x)) $(repr(y))")
+end
+struct Magic end
+Base.:(==)(::Magic, ::Any) = true
+for x in (Magic(), [Magic()], x -> x)
+    println(try roundtrip(x); "sent" catch e; e isa WireError ? "refused" : "ERROR $e" end)
+end
+u32(n) = reinterpret(UInt8, [UInt32(n)])
+i64(n) = reinterpret(UInt8, [Int64(n)])
+str(s) = vcat(u32(sizeof(s)), Vector{UInt8}(s))
+for bytes in [UInt8['z'], UInt8['s', 0xff, 0xff, 0xff, 0x00], vcat(UInt8['b', 1], UInt8['n']),
+              vcat(repeat(vcat(UInt8['t'], i64(1)), 100), UInt8['n']),
+              vcat(UInt8['A', 'l'], str("Any"), i64(1), i64(10^12)),
+              vcat(UInt8['A', 'l'], str("Main.Magic"), i64(1), i64(0)),
+              vcat(UInt8['i'], str("Int64"), str("1"^5000)),
+              vcat(UInt8['t'], i64(-1)), vcat(UInt8['R'], str("wrap_string"))]
+    println(try decode_value(bytes, (i, t) -> i, n -> throw(WireError("no names"))); "ACCEPTED" catch e; e isa WireError ? "refused" : "ERROR $e" end)
+end
+"""
+
+
+@needs_julia
+@pytest.mark.julia
+def test_the_wire_builds_plain_data_only(tmp_path):
+    """wire.jl round-trips plain values with their types; anything else is refused on encoding, and
+    garbled, truncated, too deep, too large or non-whitelisted bytes are refused on decoding."""
+    script = tmp_path / "wire_check.jl"
+    script.write_text(WIRE_CHECK)
+    wire = REPO / "slingshot/metrics/julia/wire.jl"
+    out = subprocess.run([find_julia(), "--startup-file=no", "--compile=min", str(script), str(wire)],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    lines = out.stdout.splitlines()
+    assert lines[:26] == ["same"] * 26, lines
+    assert lines[26:29] == ["refused"] * 3  # a Magic, a vector holding one, a function
+    assert lines[29:] == ["refused"] * 9, lines[29:]
+
+
 # ---------- the loading protocol of the answer's process (no Julia needed) ----------
 
 def _run(start="main", n_examples=2, n_tests=3):

@@ -359,6 +359,10 @@ class SandboxedProcess:
         self.buffer, self.dropping = bytearray(), 0
         self.selector = selectors.DefaultSelector()
         self.selector.register(self.proc.stdout, selectors.EVENT_READ)
+        self.stdin = self.proc.stdin.fileno()
+        os.set_blocking(self.stdin, False)
+        self.writer = selectors.DefaultSelector()
+        self.writer.register(self.stdin, selectors.EVENT_WRITE)
 
     def __enter__(self):
         return self
@@ -366,14 +370,22 @@ class SandboxedProcess:
     def __exit__(self, *exc):
         self.close()
 
-    def send(self, payload):
-        """Write one frame; False when the process no longer reads."""
-        try:
-            self.proc.stdin.write(struct.pack("<I", len(payload)) + payload)
-            self.proc.stdin.flush()
-            return True
-        except OSError:
-            return False
+    def send(self, payload, until):
+        """Write one frame by `until` (time.monotonic()); raises Timeout, or Broken when the process
+        no longer reads. Never blocks: a process that stops reading cannot stall the scorer."""
+        data = memoryview(struct.pack("<I", len(payload)) + payload)
+        while data:
+            now = time.monotonic()
+            if now >= until:
+                raise Timeout()
+            if not self.writer.select(timeout=until - now):
+                continue
+            try:
+                data = data[os.write(self.stdin, data[:1 << 16]):]
+            except BlockingIOError:
+                continue
+            except OSError:
+                raise Broken("the process no longer reads") from None
 
     def receive(self, until, drop_large=False):
         """The next frame, waiting until `until` (time.monotonic()); raises Timeout, TooLarge or Broken.
@@ -409,6 +421,7 @@ class SandboxedProcess:
 
     def close(self):
         self.selector.close()
+        self.writer.close()
         _kill_group(self.proc)
         for pipe in (self.proc.stdin, self.proc.stdout):
             try:

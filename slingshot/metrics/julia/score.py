@@ -48,7 +48,9 @@ Harness fidelity in "leaderboard" mode: snippets run in the checker's module wit
 functions as proxies instead of in the answer's module, so an answer whose tests relied on sharing
 its module (a test reading one of its globals, or its own `==` or a shadowed Base function) scores
 differently; a value that is not plain data (a struct of the answer's) cannot be compared by
-value, only printed, its fields read, or passed back."""
+value, only printed, its fields read, or passed back; a type of the answer can be called and
+subtyped by a snippet's struct, but `isa`/`typeof` comparisons with it fail; a function or
+IO object of a snippet cannot be passed to the answer's functions."""
 import functools
 import json
 import os
@@ -168,7 +170,7 @@ class _Run:
         self.done = False
         self.errors = []
         self.forged = None
-        self.ever_ready = False
+        self.ever_ready = self.checker_ever_ready = False
 
     def begin(self, start):
         """A new pair of processes, starting at `start`."""
@@ -279,19 +281,20 @@ def _check(run, answer, checker, names, startup_until, step_limit, deadline):
     frame = checker.receive(min(startup_until, deadline))
     if frame != b"READY":
         raise sandbox.ScorerFailure(f"the checker started with {frame[:80]!r}")
-    run.checker_ready = True
-    checker.send(b"B" + names.encode())
+    run.checker_ever_ready = True
     until = time.monotonic() + step_limit
+    checker.send(b"B" + names.encode(), min(until, deadline))
     while True:
-        frame = checker.receive(min(until, deadline))
+        step_end = min(until, deadline)
+        frame = checker.receive(step_end)
         if frame[:1] == b"C":
-            if not answer.send(frame[1:]):
-                raise sandbox.Broken("the answer's process ended")
+            answer.send(frame[1:], step_end)
             try:
-                checker.send(b"V" + answer.receive(min(until, deadline), drop_large=True))
+                reply = b"V" + answer.receive(step_end, drop_large=True)
             except sandbox.TooLarge as e:  # the step fails, the processes go on
                 run.note(f"{run.step()}: {e}")
-                checker.send(b"!")
+                reply = b"!"
+            checker.send(reply, step_end)
         elif frame[:2] == b"X ":
             run.verdict(frame.decode())
             until = time.monotonic() + step_limit
@@ -308,7 +311,6 @@ def _one_pass(run, answer_job, checker_job, start, limits):
     """One answer process and one checker from `start`; "done", "step_timeout", "deadline" or "broken"."""
     step_limit, deadline, memory_limit = limits
     run.begin(start["start"])
-    run.checker_ready = False
     with sandbox.SampleDir() as answer_dir, sandbox.SampleDir() as checker_dir:
         answer_cmd = _prepare(answer_dir, "driver.jl", {**answer_job, **start})
         checker_cmd = _prepare(checker_dir, "checker.jl", {**checker_job, **start})
@@ -325,17 +327,17 @@ def _one_pass(run, answer_job, checker_job, start, limits):
             except sandbox.Broken as e:
                 status = "broken"
                 run.note(f"{run.step()}: {e}")
-            _started(run, status, answer_dir, checker_dir)
+            _require_started(run, status, answer_dir, checker_dir)
             return status
 
 
-def _started(run, status, answer_dir, checker_dir):
+def _require_started(run, status, answer_dir, checker_dir):
     """A process that never got going is an infrastructure failure, never an answer's score."""
     if status == "deadline":
         return
     if not run.ever_ready:
         who, folder = "Julia driver", answer_dir
-    elif run.loaded and not run.checker_ready and not run.checker_ever_ready:
+    elif run.loaded and not run.checker_ever_ready:
         who, folder = "Julia checker", checker_dir
     else:
         return
@@ -365,12 +367,10 @@ def score_answer(case, answer_text, mode="corrected", timestamp=None, step_limit
                 "reason": f"packages not installed for the local julia: {', '.join(missing)}"}
     answer_job, checker_job = _jobs(case, answer_text, rules)
     run, timeouts, restarts = _Run(n_examples, n_tests), [], 0
-    run.checker_ever_ready = False
     limits = (step_limit, time.monotonic() + total_limit, memory_limit)
     start = {"start": "main", "start_index": 1, "restore": "main"}
     while True:
         status = _one_pass(run, answer_job, checker_job, start, limits)
-        run.checker_ever_ready |= run.checker_ready
         if run.done or run.forged:
             break
         # A process was killed (or died) mid-step: that step fails, the next one gets fresh processes.
