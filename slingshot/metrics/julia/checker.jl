@@ -116,7 +116,7 @@ A type of the answer becomes a RemoteType: it can be called, and subtyped by a s
 (made in the answer's process), but `isa` and `typeof` comparisons with it do not hold here."
 function bind_names(text::AbstractString)
     mod = SNIPPETS[]
-    for item in first(split(text), 2000)
+    for item in Iterators.take(split(text), 2000)
         name, _, kind = rpartition(item)
         sym = Symbol(name)
         (Base.isidentifier(name) && kind in ("f", "t") && !isdefined(mod, sym)) || continue

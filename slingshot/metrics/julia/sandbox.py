@@ -323,7 +323,11 @@ class Timeout(Exception):
 
 
 class Broken(Exception):
-    """A sandboxed process closed its output."""
+    """A sandboxed process closed its output; `process` says which."""
+
+    def __init__(self, message, process=None):
+        super().__init__(message)
+        self.process = process
 
 
 class TooLarge(Broken):
@@ -385,7 +389,7 @@ class SandboxedProcess:
             except BlockingIOError:
                 continue
             except OSError:
-                raise Broken("the process no longer reads") from None
+                raise Broken("the process no longer reads", self) from None
 
     def receive(self, until, drop_large=False):
         """The next frame, waiting until `until` (time.monotonic()); raises Timeout, TooLarge or Broken.
@@ -396,12 +400,12 @@ class SandboxedProcess:
                 del self.buffer[:dropped]
                 self.dropping -= dropped
                 if not self.dropping:
-                    raise TooLarge(f"a frame over {MAX_FRAME} bytes")
+                    raise TooLarge(f"a frame over {MAX_FRAME} bytes", self)
             elif len(self.buffer) >= 4:
                 size = struct.unpack("<I", self.buffer[:4])[0]
                 if size > MAX_FRAME:
                     if not drop_large:
-                        raise TooLarge(f"a frame of {size} bytes (limit {MAX_FRAME})")
+                        raise TooLarge(f"a frame of {size} bytes (limit {MAX_FRAME})", self)
                     del self.buffer[:4]
                     self.dropping = size
                     continue
@@ -416,7 +420,7 @@ class SandboxedProcess:
                 continue
             chunk = os.read(self.proc.stdout.fileno(), 1 << 16)
             if not chunk:
-                raise Broken("the process ended")
+                raise Broken("the process ended", self)
             self.buffer += chunk
 
     def close(self):

@@ -325,6 +325,8 @@ def _one_pass(run, answer_job, checker_job, start, limits):
             except sandbox.Timeout:
                 status = "deadline" if time.monotonic() >= deadline else "step_timeout"
             except sandbox.Broken as e:
+                if e.process is checker:  # no answer can crash it: a bug or a broken machine
+                    _scorer_failure("Julia checker", "crashed", checker_dir)
                 status = "broken"
                 run.note(f"{run.step()}: {e}")
             _require_started(run, status, answer_dir, checker_dir)
@@ -336,13 +338,14 @@ def _require_started(run, status, answer_dir, checker_dir):
     if status == "deadline":
         return
     if not run.ever_ready:
-        who, folder = "Julia driver", answer_dir
-    elif run.loaded and not run.checker_ever_ready:
-        who, folder = "Julia checker", checker_dir
-    else:
-        return
+        _scorer_failure("Julia driver", f"did not start ({status})", answer_dir)
+    if run.loaded and not run.checker_ever_ready:
+        _scorer_failure("Julia checker", f"did not start ({status})", checker_dir)
+
+
+def _scorer_failure(who, what, folder):
     raise sandbox.ScorerFailure(
-        f"the {who} did not start ({status}; julia {_julia()}); no answer can be scored. "
+        f"the {who} {what}; julia {_julia()}; no answer can be scored. "
         f"Its stderr ends with:\n{sandbox.stderr_tail(folder)[-1500:]}")
 
 
