@@ -399,6 +399,26 @@ def test_a_julia_that_does_not_start_stops_the_run(case, tmp_path):
 @pytest.mark.slow
 @needs_julia
 @pytest.mark.julia
+def test_a_checker_that_crashes_stops_the_run(case, tmp_path, monkeypatch):
+    """The checker is trusted and nothing an answer sends can crash it: when it dies anyway, no
+    answer gets a score from that run."""
+    from slingshot.metrics.julia import score
+    from slingshot.metrics.julia.sandbox import ScorerFailure
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    parts.chmod(0o755)
+    for name in ("driver.jl", "wire.jl"):
+        shutil.copy(score.HERE / name, parts / name)
+    (parts / "checker.jl").write_text('write(stdout, htol(UInt32(5)), "READY"); flush(stdout)\n'
+                                      'error("the checker broke")\n')
+    monkeypatch.setattr(score, "HERE", parts)
+    with pytest.raises(ScorerFailure, match="(?s)checker crashed.*the checker broke"):
+        score.score_answer(case, fence(case["reference_solution"]))
+
+
+@pytest.mark.slow
+@needs_julia
+@pytest.mark.julia
 @pytest.mark.skipif(os.geteuid() != 0, reason="the sample drops to nobody only when run as root")
 def test_reference_scores_100_with_the_repository_in_a_0700_folder(case, tmp_path):
     home = Path(tempfile.mkdtemp(prefix="slingshot-home-"))  # like /root on a rented box
