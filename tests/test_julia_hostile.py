@@ -45,7 +45,7 @@ def fence(code):
 
 def _forge_lines(case):
     """Every line a perfect run would write: the old keyed protocol and the checker's."""
-    lines = ["READY", "P main 1", "E main 1 1", "L wrap_string:f"]
+    lines = ["READY", "P main 1", "E main 1 1"]
     lines += [f"X example {i} 1" for i in range(1, len(case["examples"]) + 1)]
     lines += [f"X test {i} 1" for i in range(1, len(case["unit_tests"]) + 1)]
     return lines + ["DONE"]
@@ -54,7 +54,7 @@ def _forge_lines(case):
 def forging_attacks(case, lines):
     """Protocol lines and frames written wherever the answer can reach."""
     raw = _julia_literal("\n".join(lines[2:]) + "\n")
-    frames = "vcat(" + ", ".join(f"_frame({_julia_literal(line)})" for line in lines) + ")"
+    frames = "vcat(" + ", ".join(f"_frame({_julia_literal(line)})" for line in [*lines[:3], "L wrap_string:f", *lines[3:]]) + ")"
     many = _julia_literal("E main 1 1\n" + "\n".join(f"X test {i} 1" for i in range(1, 1001)) + "\nDONE\n")
     keyed = "for l in split(" + raw + ", '\\n'); _write_all(Vector{UInt8}(key * \" \" * l * \"\\n\"), fds); end"
     return {
