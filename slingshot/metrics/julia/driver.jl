@@ -190,12 +190,15 @@ function lookup(mod)
     handle, name
 end
 
+own(mod, name, default) = isdefined(mod, name) && Base.binding_module(mod, name) === mod ? getfield(mod, name) : default
+
 function answer(mod, req)
     op = req[1]
     if op === :call
         return Base.invokelatest(req[2], req[3]...; req[4]...)
-    elseif op === :show
-        how = req[2] === :print ? print : req[2] === :plain ? (io, x) -> show(io, MIME"text/plain"(), x) : show
+    elseif op === :show  # the answer's own `show`/`print`, as a snippet sharing its module called them
+        how = req[2] === :print ? own(mod, :print, print) :
+              req[2] === :plain ? (io, x) -> own(mod, :show, show)(io, MIME"text/plain"(), x) : own(mod, :show, show)
         return Base.invokelatest(sprint, how, req[3])
     elseif op === :getproperty
         return Base.invokelatest(getproperty, req[2], req[3])
