@@ -159,7 +159,7 @@ def escape_attacks(case, bait):
                        "include_string(@__MODULE__, String(read(s)))",
         "many_processes": "ps = Any[]\nfor i in 1:300\n  try\n    push!(ps, run(`sleep 20`, wait=false))\n"
                           f"  catch\n    break\n  end\nend\nlength(ps) >= 300 && {solve}\nforeach(kill, ps)",
-        "memory_in_children": "cmd = `python3 -c \"import time; x = b'1' * (1100 * 10**6); time.sleep(1)\"`\n"
+        "memory_in_children": "cmd = `python3 -c \"import time; x = b'1' * (1100 * 10**6); time.sleep(4)\"`\n"
                               "ps = [run(cmd, wait=false) for _ in 1:4]\n"
                               "foreach(p -> try wait(p) catch end, ps)\n"
                               f"count(p -> success(p), ps) == 4 && {solve}",
@@ -251,7 +251,7 @@ def test_hostile_answers_score_no_more_than_a_stub(case):
             continue
         assert 0.0 <= r["score"] <= stub, (name, r)
         assert r["unit_tests_passed"] == 0, (name, r)
-    for name in ("raw_fds", "out_of_range", "emit_driver"):  # frames out of place while loading
+    for name in ("raw_fds", "out_of_range", "read_job", "frames_on_all_fds"):  # garbage or frames out of place while loading
         assert results[name]["score"] == 0.0 and results[name]["forged"], (name, results[name])
     assert results["never_ending_reply"]["timeouts"]
 
