@@ -121,7 +121,7 @@ def value_attacks():
                               "repeat(vcat(UInt8('t'), reinterpret(UInt8, [1])), 1000))), 3:64); nothing)",
         "huge_count_reply": "wrap_string(args...) = (_write_all(_frame(vcat(UInt8('A'), UInt8('l'), reinterpret(UInt8, [UInt32(3)]), "
                             "Vector{UInt8}(\"Any\"), reinterpret(UInt8, [1, 10^12]))), 3:64); nothing)",
-        "never_ending_reply": "wrap_string(args...) = (_write_all(reinterpret(UInt8, [UInt32(1000)]), 3:64); sleep(60))",
+        "never_ending_reply": "wrap_string(args...) = (_write_all(Vector{UInt8}(reinterpret(UInt8, [UInt32(1000)])), 3:64); sleep(60))",
     }
 
 
