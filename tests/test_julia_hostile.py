@@ -232,8 +232,8 @@ def score_attacks(case, workers=2):
 
 @pytest.fixture(scope="module")
 def case():
-    from slingshot.metrics.julia.cases import load_case
-    return load_case(REPO / "data/julia-llm-leaderboard/code_generation/utility_functions/wrap_string")
+    from slingshot.metrics.julia.cases import leaderboard_root, load_case
+    return load_case(leaderboard_root() / "utility_functions/wrap_string")
 
 
 @pytest.mark.slow
@@ -444,8 +444,8 @@ def test_reference_scores_100_with_the_repository_in_a_0700_folder(case, tmp_pat
 
 
 def main(argv):
-    from slingshot.metrics.julia.cases import load_case
-    target = load_case(argv[0] if argv else REPO / "data/julia-llm-leaderboard/code_generation/utility_functions/wrap_string")
+    from slingshot.metrics.julia.cases import leaderboard_root, load_case
+    target = load_case(argv[0] if argv else leaderboard_root() / "utility_functions/wrap_string")
     results = score_attacks(target)
     nothing, stub = results["NOTHING"]["score"], results["STUB"]["score"]
     print(f"case {target['name']}: do-nothing answer {nothing}, honest stub {stub}, reference {results['REFERENCE']['score']}\n")
