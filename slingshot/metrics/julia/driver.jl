@@ -1,35 +1,33 @@
-# Julia side of the slingshot Julia scorer. Runs one answer's code blocks against one test case,
-# following the Julia-LLM-Leaderboard harness (PromptingTools' AICode + run_code_blocks_additive).
+# The answer's side of the slingshot Julia scorer: loads one answer's code blocks the way the
+# Julia-LLM-Leaderboard harness did (PromptingTools' AICode), then serves calls to what it defined.
+# It never sees the case's examples, unit tests or reference solution, and nothing it writes is a
+# verdict: the checker (checker.jl, another process) runs the tests and asks this one for values.
 #
-# Usage: julia driver.jl JOB_FILE CHANNEL_FD, with the run's key as the first line of stdin.
-# JOB_FILE defines JOB (a NamedTuple written by slingshot/metrics/julia/score.py). The answer's own
-# output goes to /dev/null; protocol lines go to the pipe CHANNEL_FD, each starting with the key:
+# Usage: julia driver.jl WIRE_FILE JOB_FILE. JOB_FILE defines JOB (a NamedTuple written by score.py).
+# Frames (wire.jl) go out on what was stdout and come in on what was stdin; the answer's own
+# stdin, stdout and stderr are /dev/null. Outgoing text frames while loading:
 #   READY                      driver loaded
 #   P <attempt> <0|1>          the attempt's code parsed (provisional: set before it runs)
 #   E <attempt> <0|1> <0|1>    attempt finished: parsed, executed      (attempt = main | fallback)
 #   R <0|1>                    after a restart: the previously good code was re-run
-#   X <kind> <i> <0|1>         example / test number i ran without throwing
 #   M <step> <message>         first line of an error, for diagnostics
-#   F <reason>                 the answer tampered with the test harness
-#   DONE
-# The key lives only in a local of `main` and the emitter closure, never in a global, a file or
-# the environment, so the answer's code cannot name it; score.py treats any line without it, or
-# out of the expected order, as forged (see the threat model in score.py).
+#   L <name>:<f|t> ...         loaded: the functions and types the answer defined; calls follow
+#   DONE                       nothing executed, nothing to serve
+# Then each incoming frame is a request (encoded tuple) and gets one reply: (:ok, value) or
+# (:error, Base exception type name or "", message). Whatever this process writes is only ever
+# "the answer returned X", so it holds nothing worth stealing.
+include(ARGS[1])
+
 module SlingshotDriver
 
+using ..SlingshotWire
 import Test
+Base.Experimental.@optlevel 0  # the harness's own code; the answer's module keeps the default
 
 const CODE = Ref("")  # code handed to include_string without going through a string literal
 const COUNTER = Ref(0)
-
-"A protocol writer bound to the run's key; raw write(2) so no IO object holds the key or the fd."
-function emitter(fd::Cint, key::String)
-    function emit(parts...)
-        line = string(key, ' ', join(parts, ' '), '\n')
-        ccall(:write, Cssize_t, (Cint, Ptr{UInt8}, Csize_t), fd, line, sizeof(line))
-        nothing
-    end
-end
+const HANDLES = Any[]
+const MAX_HANDLES = 100_000
 
 function note(emit, step, err)
     msg = try
@@ -39,33 +37,6 @@ function note(emit, step, err)
     end
     emit("M", step, replace(first(msg, 300), r"\s+" => " "))
 end
-
-# --- the test macros the snippets use are Test's, whatever the answer's module defines ---
-const PINNED = Set(Symbol.(["@test", "@test_throws", "@testset", "@test_broken", "@test_skip",
-                            "@test_logs", "@test_warn", "@test_nowarn", "@inferred", "@test_deprecated"]))
-pin_tests(x) = x
-function pin_tests(ex::Expr)
-    if ex.head == :macrocall && !isempty(ex.args) && ex.args[1] isa Symbol && ex.args[1] in PINNED
-        ex = Expr(:macrocall, GlobalRef(Test, ex.args[1]), ex.args[2:end]...)
-    end
-    Expr(ex.head, map(pin_tests, ex.args)...)
-end
-
-world() = ccall(:jl_get_world_counter, UInt, ())
-
-"The functions of Test and of this driver, gathered before the answer runs."
-function harness_functions()
-    fs = Function[]
-    for mod in (Test, SlingshotDriver), n in names(mod; all = true)
-        isdefined(mod, n) || continue
-        f = getfield(mod, n)
-        f isa Function && parentmodule(f) === mod && push!(fs, f)
-    end
-    fs
-end
-
-"True when a method of one of `fs` was (re)defined after world `w0`."
-tampered(w0, fs) = any(f -> any(m -> m.primary_world > w0, methods(f).ms), fs)
 
 # --- parsing helpers (PromptingTools semantics; Meta.parseall does not exist in Julia 1.5) ---
 function parseall(code::AbstractString)
@@ -193,25 +164,82 @@ end
 
 main_code(job) = remove_unsafe_lines(join(filter(is_julia_code, job.blocks), "\n"), job)
 
-"Run one example or unit test in `mod`; true when nothing throws."
-function run_snippet(emit, mod::Module, snippet, setup, teardown, job, step)
-    joined = string(setup, "\n\n", snippet, "\n\n", teardown)
-    try
-        if job.snippet_quoting == "none"
-            include_string(pin_tests, mod, joined, "__code_string_eval_additive")
-        else  # the harness pasted the snippet into a """...""" literal
-            escaped = escape_string(joined, job.snippet_quoting == "dollar" ? "\$" : "\"\$")
-            text = "include_string(identity, $(mod),\"\"\"$(escaped)\"\"\", \"__code_string_eval_additive\")\n"
-            ex = parseall(text)
-            if Meta.isexpr(ex.args[end], :call)  # the function itself, not a name the answer could rebind
-                ex.args[end].args[2] = pin_tests
-            end
-            Core.eval(mod, ex)
+# --- serving calls from the checker ---
+"Functions and types the answer's module defines itself (not imported, not generated, not macros)."
+function defined_names(mod::Module)
+    out = Tuple{String,String}[]
+    for n in names(mod; all = true)
+        s = string(n)
+        (Base.isidentifier(s) && n !== nameof(mod) && !(n in (:eval, :include))) || continue
+        (isdefined(mod, n) && Base.binding_module(mod, n) === mod) || continue
+        v = getfield(mod, n)
+        v isa Type ? push!(out, (s, "t")) : v isa Function && push!(out, (s, "f"))
+    end
+    out
+end
+
+function keep_handle(io, x)
+    length(HANDLES) < MAX_HANDLES || throw(WireError("too many values kept"))
+    push!(HANDLES, x)
+    SlingshotWire.write_handle(io, length(HANDLES), first(string(typeof(x)), 200))
+end
+
+function lookup(mod)
+    handle(id, _) = 1 <= id <= length(HANDLES) ? HANDLES[id] : throw(WireError("unknown handle $id"))
+    name(sym) = isdefined(mod, sym) ? getfield(mod, sym) : throw(UndefVarError(sym))
+    handle, name
+end
+
+own(mod, name, default) = isdefined(mod, name) && Base.binding_module(mod, name) === mod ? getfield(mod, name) : default
+
+function answer(mod, req)
+    op = req[1]
+    if op === :call
+        return Base.invokelatest(req[2], req[3]...; req[4]...)
+    elseif op === :show  # the answer's own `show`/`print`, as a snippet sharing its module called them
+        how = req[2] === :print ? own(mod, :print, print) :
+              req[2] === :plain ? (io, x) -> own(mod, :show, show)(io, MIME"text/plain"(), x) : own(mod, :show, show)
+        return Base.invokelatest(sprint, how, req[3])
+    elseif op === :getproperty
+        return Base.invokelatest(getproperty, req[2], req[3])
+    elseif op === :define
+        before = Set(defined_names(mod))
+        include_string(mod, req[2], "__checker_definition")
+        return filter(!in(before), defined_names(mod))
+    end
+    throw(ArgumentError("unknown request"))
+end
+
+function error_reply(err)
+    T = typeof(err)
+    base = T isa DataType && parentmodule(T) in (Base, Core) ? string(nameof(T)) : ""
+    msg = try
+        first(sprint(showerror, err), 300)
+    catch
+        base
+    end
+    (:error, base, msg)
+end
+
+function serve(mod, input::IO, output::IO)
+    handle, name = lookup(mod)
+    while true
+        bytes = try
+            read_frame(input)
+        catch
+            return  # the scorer closed the pipe
         end
-        return true
-    catch e
-        note(emit, step, unwrap(e))
-        return false
+        reply = try
+            (:ok, answer(mod, decode_value(bytes, handle, name)))
+        catch err
+            error_reply(err)
+        end
+        out = try  # the latest world: encoding may call methods the answer defined (iterate, size...)
+            Base.invokelatest(encode_value, reply, keep_handle)
+        catch err
+            encode_value(error_reply(err), keep_handle)
+        end
+        write_frame(output, out)
     end
 end
 
@@ -220,58 +248,44 @@ function compat!()
     isdefined(Base.Threads, Symbol("@spawn")) && Core.eval(Base.Threads, :(export @spawn))
 end
 
-function main(job, emit)
-    compat!()
-    fs = harness_functions()
-    w0 = world()
-    tampered(w0, fs)  # compiled now, so checks cost no step time
-    emit("READY")
-    check() = tampered(w0, fs) ? (emit("F", "the answer redefined the test harness"); false) : true
+"Load the answer (main attempt, then the fallback; or the code that ran before a restart)."
+function load(job, emit)
     mod = nothing
     if job.start == "main" || job.start == "fallback"
         parsed, executed = false, false
         if job.start == "main"
             parsed, executed, mod = run_code(emit, main_code(job), job, "main")
-            check() || return
             emit("E", "main", Int(parsed), Int(executed))
         end
         if !executed
             parsed, executed, mod = run_code(emit, fallback_code(job), job, "fallback")
-            check() || return
             emit("E", "fallback", Int(parsed), Int(executed))
         end
-        executed || (emit("DONE"); return)
     else  # restarted after a timeout: re-create the module quietly
         code = job.restore == "main" ? main_code(job) : fallback_code(job)
         _, executed, mod = run_code(emit, code, job, "restore")
-        check() || return
         emit("R", Int(executed))
-        executed || (emit("DONE"); return)
     end
-    first_example = job.start == "examples" ? job.start_index : (job.start == "tests" ? typemax(Int) : 1)
-    first_test = job.start == "tests" ? job.start_index : 1
-    for (i, ex) in enumerate(job.examples)
-        i < first_example && continue
-        ok = run_snippet(emit, mod, ex, job.examples_setup, job.examples_teardown, job, "example$i")
-        check() || return
-        emit("X", "example", i, Int(ok))
-    end
-    for (i, t) in enumerate(job.unit_tests)
-        i < first_test && continue
-        ok = run_snippet(emit, mod, t, job.unit_tests_setup, job.unit_tests_teardown, job, "test$i")
-        check() || return
-        emit("X", "test", i, Int(ok))
-    end
-    emit("DONE")
+    executed ? mod : nothing
+end
+
+function main(job, input::IO, output::IO)
+    emit(parts...) = write_frame(output, Vector{UInt8}(join(parts, ' ')))
+    compat!()
+    emit("READY")
+    mod = load(job, emit)
+    mod === nothing && (emit("DONE"); return)
+    emit("L", join(("$n:$k" for (n, k) in defined_names(mod)), ' '))
+    serve(mod, input, output)
 end
 
 end # module
 
-include(ARGS[1])
-let emit = SlingshotDriver.emitter(parse(Cint, ARGS[2]), readline(stdin))
-    close(stdin)
+include(ARGS[2])
+let input = Base.fdio(ccall(:dup, Cint, (Cint,), 0), true), output = Base.fdio(ccall(:dup, Cint, (Cint,), 1), true)
     sink = open("/dev/null", "w")
+    redirect_stdin(open("/dev/null"))
     redirect_stdout(sink)
     redirect_stderr(sink)
-    SlingshotDriver.main(JOB, emit)
+    SlingshotDriver.main(JOB, input, output)
 end

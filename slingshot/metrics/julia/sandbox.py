@@ -23,6 +23,7 @@ import resource
 import selectors
 import shutil
 import signal
+import struct
 import subprocess
 import sys
 import tempfile
@@ -42,7 +43,7 @@ MEMORY_LIMIT = 4 << 30      # per sample (cgroup) and per process (RLIMIT_AS)
 FILE_SIZE_LIMIT = 1 << 30   # Julia's JIT needs a 128 MiB memfd when /proc/self/mem is off limits
 DISK_LIMIT = 1 << 30        # size of the sample's writable tmpfs
 PROCESS_LIMIT = 128         # tasks (threads included) in the sample's cgroup
-MAX_LINE = 1 << 20          # longest line read from a sample
+MAX_FRAME = 8 << 20         # largest frame read from a sample (wire.jl's MAX_FRAME)
 WEAK_ENV = "SLINGSHOT_JULIA_WEAK_SANDBOX"
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 SYSTEM_FILES = ("/etc/ld.so.cache", "/etc/localtime", "/dev/null", "/dev/zero", "/dev/random",
@@ -317,88 +318,123 @@ def _kill_group(proc):
     proc.wait()
 
 
-def run_streaming(cmd, workdir, on_line, startup_limit, step_limit, deadline, memory_limit=MEMORY_LIMIT,
-                  env_extra=None, channel=True, stdin_data=b""):
-    """Run `cmd` (a host path, then arguments) sandboxed, with `workdir`'s .jl files as its job
-    folder (`sample_paths`), calling on_line(text) per line.
+class Timeout(Exception):
+    """A sandboxed process did not answer in time."""
 
-    Lines come from a pipe the sample gets as a file descriptor whose number is passed as the
-    command's last argument (channel=True), else from stdout; `stdin_data` is written to its
-    stdin, which is then closed. on_line returning False stops the run. The clock restarts with
-    every line: the first within `startup_limit` seconds, later ones within `step_limit`; nothing
-    runs past `deadline` (time.monotonic()). Returns "done", "stopped", "step_timeout" or "deadline"."""
-    iso = isolation()
-    _, home = sample_paths(workdir)
-    spec = {"workdir": workdir, "memory": memory_limit, "namespaces": iso["namespaces"],
-            "drop": iso["user"] == "nobody", "disk": DISK_LIMIT, "cgroups": [],
-            "julia_root": julia_root(cmd[0]) if iso["namespaces"] else None}
-    if spec["julia_root"]:  # the sample sees the install at /julia
-        cmd = ["/julia/" + os.path.relpath(os.path.realpath(cmd[0]), spec["julia_root"])] + list(cmd[1:])
-    cgroup = SampleCgroup(iso["_cgroups"], memory_limit, PROCESS_LIMIT) if iso["_cgroups"] else None
-    spec["cgroups"] = cgroup.dirs if cgroup else []
-    read_fd, write_fd = os.pipe() if channel else (None, None)
-    cmd = list(cmd) + ([str(write_fd)] if channel else [])
-    wrapper = [sys.executable, "-I", "-S", str(Path(__file__).resolve()), "--exec", json.dumps(spec), "--"]
-    full = iso["_prefix"] + wrapper + cmd
-    stderr_path = os.path.join(workdir, ".stderr")
-    try:
-        with open(stderr_path, "wb") as stderr:
-            proc = subprocess.Popen(full, cwd=workdir, env=minimal_env(home, env_extra),
-                                    stdin=subprocess.PIPE, stdout=subprocess.DEVNULL if channel else subprocess.PIPE,
-                                    stderr=stderr, start_new_session=True,
-                                    pass_fds=(write_fd,) if channel else ())
-    except BaseException:
-        if channel:
-            os.close(read_fd)
-            os.close(write_fd)
-        if cgroup:
-            cgroup.remove()
-        raise
-    if channel:
-        os.close(write_fd)
-        source = os.fdopen(read_fd, "rb", buffering=0)
-    else:
-        source = proc.stdout
-    try:
-        proc.stdin.write(stdin_data)
-        proc.stdin.close()
-    except OSError:
-        pass
-    status, buffer, waited_first = "done", b"", False
-    step_end = time.monotonic() + startup_limit
-    sel = selectors.DefaultSelector()
-    sel.register(source, selectors.EVENT_READ)
-    try:
-        while status == "done":
+
+class Broken(Exception):
+    """A sandboxed process closed its output; `process` says which."""
+
+    def __init__(self, message, process=None):
+        super().__init__(message)
+        self.process = process
+
+
+class TooLarge(Broken):
+    """A frame over MAX_FRAME; it was read and dropped, so the next frame can follow."""
+
+
+class SandboxedProcess:
+    """`cmd` (a host path, then arguments) run in the sandbox with `workdir`'s .jl files as its job
+    folder (`sample_paths`), talking in frames (4-byte little-endian length, then the bytes) on its
+    stdin and stdout; its stderr goes to `workdir`/.stderr. Use as a context manager: leaving it kills
+    every process of the sample and removes its cgroup."""
+
+    def __init__(self, cmd, workdir, memory_limit=MEMORY_LIMIT, env_extra=None):
+        iso = isolation()
+        _, home = sample_paths(workdir)
+        spec = {"workdir": workdir, "memory": memory_limit, "namespaces": iso["namespaces"],
+                "drop": iso["user"] == "nobody", "disk": DISK_LIMIT, "cgroups": [],
+                "julia_root": julia_root(cmd[0]) if iso["namespaces"] else None}
+        if spec["julia_root"]:  # the sample sees the install at /julia
+            cmd = ["/julia/" + os.path.relpath(os.path.realpath(cmd[0]), spec["julia_root"])] + list(cmd[1:])
+        self.cgroup = SampleCgroup(iso["_cgroups"], memory_limit, PROCESS_LIMIT) if iso["_cgroups"] else None
+        spec["cgroups"] = self.cgroup.dirs if self.cgroup else []
+        wrapper = [sys.executable, "-I", "-S", str(Path(__file__).resolve()), "--exec", json.dumps(spec), "--"]
+        try:
+            with open(os.path.join(workdir, ".stderr"), "wb") as stderr:
+                self.proc = subprocess.Popen(iso["_prefix"] + wrapper + list(cmd), cwd=workdir,
+                                             env=minimal_env(home, env_extra), stdin=subprocess.PIPE,
+                                             stdout=subprocess.PIPE, stderr=stderr, start_new_session=True)
+        except BaseException:
+            if self.cgroup:
+                self.cgroup.remove()
+            raise
+        self.buffer, self.dropping = bytearray(), 0
+        self.selector = selectors.DefaultSelector()
+        self.selector.register(self.proc.stdout, selectors.EVENT_READ)
+        self.stdin = self.proc.stdin.fileno()
+        os.set_blocking(self.stdin, False)
+        self.writer = selectors.DefaultSelector()
+        self.writer.register(self.stdin, selectors.EVENT_WRITE)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def send(self, payload, until):
+        """Write one frame by `until` (time.monotonic()); raises Timeout, or Broken when the process
+        no longer reads. Never blocks: a process that stops reading cannot stall the scorer."""
+        data = memoryview(struct.pack("<I", len(payload)) + payload)
+        while data:
             now = time.monotonic()
-            limit = min(step_end, deadline)
-            if now >= limit:
-                status = "deadline" if deadline <= step_end else "step_timeout"
-                break
-            if not sel.select(timeout=limit - now):
+            if now >= until:
+                raise Timeout()
+            if not self.writer.select(timeout=until - now):
                 continue
-            chunk = os.read(source.fileno(), 65536)
+            try:
+                data = data[os.write(self.stdin, data[:1 << 16]):]
+            except BlockingIOError:
+                continue
+            except OSError:
+                raise Broken("the process no longer reads", self) from None
+
+    def receive(self, until, drop_large=False):
+        """The next frame, waiting until `until` (time.monotonic()); raises Timeout, TooLarge or Broken.
+        A frame over MAX_FRAME raises TooLarge at once, or once it has been read past (drop_large)."""
+        while True:
+            if self.dropping:
+                dropped = min(self.dropping, len(self.buffer))
+                del self.buffer[:dropped]
+                self.dropping -= dropped
+                if not self.dropping:
+                    raise TooLarge(f"a frame over {MAX_FRAME} bytes", self)
+            elif len(self.buffer) >= 4:
+                size = struct.unpack("<I", self.buffer[:4])[0]
+                if size > MAX_FRAME:
+                    if not drop_large:
+                        raise TooLarge(f"a frame of {size} bytes (limit {MAX_FRAME})", self)
+                    del self.buffer[:4]
+                    self.dropping = size
+                    continue
+                if len(self.buffer) >= 4 + size:
+                    frame = bytes(self.buffer[4:4 + size])
+                    del self.buffer[:4 + size]
+                    return frame
+            now = time.monotonic()
+            if now >= until:
+                raise Timeout()
+            if not self.selector.select(timeout=until - now):
+                continue
+            chunk = os.read(self.proc.stdout.fileno(), 1 << 16)
             if not chunk:
-                break
-            buffer += chunk
-            if len(buffer) > MAX_LINE and b"\n" not in buffer:
-                on_line(buffer[:200].decode("utf-8", errors="replace"))  # no honest line is this long
-                status = "stopped"
-                break
-            while b"\n" in buffer:
-                line, buffer = buffer.split(b"\n", 1)
-                if on_line(line.decode("utf-8", errors="replace")) is False:
-                    status = "stopped"
-                    break
-                step_end = time.monotonic() + (step_limit if waited_first else startup_limit)
-                waited_first = True
-    finally:
-        sel.close()
-        _kill_group(proc)
-        source.close()
-        if cgroup:
-            cgroup.remove()
-    return status
+                raise Broken("the process ended", self)
+            self.buffer += chunk
+
+    def close(self):
+        self.selector.close()
+        self.writer.close()
+        _kill_group(self.proc)
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            try:
+                pipe.close()
+            except OSError:
+                pass
+        if self.cgroup:
+            self.cgroup.remove()
+            self.cgroup = None
 
 
 def stderr_tail(workdir, size=2000):
