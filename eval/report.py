@@ -326,6 +326,11 @@ def add_cost_and_checks(summary, run, prices, notes):
                      f"its scores, not counted as 0 ({'; '.join(reasons)}).")
     if is_unverified(run.verified):
         notes.append(f"{run.name}: {run.verified}.")
+    asked, served = str(run.meta.get("model", "")), run.meta.get("served_models") or []
+    other = [m for m in served if not (m == asked or m.startswith(asked + "-"))]  # dated snapshots are the model
+    if asked and other:
+        notes.append(f"{run.name}: asked for {asked}, but the server answered as {', '.join(other)}; its "
+                     f"label and price are the model asked for.")
 
 
 def seen_case_notes(table, notes):

@@ -30,19 +30,43 @@ def verify_run(store, meta, rows, task):
     for row in rows:
         check_row_numbers(store, row, task)
     hashed = check_hash(store, meta)
+    check_meta_against_rows(store, meta, rows)
     scored = [r for r in rows if not (r.get("metrics") or {}).get("skipped")]
     rescored = rescore(store, meta, scored, task) if getattr(task, "RESCORED_IN_REPORTS", False) else None
     export = check_export_files(store, meta)
-    if hashed and rescored:
+    if hashed and rescored is True:
         how = "answers match their recorded sha256 and were re-scored against the split"
+    elif hashed and rescored is not None:  # a hash anyone can recompute proves no score: say what was not done
+        how = f"unverified: its answers match their recorded sha256 but were {rescored}"
     elif hashed:
-        how = "answers match their recorded sha256" + ("" if rescored is None else f" ({rescored})")
+        how = "answers match their recorded sha256"
     elif rescored is True:
         how = "no recorded sha256 (stored before hashes); every answer was re-scored against the split"
     else:
         how = "unverified: no recorded sha256 (stored before hashes)" + (f" and {rescored}" if rescored else
                                                                           "; its scores are read as stored")
     return how + (f"; {export}" if export else "")
+
+
+def check_meta_against_rows(store, meta, rows):
+    """meta.json's token sums, generation time and request counts must agree with its answers (which the
+    hash covers): a cost or speed edited in meta.json alone is refused."""
+    from eval.run import usage_of
+    usage, fresh = meta.get("usage") or {}, usage_of(rows)
+    for key in ("tokens_in", "tokens_out"):
+        if usage.get(key) is not None and usage[key] != fresh[key]:
+            raise UserError(f"{store.meta_path}: key usage.{key} is {usage[key]!r}, but the answers in "
+                            f"{store.predictions_path.name} add up to {fresh[key]!r}; restore it, or {REDO}")
+    latencies = [r.get("latency_s") for r in rows]
+    if meta.get("generation_s") is not None and None not in latencies and \
+            abs(meta["generation_s"] - sum(latencies)) > 0.01 + 1e-6 * sum(latencies):
+        raise UserError(f"{store.meta_path}: key generation_s is {meta['generation_s']!r}, but the answers' "
+                        f"latency_s add up to {round(sum(latencies), 3)!r}; restore it, or {REDO}")
+    for i, segment in enumerate(meta.get("segments") or []):
+        if isinstance(segment, dict) and isinstance(segment.get("requests"), int) and \
+                isinstance(segment.get("n"), int) and segment["requests"] < segment["n"]:
+            raise UserError(f"{store.meta_path}: segments[{i}] kept {segment['n']} answers from "
+                            f"{segment['requests']} requests, which cannot be; restore it, or {REDO}")
 
 
 def is_unverified(statement):

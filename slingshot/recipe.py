@@ -513,12 +513,13 @@ def _shown(value):
     return "null" if value is None else repr(value)
 
 
-def integer(low=None, what=None):
-    """Check: an integer >= low (not true/false, not 8.0)."""
-    what = what or ("an integer" if low is None else f"an integer >= {low}")
+def integer(low=None, what=None, high=None):
+    """Check: an integer >= low and <= high (not true/false, not 8.0)."""
+    what = what or ("an integer" if low is None else f"an integer >= {low}") + (f" and <= {high}" if high else "")
 
     def check(value):
-        return None if _is_int(value) and (low is None or value >= low) else f"expected {what}, got {_shown(value)}"
+        ok = _is_int(value) and (low is None or value >= low) and (high is None or value <= high)
+        return None if ok else f"expected {what}, got {_shown(value)}"
     return check
 
 
@@ -560,10 +561,12 @@ def batch_size(value):
         f"expected 'auto' or an integer >= 1, got {_shown(value)}"
 
 
+MAX_RANK = 65536  # above any model's hidden size: a larger rank is a typo, and the planner's figures overflow
+
 # The Axolotl keys recipes use whose values Axolotl's schema takes without a range check
 # (lora_r: -8, num_epochs: 0 and learning_rate: -1 pass it): key -> (check, an example value).
 AXOLOTL_VALUES = {
-    "lora_r": (integer(1), 16), "lora_alpha": (integer(1), 32), "lora_dropout": (number(0, 1, below=True), 0.05),
+    "lora_r": (integer(1, high=MAX_RANK), 16), "lora_alpha": (integer(1, high=MAX_RANK * 64), 32), "lora_dropout": (number(0, 1, below=True), 0.05),
     "num_epochs": (number(0, above=True), 1), "max_steps": (integer(1), 100),
     "learning_rate": (number(0, above=True), 0.0002), "weight_decay": (number(0), 0.0),
     "warmup_steps": (integer(0), 10), "warmup_ratio": (number(0, 1, below=True), 0.03),

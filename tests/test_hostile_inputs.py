@@ -51,7 +51,7 @@ def test_train_and_validation_on_one_file_or_on_the_recipe_are_refused(tmp_path)
     ("wandb_project=a/b,a_b", "share the folder name"), ("seed=" + ",".join(map(str, range(65))), "at most 64"),
     ("lora_r=8,8.0", "lora_r: repeats a value: 8 and 8.0 are the same, so the same cell would train twice"),
     ("learning_rate=1e-4,0.0001", "repeats a value: 0.0001 and 0.0001"), ("num_epochs=1,1.0", "repeats a value"),
-    ("lora_r=16,-8", "lora_r: expected an integer >= 1, got -8; e.g. lora_r: 16"),
+    ("lora_r=16,-8", "lora_r: expected an integer >= 1 and <= 65536, got -8; e.g. lora_r: 16"),
     ("learning_rate=0.001,-1", "learning_rate: expected a number > 0, got -1"),
     ("slingshot.train_size=64,0", "train_size: expected a count >= 1, a percentage"),
     ("test_datasets=foo", "test_datasets: cannot be swept: .*; a sweep varies Axolotl training settings .* and the "

@@ -51,9 +51,11 @@ CASES = [
      r"slingshot.source: hub:rajpurkar/squad needs the Hugging Face hub.*offline.*source: local"),
     # Axolotl's schema takes these and training fails later, or trains something else
     ("negative rank", r"^lora_r: .*", "lora_r: -8", r"^lora_r",
-     r": lora_r: expected an integer >= 1, got -8; e.g. lora_r: 16"),
+     r": lora_r: expected an integer >= 1 and <= 65536, got -8; e.g. lora_r: 16"),
+    ("absurd rank", r"^lora_r: .*", "lora_r: 99999999999999999999999999999", r"^lora_r",
+     r": lora_r: expected an integer >= 1 and <= 65536, got 99999999999999999999999999999"),
     ("fractional alpha", r"^lora_alpha: .*", "lora_alpha: 0.5", r"^lora_alpha",
-     r"lora_alpha: expected an integer >= 1, got 0.5"),
+     r"lora_alpha: expected an integer >= 1 and <= 4194304, got 0.5"),
     ("dropout of one", r"^lora_dropout: .*", "lora_dropout: 1", r"^lora_dropout",
      r"lora_dropout: expected a number >= 0 and < 1, got 1"),
     ("zero epochs", r"^num_epochs: .*", "num_epochs: 0", r"^num_epochs", r"num_epochs: expected a number > 0, got 0"),

@@ -296,6 +296,51 @@ def test_a_store_changed_after_scoring_is_refused_naming_the_file(scored, tmp_pa
     assert "no recorded sha256 (stored before hashes); every answer was re-scored" in result.stdout
 
 
+def test_a_forged_store_with_a_recomputed_hash_and_no_split_here_is_called_unverified(scored, tmp_path):
+    import hashlib
+    predictions, meta_path = scored / "predictions.jsonl", scored / "meta.json"
+    rows = [json.loads(line) for line in predictions.read_text().splitlines()]
+    for row in rows:
+        row.update(answer="anything", metrics={"exact_match": 100.0, "f1": 100.0})
+    forged = "".join(json.dumps(r) + "\n" for r in rows).encode()
+    predictions.write_bytes(forged)
+    meta = json.loads(meta_path.read_text())
+    meta.update(predictions_sha256=hashlib.sha256(forged).hexdigest(), split_path="nowhere/dev-12.jsonl")
+    (tmp_path / "data").rename(tmp_path / "gone")  # the split is not where the report looks
+    meta_path.write_text(json.dumps(meta))
+    result = cli_report(scored, "--out", tmp_path / "forged")
+    assert result.returncode == 0, result.stderr
+    assert "re-scored against the split" not in result.stdout
+    assert "unverified: its answers match their recorded sha256 but were not re-scored" in result.stdout
+    assert "unverified" in (tmp_path / "forged" / "report.md").read_text()
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda m: m["usage"].update(tokens_in=1), "key usage.tokens_in is 1, but the answers in predictions.jsonl add up to"),
+    (lambda m: m.update(generation_s=0.0001), "key generation_s is 0.0001, but the answers' latency_s add up to"),
+    (lambda m: m["segments"][0].update(requests=1), "kept 12 answers from 1 requests, which cannot be"),
+], ids=["tokens", "generation time", "requests"])
+def test_cost_figures_edited_in_meta_alone_are_refused(scored, tmp_path, edit, message):
+    meta_path = scored / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    assert meta["segments"][0]["requests"] == 12 and meta["usage"]["tokens_in"] > 1
+    edit(meta)
+    meta_path.write_text(json.dumps(meta))
+    result = cli_report(scored, "--out", tmp_path / "report")
+    assert result.returncode == 2 and f"{meta_path}: " in result.stderr and message in result.stderr
+
+
+def test_a_server_that_answers_as_another_model_is_named(scored, tmp_path):
+    meta_path = scored / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    meta["served_models"] = ["word-model-2024-08-06", "gpt-4o-mini"]  # a dated snapshot is the model asked for
+    meta_path.write_text(json.dumps(meta))
+    result = cli_report(scored, "--out", tmp_path / "report")
+    assert result.returncode == 0, result.stderr
+    report = (tmp_path / "report" / "report.md").read_text()
+    assert "asked for word-model, but the server answered as gpt-4o-mini" in report
+
+
 @pytest.mark.parametrize("where, key, value, message", [
     ("meta", "wall_s", -100, "meta.json: key wall_s must be a finite number >= 0, got -100"),
     ("meta", "wall_s", "fast", "meta.json: key wall_s must be a finite number >= 0, got 'fast'"),

@@ -11,6 +11,7 @@ import re
 from datetime import date
 
 from slingshot.errors import UserError
+from slingshot.tasks import chat, insert_shots
 
 PROMPT_VERSION = "dates-v1"
 
@@ -97,25 +98,12 @@ def sample(pool, n, stream):
 
 
 def build_messages(text, answer=None, shots=()):
-    messages = [{"role": "system", "content": SYSTEM_PROMPT}, *shot_turns(shots), {"role": "user", "content": text}]
-    if answer is not None:
-        messages.append({"role": "assistant", "content": answer})
-    return messages
-
-
-def shot_turns(shots):
-    turns = []
-    for shot in shots:
-        turns += [{"role": "user", "content": shot["text"]}, {"role": "assistant", "content": shot["answer"]}]
-    return turns
+    return chat(SYSTEM_PROMPT, text, answer, [(shot["text"], shot["answer"]) for shot in shots])
 
 
 def with_shots(messages, shots):
     """A test row's messages with worked examples after the system prompt (a prefix shared by every row)."""
-    if not shots:
-        return messages
-    head = 1 if messages and messages[0]["role"] == "system" else 0
-    return messages[:head] + shot_turns(shots) + messages[head:]
+    return insert_shots(messages, [(shot["text"], shot["answer"]) for shot in shots])
 
 
 def few_shot_examples(k, seed=0):

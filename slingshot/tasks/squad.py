@@ -11,6 +11,7 @@ import random
 
 from slingshot.errors import UserError
 from slingshot.layout import SOURCES_DIR
+from slingshot.tasks import chat, insert_shots
 
 PROMPT_VERSION = "squad-v1"
 
@@ -27,28 +28,16 @@ def user_prompt(context, question):
 def build_messages(context, question, answer=None, shots=()):
     """Chat messages for one question; with `answer`, the assistant turn to train on; with
     `shots` (rows of few_shot_examples), worked examples as earlier chat turns."""
-    messages = [{"role": "system", "content": SYSTEM_PROMPT}, *shot_turns(shots),
-                {"role": "user", "content": user_prompt(context, question)}]
-    if answer is not None:
-        messages.append({"role": "assistant", "content": answer})
-    return messages
+    return chat(SYSTEM_PROMPT, user_prompt(context, question), answer, shot_pairs(shots))
 
 
-def shot_turns(shots):
-    turns = []
-    for shot in shots:
-        turns += [{"role": "user", "content": user_prompt(shot["context"], shot["question"])},
-                  {"role": "assistant", "content": shot["answer"]}]
-    return turns
+def shot_pairs(shots):
+    return [(user_prompt(shot["context"], shot["question"]), shot["answer"]) for shot in shots]
 
 
 def with_shots(messages, shots):
-    """A stored test row's messages with worked examples inserted after the system prompt, so
-    every few-shot prompt of a run starts with the same tokens (the backends reuse that prefix)."""
-    if not shots:
-        return messages
-    head = 1 if messages and messages[0]["role"] == "system" else 0
-    return messages[:head] + shot_turns(shots) + messages[head:]
+    """A stored test row's messages with the worked examples after the system prompt."""
+    return insert_shots(messages, shot_pairs(shots))
 
 
 # Few-shot examples come from the carried training articles (never the dev set, which every
