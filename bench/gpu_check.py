@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.machine import commit  # noqa: E402
 from slingshot.io import atomic_write_json, atomic_write_text, read_jsonl  # noqa: E402
-from slingshot.layout import display_path  # noqa: E402
+from slingshot.layout import display_path, resolve  # noqa: E402
 from slingshot.recipe import distinct_trainings, load_recipe, shipped_recipes  # noqa: E402
 
 
@@ -161,7 +161,7 @@ def main(argv=None):
     paths = [Path(p) for p in args.recipes] if args.recipes else distinct_trainings(shipped_recipes(gpu_only=True))
     try:  # every recipe is read before anything runs: a typo in the last one costs no GPU time
         for path in paths:
-            if (ROOT / load_recipe(path).config["base_model"]).exists():
+            if resolve(load_recipe(path).config["base_model"]).exists():
                 raise UserError(f"{path}: not a GPU recipe (its base model is local); gpu_check runs GPU recipes")
     except UserError as e:
         parser.error(str(e))
@@ -180,11 +180,11 @@ def main(argv=None):
         except UserError as e:
             result["trainings"].append({"recipe": display_path(path), "error": str(e)})
         save()
-    done = [load_recipe(ROOT / r["check_recipe"]) for r in result["trainings"] if "error" not in r]
+    done = [load_recipe(resolve(r["check_recipe"])) for r in result["trainings"] if "error" not in r]
     if done:  # the eval check on the shortest answers (SQuAD's 32 tokens, not Julia's 512)
         check = min(done, key=lambda c: c.eval_settings()["max_new_tokens"])
         first = next(r for r in result["trainings"] if r.get("check_recipe") == display_path(check.path))
-        result["eval"] = check_eval(ROOT / first["stand_in"], check.output_dir, check.paths["test"],
+        result["eval"] = check_eval(resolve(first["stand_in"]), check.output_dir, check.paths["test"],
                                     args.eval_questions, check.eval_settings()["max_new_tokens"])
         save()
     print(render(result))

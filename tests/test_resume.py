@@ -11,7 +11,7 @@ import time
 import pytest
 import yaml
 
-from slingshot.layout import ROOT
+from slingshot.layout import ROOT, display_path
 from tests.conftest import run_module, write_recipe
 
 MAX_STEPS = 30
@@ -22,7 +22,7 @@ def recipe_on_stand_in(tmp_path, **changes):
     stand_in = build_stand_in("meta-llama/Llama-3.1-8B")
 
     def edit(config):
-        config.update(base_model=str(stand_in.relative_to(ROOT)), chat_template="llama3",
+        config.update(base_model=display_path(stand_in), chat_template="llama3",
                       special_tokens={"pad_token": "<|end_of_text|>"}, eot_tokens=["<|eot_id|>"],
                       max_steps=MAX_STEPS, save_strategy="steps", save_steps=1, auto_resume_from_checkpoints=True,
                       evals_per_epoch=None, eval_strategy="no", micro_batch_size=2, warmup_steps=0, **changes)
