@@ -75,7 +75,7 @@ def training_settings(config):
 def base_model_identity(base_model):
     """What says a base model changed: a local folder's build stamp or config and weight files' sizes;
     a hub model's id (its revision, if pinned, is a recipe key and so in the recipe)."""
-    folder = ROOT / base_model
+    folder = resolve(base_model)
     if not folder.is_dir():
         return base_model
     stamps = sorted(folder.glob("slingshot-*.json"))
