@@ -87,13 +87,15 @@ def cpu_training():
 
 
 def training_bound():
-    """The CPU's ceiling for training tokens/s (6 FLOPs per parameter and token), and the share reached."""
-    s, bench = read_json(REPORTS / DEFAULT / TRAIN_SUMMARY), read_json(BENCH / "eval_throughput.json")
-    bound = bench["matmul_gflops"] * 1e9 / (6 * bench["parameters"])
-    return (f"The bound the CPU sets: a training token costs about 6 FLOPs per parameter (forward and backward "
-            f"through the frozen {bench['parameters'] / 1e6:.0f}M model), and this CPU's fp32 matmuls run at "
-            f"~{bench['matmul_gflops']:.0f} GFLOP/s, so ~{bound:.0f} tokens/s; the run reaches "
-            f"{s['tokens_per_s'] / bound:.0%} of it.")
+    """The CPU's ceiling for training tokens/s (bench/fp32_bound.py, measured in the loop benchmark's run)
+    and the share that run's training reached."""
+    data = read_json(BENCH / "loop.json")
+    b, reached = data["fp32_bound"], data["train"]["tokens_per_s"]
+    return (f"The bound the CPU sets: a training token costs about {b['flops_per_token'] / 1e6:.0f} MFLOP (2 FLOPs per "
+            f"parameter forward and 2 backward through the frozen {b['parameters'] / 1e6:.0f}M model, 6 per trainable "
+            f"LoRA parameter), and this CPU's fp32 matmuls ran at ~{b['gemm_gflops_fp32']:.0f} GFLOP/s in the same "
+            f"benchmark, so ~{b['tokens_per_s_bound']:.0f} tokens/s; that run's training reached {reached / b['tokens_per_s_bound']:.0%} "
+            f"of it (attention, the 49k-word output layer's softmax and Python's overhead are the rest).")
 
 
 def loop():
