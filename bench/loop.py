@@ -31,9 +31,9 @@ def main(argv=None):
     parser.add_argument("--recipe", default="recipes/squad/smollm2-135m/lora-cpu.yml")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "loop"))
     parser.add_argument("--before", help="an earlier run's JSON (same machine): shown beside this one, kept as 'before'")
-    parser.add_argument("--other-load", default="none", help="what else ran on the machine meanwhile, in words")
+    parser.add_argument("--other-load", default="not recorded", help="what else ran on the machine meanwhile, in words")
     args = parser.parse_args(argv)
-    before = json.loads(Path(args.before).read_text()) if args.before else None
+    before = read_before(args.before) if args.before else None  # read first: a bad file fails before the loop runs
     result = {
         "recipe": args.recipe, "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": {"cpu": cpu_name(), "cores": os.cpu_count(),
@@ -83,18 +83,43 @@ def main(argv=None):
     return 1 if "failed" in result else 0
 
 
+def read_before(path):
+    try:
+        run = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as error:
+        sys.exit(f"error: --before {path}: {error}")
+    if not isinstance(run, dict) or not isinstance(run.get("phases_s"), dict):
+        sys.exit(f"error: --before {path}: not a bench/loop.py result (no 'phases_s')")
+    return run
+
+
 def describe(run):
-    m = run["machine"]
-    return (f"{m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB; commit {run['commit']}; {run['date']}; load average "
-            f"{run['load_before']:.1f} before, {run['load_after']:.1f} after; other load: {run.get('other_load', 'not recorded')}")
+    m = run.get("machine") or {}
+    loads = "/".join(f"{run[k]:.1f}" if isinstance(run.get(k), (int, float)) else "?" for k in ("load_before", "load_after"))
+    failed = f"; FAILED at make {run['failed']}" if run.get("failed") else ""
+    return (f"{m.get('cpu', '?')}, {m.get('cores', '?')} cores, {m.get('memory_gb', '?')} GB; commit {run.get('commit', '?')}; "
+            f"{run.get('date', '?')}; load average before/after {loads}; other load: {run.get('other_load', 'not recorded')}{failed}")
 
 
 def train_cell(run):
     t = run.get("train")
     if not t:
         return "not recorded"
-    return (f"{t['train_runtime_s']} s in the trainer ({t['wall_s']} s wall), {t['steps']} steps, "
-            f"{t['tokens_per_s']} tokens/s, peak {t['peak_memory_gb']} GB")
+    return (f"{t.get('train_runtime_s')} s in the trainer ({t.get('wall_s')} s wall), {t.get('steps')} steps, "
+            f"{t.get('tokens_per_s')} tokens/s, peak {t.get('peak_memory_gb')} GB")
+
+
+def total_cell(run):
+    total = run.get("total_s")
+    return f"**{total} s** ({total / 60:.1f} min)" if isinstance(total, (int, float)) else "-"
+
+
+def score_cell(row):
+    if not row:
+        return "-"
+    em, f1 = row.get("exact_match"), row.get("f1")
+    scores = f"{em:.1f} / {f1:.1f}" if isinstance(em, (int, float)) and isinstance(f1, (int, float)) else "? / ?"
+    return f"{scores} / {row.get('generation_s', '-')}"
 
 
 def render(result, recipe):
@@ -104,24 +129,23 @@ def render(result, recipe):
     lines += [f"- {name}: {describe(run)}" for name, run in runs]
     lines += ["", "| phase | " + " | ".join(name for name, _ in runs) + " |", "|---|" + "---|" * len(runs)]
     for phase in PHASES:
-        lines.append(f"| make {phase} | " + " | ".join(f"{run['phases_s'].get(phase, '-')} s" for _, run in runs) + " |")
-    lines.append("| **total** | " + " | ".join(f"**{run['total_s']} s** ({run['total_s'] / 60:.1f} min)"
-                                             for _, run in runs) + " |")
+        lines.append(f"| make {phase} | " + " | ".join(f"{run['phases_s'][phase]} s" if phase in run["phases_s"] else "-"
+                                                           for _, run in runs) + " |")
+    lines.append("| **total** | " + " | ".join(total_cell(run) for _, run in runs) + " |")
     lines.append("| training | " + " | ".join(train_cell(run) for _, run in runs) + " |")
-    if "fp32_bound" in result and result.get("train"):
+    if "fp32_bound" in result and (result.get("train") or {}).get("tokens_per_s"):
         b, t = result["fp32_bound"], result["train"]
         lines += ["", f"fp32 bound here: {b['tokens_per_s_bound']} tokens/s ({b['gemm_gflops_fp32']} GFLOP/s fp32 GEMM on "
                       f"{b['threads']} threads, {b['flops_per_token'] / 1e6:.0f} MFLOP per token: 4 per parameter of "
                       f"{b['parameters'] / 1e6:.1f}M, 6 per trainable one); training reached "
                       f"{100 * t['tokens_per_s'] / b['tokens_per_s_bound']:.0f}% of it."]
     reports = [(name, {r["name"]: r for r in run.get("report", [])}) for name, run in runs]
-    if reports[0][1]:
+    models = list(dict.fromkeys(name for _, r in reports for name in r))
+    if models:
         lines += ["", "| model | " + " | ".join(f"EM / F1 / generation s ({name})" for name, _ in runs) + " |",
                   "|---|" + "---|" * len(runs)]
-        for model in reports[0][1]:
-            cells = [f"{r[model]['exact_match']:.1f} / {r[model]['f1']:.1f} / {r[model]['generation_s']}" if model in r
-                     else "-" for _, r in reports]
-            lines.append(f"| {model} | " + " | ".join(cells) + " |")
+        for model in models:
+            lines.append(f"| {model} | " + " | ".join(score_cell(r.get(model)) for _, r in reports) + " |")
         lines += ["", "The rest of `make eval` (loading models, the report, plots, the viewer): " +
                   ", ".join(f"{run.get('eval_rest_s', '-')} s ({name})" for name, run in runs) + "."]
     return "\n".join(lines) + "\n"

@@ -26,6 +26,16 @@ _SNAPSHOT_SUFFIX = re.compile(r"-(\d{4}-\d{2}-\d{2}|\d{4})$")
 NO_USAGE = "no usage reported"
 
 
+def usage_of(predictions):
+    """Token sums over the answers whose usage is known, and how many answers had none."""
+    predictions = list(predictions)
+    known = [p for p in predictions if p.get("tokens_in") is not None and p.get("tokens_out") is not None]
+    n_unknown = len(predictions) - len(known)
+    return {"tokens_in": sum(p["tokens_in"] for p in known) if known else None,
+            "tokens_out": sum(p["tokens_out"] for p in known) if known else None,
+            "n_without_usage": n_unknown}
+
+
 def _read_price_file(path):
     try:
         with open(path, encoding="utf-8") as f:

@@ -90,7 +90,10 @@ def training_bound():
     """The CPU's ceiling for training tokens/s (bench/fp32_bound.py, measured in the loop benchmark's run)
     and the share that run's training reached."""
     data = read_json(BENCH / "loop.json")
-    b, reached = data["fp32_bound"], data["train"]["tokens_per_s"]
+    b, reached = data.get("fp32_bound"), (data.get("train") or {}).get("tokens_per_s")
+    if not b or not reached:
+        raise UserError(f"{display_path(BENCH / 'loop.json')}: no {'fp32_bound' if not b else 'train.tokens_per_s'} "
+                        f"(the run failed before it); rerun python3 bench/loop.py on an idle machine")
     return (f"The bound the CPU sets: a training token costs about {b['flops_per_token'] / 1e6:.0f} MFLOP (2 FLOPs per "
             f"parameter forward and 2 backward through the frozen {b['parameters'] / 1e6:.0f}M model, 6 per trainable "
             f"LoRA parameter), and this CPU's fp32 matmuls ran at ~{b['gemm_gflops_fp32']:.0f} GFLOP/s in the same "

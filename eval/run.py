@@ -5,6 +5,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from eval.cost import usage_of
 from eval.store import RESULTS_DIR, RunStore, holding_store_locks, now
 from slingshot.contamination import check, contamination_statement
 from slingshot.errors import UserError
@@ -213,16 +214,6 @@ def count_requests(meta, segment, info):
         if key in info:
             segment[key] = info[key]
             meta[key] = sum(s.get(key, 0) for s in meta["segments"])
-
-
-def usage_of(predictions):
-    """Token sums over the answers whose usage is known, and how many answers had none."""
-    predictions = list(predictions)
-    known = [p for p in predictions if p.get("tokens_in") is not None and p.get("tokens_out") is not None]
-    n_unknown = len(predictions) - len(known)
-    return {"tokens_in": sum(p["tokens_in"] for p in known) if known else None,
-            "tokens_out": sum(p["tokens_out"] for p in known) if known else None,
-            "n_without_usage": n_unknown}
 
 
 def task_fields(row):

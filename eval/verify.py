@@ -13,6 +13,7 @@ re-scored where the task allows, and otherwise reported as unverified, saying so
 """
 import math
 
+from eval.cost import usage_of
 from slingshot.errors import UserError
 from slingshot.io import read_jsonl, sha256_file
 from slingshot.layout import display_path, resolve, test_split_path
@@ -53,7 +54,6 @@ def check_meta_against_rows(store, meta, rows):
     hash covers): a cost or speed edited in meta.json alone is refused."""
     if not meta.get("segments"):
         return  # not written by `eval run` (e.g. recorded leaderboard runs): its sums follow other rules
-    from eval.run import usage_of
     usage, fresh = meta.get("usage") or {}, usage_of(rows)
     for key in ("tokens_in", "tokens_out"):
         if usage.get(key) is not None and usage[key] != fresh[key]:

@@ -109,7 +109,8 @@ def tree_hashes(*folders):
     return hashes
 
 
-TINY = {"max_steps": 2, "evals_per_epoch": None, "micro_batch_size": 4, "warmup_steps": 0}
+TINY = {"max_steps": 2, "evals_per_epoch": None, "micro_batch_size": 4, "gradient_accumulation_steps": 1,
+        "warmup_steps": 0}
 
 
 @pytest.mark.slow

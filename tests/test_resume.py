@@ -25,7 +25,7 @@ def recipe_on_stand_in(tmp_path, **changes):
         config.update(base_model=display_path(stand_in), chat_template="llama3",
                       special_tokens={"pad_token": "<|end_of_text|>"}, eot_tokens=["<|eot_id|>"],
                       max_steps=MAX_STEPS, save_strategy="steps", save_steps=1, auto_resume_from_checkpoints=True,
-                      eval_strategy="no", micro_batch_size=2, warmup_steps=0, **changes)
+                      eval_strategy="no", micro_batch_size=2, gradient_accumulation_steps=1, warmup_steps=0, **changes)
         config.pop("evals_per_epoch", None)
         config["slingshot"].update(train_size=16, validation_size=4)
     return write_recipe(tmp_path, edit=edit)

@@ -105,7 +105,8 @@ def test_two_cell_sweep_killed_after_the_first_cell_resumes_without_retraining(m
     for folder in cell_runs() + sorted((DATA_DIR / "derived").glob(f"{TINY}-sweep-*")):
         shutil.rmtree(folder)
     tiny = derive_recipe(load_recipe(DEFAULT_RECIPE), TINY,
-                         {"max_steps": 2, "evals_per_epoch": None, "micro_batch_size": 4, "warmup_steps": 0},
+                         {"max_steps": 2, "evals_per_epoch": None, "micro_batch_size": 4, "gradient_accumulation_steps": 1,
+                          "warmup_steps": 0},
                          {"train_size": 8, "validation_size": 4})
     args = ["eval", "sweep", tiny.path, "--sweep", "seed=0,1", "--limit", "5", "--out", tmp_path / "report"]
     env = {**os.environ, "SLINGSHOT_RESULTS_DIR": str(tmp_path / "results")}

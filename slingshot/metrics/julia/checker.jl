@@ -43,14 +43,7 @@ Base.showerror(io::IO, e::RemoteException) = print(io, "the answer threw: ", e.m
 
 emit(parts...) = write_frame(OUT[], Vector{UInt8}(join(parts, ' ')))
 
-function note(step, err)
-    msg = err === THROWN[] ? THROWN_MESSAGE[] : try
-        sprint(showerror, err)
-    catch
-        string(typeof(err))
-    end
-    emit("M", step, replace(first(msg, 300), r"\s+" => " "))
-end
+note(step, err) = emit("M", step, err === THROWN[] ? one_line(THROWN_MESSAGE[]) : error_line(err))
 
 send_other(io, x::RemoteRef) = SlingshotWire.write_handle(io, getfield(x, :id), "")
 send_other(io, x::RemoteType) = SlingshotWire.write_name(io, x.name)

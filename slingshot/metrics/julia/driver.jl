@@ -29,14 +29,7 @@ const COUNTER = Ref(0)
 const HANDLES = Any[]
 const MAX_HANDLES = 100_000
 
-function note(emit, step, err)
-    msg = try
-        sprint(showerror, err)
-    catch
-        string(typeof(err))
-    end
-    emit("M", step, replace(first(msg, 300), r"\s+" => " "))
-end
+note(emit, step, err) = emit("M", step, error_line(err))
 
 # --- parsing helpers (PromptingTools semantics; Meta.parseall does not exist in Julia 1.5) ---
 function parseall(code::AbstractString)

@@ -10,7 +10,7 @@ module SlingshotWire
 import Dates
 Base.Experimental.@optlevel 0  # compiled in every sample: latency, not speed, matters
 
-export read_frame, write_frame, encode_value, decode_value, Handle, RemoteName, WireError
+export read_frame, write_frame, encode_value, decode_value, Handle, RemoteName, WireError, error_line, one_line
 
 const MAX_FRAME = 8 << 20   # bytes in one frame
 const MAX_ITEMS = 1 << 20   # values in one decoded message
@@ -20,6 +20,18 @@ struct WireError <: Exception
     msg::String
 end
 Base.showerror(io::IO, e::WireError) = print(io, "WireError: ", e.msg)
+
+"A message as one line of at most 300 characters."
+one_line(msg::AbstractString) = replace(first(msg, 300), r"\s+" => " ")
+
+"An error as one line (its type's name if showing it fails)."
+function error_line(err)
+    one_line(try
+        sprint(showerror, err)
+    catch
+        string(typeof(err))
+    end)
+end
 
 "A value that stays in the answer's process: its id there and the name of its type."
 struct Handle
