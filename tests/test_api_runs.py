@@ -152,7 +152,10 @@ def test_ctrl_c_keeps_answers_arriving_during_shutdown_and_nothing_is_asked_twic
                "--split", str(split), "--results-dir", str(results), "--max-new-tokens", "8",
                "--concurrency", "4"]
     try:
-        process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        # A suite started in the background (`cmd &`) hands its children SIGINT ignored; Ctrl-C is
+        # what this test is about, so the run starts with the default handler either way.
+        process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                   preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         deadline = time.monotonic() + 120
         while len(stored(results)) < 4 or len(proxy.log) < 6:  # some answers kept, more in flight
             assert process.poll() is None, process.communicate()
