@@ -634,21 +634,20 @@ def check_values(recipe):
     the folder training clears). Raises RecipeError naming file, the value's line, the key and the fix."""
     _check_prepared_path(recipe)
     _check_nested_keys(recipe)
-    _check_eval_schedule(recipe)
     checks = value_checks(recipe.block["task"])
     for key, value in recipe_values(recipe.config):
         problem = value_problem(checks, key, value)
         if problem:
             raise RecipeError(f"{recipe.where(key)}: {key}: {problem}")
+    _check_eval_schedule(recipe)
 
 
 def _check_eval_schedule(recipe):
     """Axolotl evaluates every 1 / (evals_per_epoch x num_epochs) of the run only when that is below 1:
-    `evals_per_epoch: 1` over one epoch would silently run no validation at all."""
-    config = recipe.config
-    per_epoch, epochs = config.get("evals_per_epoch"), config.get("num_epochs", 1)
-    if type(per_epoch) is int and isinstance(epochs, (int, float)) and not isinstance(epochs, bool) \
-            and per_epoch > 0 and epochs > 0 and per_epoch * epochs <= 1:
+    `evals_per_epoch: 1` over one epoch would silently run no validation at all. Runs after the value
+    checks, so both are numbers in range here (or absent)."""
+    per_epoch, epochs = recipe.config.get("evals_per_epoch"), recipe.config.get("num_epochs", 1)
+    if per_epoch and per_epoch * epochs <= 1:
         raise RecipeError(
             f"{recipe.where('evals_per_epoch')}: evals_per_epoch: {per_epoch} with num_epochs: {epochs} makes Axolotl "
             f"skip validation: it evaluates every 1 / (evals_per_epoch x num_epochs) of the run, and only when that "
