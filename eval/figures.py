@@ -15,6 +15,7 @@ import re
 from pathlib import Path
 
 from eval.format import Column, fmt_ci, fmt_p, fmt_usd, markdown_table, score_columns, table_lines
+from slingshot import locks
 from slingshot.errors import UserError
 from slingshot.layout import ROOT, TRAIN_SUMMARY, display_path
 
@@ -234,8 +235,7 @@ def sweep(folder, key):
 
 def stack():
     """The pinned versions of the packages that decide how training runs."""
-    pins = dict(line.split("==", 1) for line in (ROOT / "requirements" / "constraints.txt").read_text().splitlines()
-                if "==" in line and not line.startswith("#"))
+    pins = locks.pins("cuda13")
     names = ("axolotl", "torch", "transformers", "peft", "trl", "accelerate", "datasets", "bitsandbytes", "deepspeed")
     return "Pinned: " + ", ".join(f"{name} {pins[name]}" for name in names) + "."
 

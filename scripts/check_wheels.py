@@ -2,8 +2,8 @@
 
     python scripts/check_wheels.py 3.12 [3.13 ...]
 
-For each version, pip resolves every pin of requirements/constraints.txt (and the GPU and
-notebook extras, pinned there too) with --only-binary=:all: for that interpreter on manylinux
+For each version, pip resolves every pin of requirements/locks/cuda13.txt (the largest lock: the
+GPU extras and the CUDA runtime wheels too) with --only-binary=:all: for that interpreter on manylinux
 x86-64 (glibc 2.35 or older), in a dry run. A pin without such a wheel is removed and the run
 repeated, so one pass lists them all. Pure-Python source-only pins (deepspeed, a few small
 ones) build anywhere and are expected in that list.
@@ -15,7 +15,9 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PINS = ROOT / "requirements" / "constraints.txt"
+sys.path.insert(0, str(ROOT))
+
+from slingshot import locks  # noqa: E402
 # glibc 2.35 and older (Ubuntu 22.04, Colab): an explicit --platform is matched exactly, so name them all.
 PLATFORMS = [arg for tag in ["manylinux1_x86_64", "manylinux2010_x86_64", "manylinux2014_x86_64",
                              *[f"manylinux_2_{minor}_x86_64" for minor in range(5, 36)], "linux_x86_64"]
@@ -23,8 +25,7 @@ PLATFORMS = [arg for tag in ["manylinux1_x86_64", "manylinux2010_x86_64", "manyl
 
 
 def pins():
-    lines = [l.strip() for l in PINS.read_text().splitlines()]
-    return [l for l in lines if l and not l.startswith("#")]
+    return [f"{name}=={version}" for name, version in locks.pins("cuda13").items()]
 
 
 def missing_wheels(version, requirements):

@@ -1,5 +1,7 @@
 """python -m slingshot plan RECIPE [--gpu A10G-24GB] [--gpus N] [--usd-per-hour X] [--mfu F] [--json]
    python -m slingshot doctor RECIPE     # can this machine run it? (GPU, driver, memory, disk, hub)
+   python -m slingshot lock [--check] [NAME ...]   # make (or check) requirements/locks/ with uv
+   python -m slingshot which-lock        # the lock this machine's driver runs (no venv needed)
 
 What a recipe needs before a GPU is rented: trainable parameters, peak GPU memory, tokens,
 hours and dollars, and whether it fits (with the change that would make it fit).
@@ -24,7 +26,16 @@ def main(argv=None):
     plan.add_argument("--list-gpus", action="store_true", help="print the GPU table and exit")
     doctor = commands.add_parser("doctor", help="can this machine run the recipe? before anything is paid for")
     doctor.add_argument("recipe")
+    lock = commands.add_parser("lock", help="regenerate requirements/locks/ from requirements/*.in (needs uv)")
+    lock.add_argument("names", nargs="*", help="locks to make (default: all)")
+    lock.add_argument("--check", action="store_true", help="compare the committed locks with the resolver's output")
+    lock.add_argument("--uv", default="uv", help="the uv executable")
+    lock.add_argument("--torch-wheels", help="where torch's CPU build is found (a find-links folder or URL)")
+    commands.add_parser("which-lock", help="print the lock for this machine's NVIDIA driver (cpu without one)")
     args, rest = parser.parse_known_args(argv)
+    if args.command in ("lock", "which-lock"):
+        from slingshot.lock_command import lock_main, which_lock_main
+        return which_lock_main() if args.command == "which-lock" else lock_main(parser.parse_args(argv))
     if args.command == "doctor":
         from slingshot.doctor import main as doctor_main
         return doctor_main([args.recipe, *rest])

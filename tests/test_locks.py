@@ -1,0 +1,204 @@
+"""The locks (requirements/locks/): each is what the resolver makes of requirements/*.in at its date,
+each resolves for Linux x86-64 with Python 3.11 with every dependency inside it, every compiled
+extension in it is built for its torch or listed with why no recipe loads it, and the venv is exactly
+the lock `make venv` installed. The resolver checks ask the package index (seconds) and skip, saying
+why, where it cannot be reached."""
+import os
+import re
+import shutil
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+import yaml
+
+from slingshot import lock_extensions, locks
+from slingshot.layout import ROOT
+
+UV = str(Path(sys.executable).with_name("uv"))
+LOCKS = locks.LOCK_NAMES + (locks.MODEL_LOCK,)
+
+
+def index_or_skip(url=locks.INDEX + "/uv/"):
+    try:
+        urllib.request.urlopen(url, timeout=15).close()
+    except Exception as e:  # offline, DNS, proxy
+        pytest.skip(f"the package index cannot be reached ({url}: {type(e).__name__}): the lock checks need it")
+    if not Path(UV).exists():
+        pytest.skip(f"no uv beside {sys.executable}: `make venv` installs it from the lock")
+
+
+def torch_wheels_or_skip():
+    """Where this machine finds torch's CPU build: pip's own find-links if set, else PyTorch's CPU wheels."""
+    if locks.pip_find_links():
+        return locks.pip_find_links()
+    try:
+        urllib.request.urlopen(locks.TORCH_WHEELS["cpu"], timeout=15).close()
+    except Exception as e:
+        pytest.skip(f"torch's CPU wheels cannot be reached ({locks.TORCH_WHEELS['cpu']}: {type(e).__name__}) "
+                    f"and pip has no find-links here: the cpu lock cannot be resolved here")
+    return locks.TORCH_WHEELS["cpu"]
+
+
+@pytest.mark.parametrize("name", LOCKS)
+def test_each_lock_is_what_the_resolver_makes_of_the_inputs_at_its_date(name):
+    index_or_skip()
+    path = locks.lock_path(name)
+    fresh = locks.parse_text(locks.generate(UV, name, locks.lock_date_of(path),
+                                            torch_wheels_or_skip() if name == "cpu" else None))
+    problems = locks.differences(locks.read_lock(path), fresh, name)
+    assert not problems, f"requirements/locks/{name}.txt is not what `make lock` makes; run `make lock`:\n" + \
+        "\n".join(problems)
+
+
+def test_a_hand_edit_or_an_input_changed_without_make_lock_is_caught(tmp_path, monkeypatch):
+    index_or_skip()
+    committed = locks.read_lock(locks.lock_path("cuda13"))
+    edited = dict(committed, triton=("3.9.0",) + committed["triton"][1:])
+    assert locks.differences(edited, committed, "cuda13") == [
+        "triton: the lock has 3.9.0, the resolver 3.7.1"]
+    inputs = tmp_path / "requirements"
+    shutil.copytree(ROOT / "requirements", inputs)
+    (inputs / "gpu.in").write_text((inputs / "gpu.in").read_text() + "hjson==3.1.0\nninja==1.11.1.4\n")
+    monkeypatch.setattr(locks, "REQUIREMENTS", inputs)
+    fresh = locks.parse_text(locks.generate(UV, "cuda13", locks.lock_date_of(locks.lock_path("cuda13"))))
+    assert "ninja: the lock has 1.13.2, the resolver 1.11.1.4" in locks.differences(committed, fresh, "cuda13")
+
+
+def resolve_the_lock_itself(lock_text, tmp_path):
+    """uv resolves the lock's own pins for Linux x86-64, Python 3.11: every dependency of every pinned
+    package must be satisfied by a pin; returns (exit code, stderr, {package: version} it resolved)."""
+    pinned = tmp_path / "pins.txt"
+    pinned.write_text(re.sub(r"(?m)^\s+(--hash|#).*\n", "", lock_text).replace(" \\\n", "\n"))
+    proc = subprocess.run([UV, "pip", "compile", str(pinned), "--python-version", locks.PYTHON_VERSION,
+                           "--python-platform", locks.PYTHON_PLATFORM, "--no-header", "--no-annotate", "--quiet",
+                           *(["--find-links", torch_wheels_or_skip()] if "+cpu" in lock_text else [])],
+                          capture_output=True, text=True, timeout=300)
+    found = dict(re.match(r"([A-Za-z0-9._-]+)==(\S+)", line).groups() for line in proc.stdout.splitlines()
+                 if re.match(r"[A-Za-z0-9]", line))
+    return proc.returncode, proc.stderr, {locks.normalize(k): v for k, v in found.items()}
+
+
+@pytest.mark.parametrize("name", ["cuda13", "cpu"])
+def test_each_lock_resolves_for_linux_x86_64_with_every_dependency_inside_it(name, tmp_path):
+    """The check that would have caught the CPU freeze's triton 3.9.0 beside the CUDA torch's triton==3.7.1."""
+    index_or_skip()
+    text = locks.install_requirements(name)
+    code, stderr, resolved = resolve_the_lock_itself(text, tmp_path)
+    assert code == 0, f"requirements/locks/{name}.txt does not resolve for Linux x86-64, Python 3.11:\n{stderr[-2000:]}"
+    pinned = {p: v for p, (v, _, _) in locks.parse_text(text).items()}
+    assert resolved == pinned, {p: (pinned.get(p), resolved.get(p)) for p in set(pinned) | set(resolved)
+                                if pinned.get(p) != resolved.get(p)}
+
+
+def test_the_cuda12_lock_is_cuda13_without_the_cuda13_runtime_and_says_where_torch_comes_from(tmp_path):
+    cuda12, cuda13 = (locks.read_lock(locks.lock_path(n)) for n in ("cuda12", "cuda13"))
+    left_out = set(cuda13) - set(cuda12)
+    assert "torch" in left_out and set(cuda12) <= set(cuda13)
+    assert all(re.match(r"(nvidia|cuda)-", p) for p in left_out - {"torch"}), left_out
+    assert all(cuda12[p] == cuda13[p] for p in cuda12)
+    text = locks.lock_path("cuda12").read_text()
+    assert "https://download.pytorch.org/whl/cu126" in text and "cannot be resolved" in text
+
+
+def test_the_old_freeze_would_fail_the_resolution_check(tmp_path):
+    """Self-test: the CUDA torch beside the CPU venv's triton, the very failure of `make venv GPU=1`."""
+    index_or_skip()
+    text = locks.install_requirements("cuda13")
+    broken = re.sub(r"(?m)^triton==3\.7\.1", "triton==3.9.0", text)
+    code, stderr, _ = resolve_the_lock_itself(broken, tmp_path)
+    assert code != 0 and "triton" in stderr
+
+
+@pytest.mark.parametrize("name", locks.LOCK_NAMES)
+def test_every_compiled_extension_is_built_for_its_locks_torch_or_listed_with_why(name):
+    index_or_skip()
+    found = lock_extensions.compiled_extensions(name)
+    failed = [f"{p}=={v}: {detail}" for p, v, verdict, detail in found if verdict != "ok"]
+    assert not failed, "\n".join(failed)
+    assert {"bitsandbytes", "xformers", "torchao"} <= {p for p, *_ in found}
+
+
+def test_no_recipe_loads_an_extension_listed_as_unused():
+    """The reasons in lock_extensions.EXTENSIONS hold for the recipes as they are."""
+    loads = {"xformers": lambda c: c.get("attn_implementation") == "xformers" or c.get("xformers_attention"),
+             "torchao": lambda c: "torchao" in str(c.get("optimizer", "")) or "ao_" in str(c.get("optimizer", ""))
+             or c.get("torchao_quantization") or c.get("qat")}
+    assert {p for p, (rule, _) in lock_extensions.EXTENSIONS.items() if rule == "unused"} <= set(loads)
+    for recipe in sorted((ROOT / "recipes").rglob("*.yml")):
+        config = yaml.safe_load(recipe.read_text()) or {}
+        for package, uses in loads.items():
+            assert not uses(config), f"{recipe.relative_to(ROOT)} loads {package}: fix lock_extensions.EXTENSIONS' reason"
+
+
+def test_an_extension_neither_built_for_torch_nor_listed_fails(monkeypatch):
+    index_or_skip()
+    monkeypatch.setattr(lock_extensions, "EXTENSIONS", {k: v for k, v in lock_extensions.EXTENSIONS.items()
+                                                         if k not in ("xformers", "axolotl-contribs-mit")})
+    found = {p: (verdict, detail) for p, _, verdict, detail in lock_extensions.compiled_extensions("cpu")}
+    assert found["xformers"][0] == "FAIL" and "not listed" in found["xformers"][1]
+    assert found["axolotl-contribs-mit"][0] == "FAIL"
+    assert lock_extensions.accepts(">=2.10", "2.13.0+cu126") and not lock_extensions.accepts("==2.10.0", "2.13.0")
+    assert lock_extensions.accepts("<3,>=2.4", "2.13.0") and not lock_extensions.accepts(">=2.14", "2.13.0+cpu")
+
+
+def test_the_cpu_locks_torch_is_the_same_release_as_the_inputs():
+    base = re.search(r"(?m)^torch==(\S+)", (ROOT / "requirements/base.in").read_text()).group(1)
+    cpu = re.search(r"(?m)^torch==(\S+)", (ROOT / "requirements/torch-cpu.in").read_text()).group(1)
+    assert cpu == f"{base}+cpu"
+    assert locks.pins("cpu")["torch"] == cpu and locks.pins("cuda13")["torch"] == base
+
+
+def test_every_lock_names_its_date_and_that_date_is_the_inputs():
+    date = locks.lock_date()
+    for name in LOCKS:
+        assert locks.lock_date_of(locks.lock_path(name)) == date, f"{name}: run `make lock`"
+        assert "Do not edit by hand" in locks.lock_path(name).read_text().splitlines()[0]
+
+
+def test_a_broken_lock_line_is_an_error_naming_the_file_and_line(tmp_path):
+    bad = tmp_path / "cpu.txt"
+    bad.write_text("# header\nabsl-py==2.5.1 \\\n    --hash=sha256:00\ntorch>=2\n")
+    with pytest.raises(locks.LockError, match=r"cpu.txt:4: not a pinned requirement"):
+        locks.read_lock(bad)
+
+
+def test_the_venv_is_exactly_the_lock_make_venv_installed():
+    """Nothing outside the lock (the llama.cpp server, built by `make llamacpp`, aside) and nothing missing."""
+    venv = Path(sys.prefix)
+    installed_lock = [p.name.removeprefix(".lock-") for p in venv.glob(".lock-*")]
+    if not installed_lock:
+        pytest.skip(f"{venv} was not made by `make venv`")
+    want = {**locks.pins(installed_lock[0]), **locks.pins(locks.MODEL_LOCK)}
+    frozen = subprocess.run([UV, "pip", "freeze", "--python", sys.executable], capture_output=True, text=True,
+                            check=True).stdout
+    have = {locks.normalize(n): v for n, v in re.findall(r"(?m)^([A-Za-z0-9._-]+)==(\S+)", frozen)}
+    extra = {p: v for p, v in have.items() if p not in want}
+    missing = {p: v for p, v in want.items() if p not in have and p not in locks.NOT_IN_VENV}
+    differ = {p: (v, have[p]) for p, v in want.items() if p in have and have[p] != v}
+    if locks.lock_path(installed_lock[0]).name == "cuda12.txt":
+        extra = {p: v for p, v in extra.items() if p != "torch" and not re.match(r"(nvidia|cuda)-", p)}
+    assert not extra and not missing and not differ, (extra, missing, differ)
+
+
+def test_make_venv_picks_the_lock_from_the_driver(tmp_path):
+    """`make venv` with a fake nvidia-smi on PATH: R580+ -> cuda13, R525-R579 -> cuda12, older -> an error
+    naming the upgrade, none -> cpu. A dry run (-n): nothing is installed."""
+    def dry_run(driver):
+        bin_dir = tmp_path / (driver or "none")
+        bin_dir.mkdir()
+        if driver:
+            smi = bin_dir / "nvidia-smi"
+            smi.write_text(f"#!/bin/sh\necho {driver}\n")
+            smi.chmod(0o755)
+        env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+        env.pop("LOCK", None)
+        return subprocess.run(["make", "-n", "venv", "VENV=" + str(tmp_path / "venv")], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=60)
+    for driver, lock in (("580.95.05", "cuda13"), ("570.172.08", "cuda12"), ("535.230.02", "cuda12"), (None, "cpu")):
+        out = dry_run(driver).stdout
+        assert f"requirements/locks/{lock}.txt" in out, (driver, out[-1500:])
+    old = dry_run("470.256.02")
+    assert "too old" in old.stdout + old.stderr and "R580" in old.stdout + old.stderr
