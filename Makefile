@@ -46,11 +46,12 @@ $(UV): requirements/locks/cpu.txt
 	@test -n "$(PYTHON_FOR_VENV)" || { echo "error: Python 3.11 is needed"; exit 1; }
 	@test -x $(PY) || $(PYTHON_FOR_VENV) -m venv $(VENV)
 	@$(call lock_entry,uv,requirements/locks/cpu.txt) > $(VENV)/uv-requirement.txt
-	@$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r $(VENV)/uv-requirement.txt
+	@$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r $(VENV)/uv-requirement.txt \
+		> $(VENV)/uv-install.log 2>&1 || { cat $(VENV)/uv-install.log; exit 1; }
 	@touch $@
 
 $(VENV)/.lock-$(LOCK): $(LOCK_FILE) requirements/locks/model.txt | $(UV)
-	$(if $(LOCK),,$(error $(shell $(PYTHON_FOR_VENV) -m slingshot which-lock 2>&1 >/dev/null)))
+	@$(if $(LOCK),,$(error $(shell $(PYTHON_FOR_VENV) -m slingshot which-lock 2>&1 >/dev/null)))
 	@rm -f $(VENV)/.lock-*
 	@$(call lock_without,llama-cpp-python,$(LOCK_FILE)) > $(VENV)/lock.txt
 	@echo "installing $(LOCK_FILE) into $(VENV) (uv; the full log: $(VENV)/install.log)"

@@ -31,7 +31,8 @@ IMPORTS = [
     ("transformers", "m.__version__"),
     ("axolotl", "m.__version__"),
     ("axolotl.cli.train", "'the train command imports'"),
-    ("xformers", "m.__version__"),
+    ("xformers", "f'{m.__version__}, built for torch ' + __import__('json').loads(__import__('pathlib').Path("
+                 "m.__file__).with_name('cpp_lib.json').read_text())['version']['torch']"),
     ("xformers.ops", "'its ops module imports'"),
     ("torchao", "m.__version__"),
     ("liger_kernel", "'imports'"),

@@ -67,12 +67,12 @@ def test_a_hand_edit_or_an_input_changed_without_make_lock_is_caught(tmp_path, m
     assert "ninja: the lock has 1.13.2, the resolver 1.11.1.4" in locks.differences(committed, fresh, "cuda13")
 
 
-def resolve_the_lock_itself(lock_text, tmp_path):
-    """uv resolves the lock's own pins for Linux x86-64, Python 3.11: every dependency of every pinned
-    package must be satisfied by a pin; returns (exit code, stderr, {package: version} it resolved)."""
+def resolve_the_lock_itself(lock_text, tmp_path, python=locks.PYTHON_VERSION):
+    """uv resolves the lock's own pins for Linux x86-64 and a Python version: every dependency of every
+    pinned package must be satisfied by a pin; returns (exit code, stderr, {package: version} it resolved)."""
     pinned = tmp_path / "pins.txt"
     pinned.write_text(re.sub(r"(?m)^\s+(--hash|#).*\n", "", lock_text).replace(" \\\n", "\n"))
-    proc = subprocess.run([UV, "pip", "compile", str(pinned), "--python-version", locks.PYTHON_VERSION,
+    proc = subprocess.run([UV, "pip", "compile", str(pinned), "--python-version", python,
                            "--python-platform", locks.PYTHON_PLATFORM, "--no-header", "--no-annotate", "--quiet",
                            *(["--find-links", torch_wheels_or_skip()] if "+cpu" in lock_text else [])],
                           capture_output=True, text=True, timeout=300)
@@ -81,13 +81,14 @@ def resolve_the_lock_itself(lock_text, tmp_path):
     return proc.returncode, proc.stderr, {locks.normalize(k): v for k, v in found.items()}
 
 
-@pytest.mark.parametrize("name", ["cuda13", "cpu"])
-def test_each_lock_resolves_for_linux_x86_64_with_every_dependency_inside_it(name, tmp_path):
-    """The check that would have caught the CPU freeze's triton 3.9.0 beside the CUDA torch's triton==3.7.1."""
+@pytest.mark.parametrize("name, python", [("cuda13", "3.11"), ("cpu", "3.11"), ("cuda13", "3.12")])
+def test_each_lock_resolves_for_linux_x86_64_with_every_dependency_inside_it(name, python, tmp_path):
+    """The check that would have caught the CPU freeze's triton 3.9.0 beside the CUDA torch's triton==3.7.1.
+    Python 3.12 too: Colab's, where the same pins install."""
     index_or_skip()
     text = locks.install_requirements(name)
-    code, stderr, resolved = resolve_the_lock_itself(text, tmp_path)
-    assert code == 0, f"requirements/locks/{name}.txt does not resolve for Linux x86-64, Python 3.11:\n{stderr[-2000:]}"
+    code, stderr, resolved = resolve_the_lock_itself(text, tmp_path, python)
+    assert code == 0, f"requirements/locks/{name}.txt does not resolve for Linux x86-64, Python {python}:\n{stderr[-2000:]}"
     pinned = {p: v for p, (v, _, _) in locks.parse_text(text).items()}
     assert resolved == pinned, {p: (pinned.get(p), resolved.get(p)) for p in set(pinned) | set(resolved)
                                 if pinned.get(p) != resolved.get(p)}
