@@ -107,7 +107,7 @@ def loop():
     phases = ", ".join(f"{name} {seconds / 60:.1f}" for name, seconds in data["phases_s"].items())
     machine = data["machine"]
     return (f"`make all` from a fresh clone took **{data['total_s'] / 60:.1f} minutes** on {machine['cores']} "
-            f"{machine['cpu']} cores with {machine['memory_gb']} GB (minutes: {phases}; pip's cache warm).")
+            f"{machine['cpu']} cores with {machine['memory_gb']} GB (minutes: {phases}; the package cache warm).")
 
 
 def recipes():
