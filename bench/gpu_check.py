@@ -8,7 +8,8 @@ builds a random-initialized stand-in of the recipe's base model (slingshot.stand
 architecture; with --shape full the real sizes too, since memory and speed do not depend on the
 weights' values), trains --steps real Axolotl steps at the recipe's own settings (on a machine
 without a GPU, with the smoke run's CPU overrides), and records peak memory, tokens/s and plan's
-prediction of both. Then the batched eval backend's questions/s at batch 1 and at its default batch
+prediction of both, and the MFU the measured tokens/s is by plan's FLOP count (4N+adapter for LoRA)
+against the GPU's dense bf16 peak, beside the MFU plan assumes. Then the batched eval backend's questions/s at batch 1 and at its default batch
 on the stand-in and adapter of the recipe with the shortest answers (SQuAD; random weights never
 stop early, so every answer runs to the recipe's max_new_tokens: a worst case). Writes <out>.json and <out>.md with the machine and commit.
 """
@@ -53,7 +54,7 @@ def check_training(path, shape, steps, cpu):
     """Train one recipe's stand-in for `steps` steps; its measurements beside plan's prediction."""
     import torch
 
-    from slingshot.plan import gpu_of_device, gpu_of_recipe, plan
+    from slingshot.plan import GPUS, gpu_of_device, gpu_of_recipe, model_config, plan, train_flops_per_token
     from slingshot.train import prepare_smoke, smoke_overrides, stand_in_override
 
     recipe = load_recipe(path)
@@ -65,20 +66,28 @@ def check_training(path, shape, steps, cpu):
         return {"recipe": display_path(path), "error": f"training failed; see {display_path(check.output_dir)}/train.log"}
     summary = json.loads(check.paths["summary"].read_text())
     overrides = smoke_overrides(recipe.config, shape) if cpu else stand_in_override(recipe.config, shape)
-    gpu = None
+    gpu, no_peak = None, "no GPU peak on a CPU run"
     if torch.cuda.is_available():  # the prediction for the GPU at hand, where the table has it
         props = torch.cuda.get_device_properties(0)
         gpu = gpu_of_device(props.name, props.total_memory / 1e9)
+        no_peak = f"no peak for {props.name} in plan's GPU table"
     predicted = plan(recipe, gpu=gpu or gpu_of_recipe(recipe))
     step_tokens = packed_tokens_per_step(check.config)
     runtime = summary.get("train_runtime_s")
+    tokens_per_s = step_tokens * summary["steps"] / runtime if step_tokens and runtime else None
+    flops = train_flops_per_token(model_config(check.config["base_model"]), check.config)  # what ran: the stand-in
+    mfu = tokens_per_s * flops / (GPUS[gpu][1] * 1e12) if gpu and tokens_per_s else None
+    no_mfu = None if mfu is not None else no_peak if tokens_per_s else "no tokens/s: rows are not packed"
     return {
         "recipe": display_path(path), "check_recipe": display_path(check.path),
         "stand_in": check.config["base_model"], "shape": shape,
         "overrides": [{"key": k, "value": v, "why": why} for k, v, why in overrides],
         "steps": summary["steps"], "final_train_loss": summary["final_train_loss"],
         "wall_s": round(time.time() - started, 1), "train_runtime_s": runtime,
-        "tokens_per_s": round(step_tokens * summary["steps"] / runtime, 1) if step_tokens and runtime else None,
+        "tokens_per_s": round(tokens_per_s, 1) if tokens_per_s else None,
+        "train_flops_per_token": flops, "peak_tflops": GPUS[gpu][1] if gpu else None,
+        "mfu": round(mfu, 4) if mfu is not None else None, "mfu_missing": no_mfu,
+        "plan_mfu": predicted["mfu"], "flop_count": predicted["flop_count"],
         "trainer_tokens_per_s_per_gpu": summary.get("trainer_tokens_per_s_per_gpu"),
         "gpu_peak_memory_used_gb": summary.get("gpu_peak_memory_used_gb"),
         "gpu_max_allocated_gb": summary.get("gpu_max_allocated_gb"),
@@ -115,21 +124,34 @@ def shown(value):
     return "n/a" if value is None else value
 
 
+def percent(value):
+    return "n/a" if value is None else f"{value:.1%}"
+
+
 def render(result):
     m = result["machine"]
     lines = [f"# GPU check ({result['shape']} stand-ins, {result['steps']} steps each)", "",
              f"Machine: {m.get('gpu') or 'no GPU'}{' x' + str(m['gpus']) if m.get('gpus', 1) > 1 else ''}, "
              f"CPU {m['cpu']}, torch {m['torch']}{', CUDA ' + m['cuda'] if m.get('cuda') else ''}; "
              f"commit {m['commit']}, {m['date']}. Random weights: memory and speed only, no accuracy.", "",
-             "| recipe | steps | loss | tokens/s | plan tokens/s | peak GPU GB (NVML) | max allocated GB | "
-             "plan peak GB | overrides |", "|---|---|---|---|---|---|---|---|---|"]
+             "| recipe | steps | loss | tokens/s | MFU | plan's MFU | plan tokens/s | peak GPU GB (NVML) | "
+             "max allocated GB | plan peak GB | overrides |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in result["trainings"]:
         if "error" in r:
-            lines.append(f"| {r['recipe']} | {r['error']} |||||||")
+            lines.append(f"| {r['recipe']} | {r['error']} |" + "|" * 9)
             continue
         lines.append(f"| {r['recipe']} | {r['steps']} | {r['final_train_loss']} | {shown(r['tokens_per_s'])} | "
+                     f"{percent(r['mfu'])} | {percent(r['plan_mfu'])} | "
                      f"{shown(r['plan_tokens_per_s'])} ({r['plan_gpu']}) | {shown(r['gpu_peak_memory_used_gb'])} | "
                      f"{shown(r['gpu_max_allocated_gb'])} | {r['plan_peak_gpu_memory_gb']} | {len(r['overrides'])} |")
+    trained = [r for r in result["trainings"] if "error" not in r]
+    if trained:
+        missing = sorted({r["mfu_missing"] for r in trained if r["mfu_missing"]})
+        lines += ["", "MFU: measured tokens/s x the stand-in's model FLOPs a token, by plan's count (LoRA: 4N for the "
+                      "frozen base of N parameters, forward 2N and input gradients 2N, plus 6 per adapter parameter; "
+                      "full fine-tuning 6N), over the GPU's dense bf16 peak in plan's table. plan's MFU: what `plan` "
+                      "assumes for the recipe (gradient checkpointing's second forward pass is not model FLOPs)."
+                  + "".join(f" MFU n/a: {m}." for m in missing)]
     e = result.get("eval")
     if e:
         lines += ["", f"Eval backend on {e['model']} ({e['device']}, {e['dtype']}), {e['questions']} questions, "
@@ -179,6 +201,11 @@ def main(argv=None):
             result["trainings"].append(check_training(path, args.shape, args.steps, cpu=not gpu))
         except UserError as e:
             result["trainings"].append({"recipe": display_path(path), "error": str(e)})
+        r = result["trainings"][-1]
+        if "error" not in r:
+            print(f"== {r['recipe']}: {shown(r['tokens_per_s'])} tokens/s, MFU {percent(r['mfu'])} by the "
+                  f"{r['flop_count']} count ({r['mfu_missing'] or r['plan_gpu']}); plan assumes "
+                  f"{percent(r['plan_mfu'])}", flush=True)
         save()
     done = [load_recipe(resolve(r["check_recipe"])) for r in result["trainings"] if "error" not in r]
     if done:  # the eval check on the shortest answers (SQuAD's 32 tokens, not Julia's 512)

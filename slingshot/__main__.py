@@ -21,7 +21,7 @@ def main(argv=None):
     plan.add_argument("--gpu", default=None, help="a GPU of the table (default: the recipe's hardware, else A10G-24GB)")
     plan.add_argument("--gpus", type=int, default=1, help="data-parallel GPUs (ZeRO-3 recipes shard the weights)")
     plan.add_argument("--usd-per-hour", type=float, help="your price per GPU-hour (default: the table's)")
-    plan.add_argument("--mfu", type=float, help="model FLOPs utilization to assume (default 0.35; 0.2 quantized)")
+    plan.add_argument("--mfu", type=float, help="model FLOPs utilization to assume, by the 4N+adapter count (default 0.35, 0.2 on a quantized base, lower with gradient checkpointing)")
     plan.add_argument("--json", action="store_true", help="print one JSON object")
     plan.add_argument("--list-gpus", action="store_true", help="print the GPU table and exit")
     doctor = commands.add_parser("doctor", help="can this machine run the recipe? before anything is paid for")
@@ -45,7 +45,7 @@ def main(argv=None):
 
     if args.list_gpus:
         for name, (memory, tflops, price) in GPUS.items():
-            print(f"{name:15} {memory:4} GB  {tflops:4} TFLOPS bf16  ${price}/h")
+            print(f"{name:15} {memory:4} GB  {tflops:4} TFLOPS dense bf16  ${price}/h")
         return 0
     try:
         recipe = load_recipe(args.recipe)

@@ -1,10 +1,10 @@
 """`make doctor RECIPE=...`: before anything is downloaded or paid for, can this machine run the recipe?
 
-Checks Python, the GPU and its driver against the CUDA the pinned torch was built for, free GPU
-memory against the planner's prediction, disk space for the base model and for an export, the `hf`
-command and access to the model on the hub (gated models need the licence accepted and a token),
-the packages the recipe's settings need, and that every compiled extension installed was built for
-this torch. Prints one line per check, with the fix; exits 1 if any check fails.
+Checks Python, the lock this machine's NVIDIA driver runs (slingshot.locks, as `make venv` picks
+it) against the torch installed, free GPU memory against the planner's prediction, disk space for
+the base model and for an export, the `hf` command and access to the model on the hub (gated models
+need the licence accepted and a token), the packages the recipe's settings need, and that every
+compiled extension installed was built for this torch. Prints one line per check, with the fix; exits 1 if any check fails.
 """
 import importlib.util
 import json
@@ -14,12 +14,10 @@ import sys
 from pathlib import Path
 
 from slingshot.layout import ROOT, resolve
+from slingshot.locks import MIN_DRIVER, driver_version, install_command, lock_for_driver
 
 # Every pinned binary wheel exists for these (scripts/check_wheels.py; 3.10 and 3.13 not checked yet).
 SUPPORTED_PYTHON = ((3, 11), (3, 12))
-# Lowest Linux driver that runs any CUDA minor release of a major one (NVIDIA's minor version
-# compatibility, CUDA toolkit release notes).
-MIN_DRIVER = {"13": (580, 65), "12": (525, 60), "11": (450, 80)}
 
 
 def check_python(version=sys.version_info[:2]):
@@ -47,17 +45,34 @@ def gpus():
     return found, driver.decode() if isinstance(driver, bytes) else driver
 
 
-def check_driver(driver, cuda):
-    """The driver against the CUDA runtime torch was built with (torch.version.cuda)."""
-    need = MIN_DRIVER.get(cuda.split(".")[0])
-    have = tuple(int(p) for p in driver.split(".")[:2])
-    if need is None:
-        return "warn", f"driver {driver}; no minimum known here for CUDA {cuda}"
-    if have >= need:
-        return "ok", f"driver {driver} runs CUDA {cuda} (needs {need[0]}.{need[1]}+)"
-    return "FAIL", (f"driver {driver} is older than torch's CUDA {cuda} needs ({need[0]}.{need[1]}+): pick an image "
-                    f"with driver {need[0]}+, or install the same torch built for CUDA 12: "
-                    f"make venv GPU=1 TORCH_INDEX=https://download.pytorch.org/whl/cu128")
+def lock_of_cuda(cuda):
+    """The lock a torch build belongs to, by its torch.version.cuda (None: the CPU build); None for a
+    CUDA no lock holds."""
+    if not cuda:
+        return "cpu"
+    return {"13": "cuda13", "12": "cuda12"}.get(cuda.split(".")[0])
+
+
+def check_lock(driver, cuda):
+    """The lock this driver runs (None: no nvidia-smi, the CPU lock) against the installed torch's
+    torch.version.cuda (None: torch's CPU build)."""
+    want, why = lock_for_driver(driver)
+    if want is None:
+        return "FAIL", why
+    named = why if want == "cpu" else f"{why}: the {want} lock"
+    build = f"torch's CUDA {cuda} build" if cuda else "torch's CPU build"
+    have = lock_of_cuda(cuda)
+    if have == want:
+        return "ok", f"{named} ({install_command(want)}), which this venv has ({build})"
+    if want == "cpu":
+        return "warn", f"{named} ({install_command(want)}); this venv has {build}, which runs without a GPU too"
+    if have == "cuda12":  # CUDA 12 builds run on the drivers that run CUDA 13
+        return "ok", f"{named} ({install_command(want)}); this venv has {build}, which this driver runs too"
+    if have == "cpu":
+        return "FAIL", f"{named}; this venv has {build}, which leaves the GPU unused: {install_command(want)}"
+    need = MIN_DRIVER.get(have)
+    needs = f"needs a driver {need[0]}.{need[1]}+" if need else "is in no lock"
+    return "FAIL", f"{named}; this venv has {build}, which {needs}: {install_command(want)}"
 
 
 def check_gpu_memory(recipe, devices):
@@ -113,7 +128,7 @@ def check_packages(recipe):
     config = recipe.config
     needs = []
     if config.get("deepspeed"):
-        needs.append(("deepspeed", "make venv GPU=1"))
+        needs.append(("deepspeed", f"in the GPU locks: {install_command('cuda13')}, or LOCK=cuda12 below driver R580"))
     if config.get("attn_implementation") == "xformers":
         needs.append(("xformers", "make venv"))
     if config.get("load_in_4bit") or config.get("load_in_8bit") or "bnb" in str(config.get("optimizer")):
@@ -221,18 +236,32 @@ def guarded(check, *args):
         return "FAIL", str(e)
 
 
+def torch_cuda():
+    """(installed, torch.version.cuda): the CUDA the installed torch was built for (None: CPU build)."""
+    try:
+        import torch
+    except ImportError:
+        return False, None
+    return True, torch.version.cuda
+
+
 def run_checks(recipe):
     results = [("python", *check_python())]
-    devices, driver = gpus()
+    devices, nvml_driver = gpus()
+    driver = driver_version() or nvml_driver
+    installed, cuda = torch_cuda()
+    if installed:
+        results.append(("lock", *check_lock(driver, cuda)))
+    else:
+        want, why = lock_for_driver(driver)
+        results.append(("lock", "FAIL", f"{why}; torch is not installed: {install_command(want)}" if want else why))
     if devices:
-        import torch
         results.append(("gpu", "ok", ", ".join(f"{n} {t / 1e9:.0f} GB" for n, t, _ in devices)))
-        results.append(("driver", *check_driver(driver, torch.version.cuda or "")))
-        if not torch.version.cuda:
-            results.append(("torch", "FAIL", f"this venv has torch's CPU build ({torch.__version__}) on a GPU "
-                                             "machine: rm -rf .venv && make venv GPU=1"))
-        elif not torch.cuda.is_available():
-            results.append(("torch", "FAIL", "torch sees no GPU although NVML does: CUDA runtime and driver disagree"))
+        if cuda:
+            import torch
+            if not torch.cuda.is_available():
+                results.append(("torch", "FAIL", "torch sees no GPU although NVML does: CUDA runtime and driver "
+                                                 "disagree"))
         results.append(("gpu memory", *guarded(check_gpu_memory, recipe, devices)))
     elif needs_gpu(recipe):
         results.append(("gpu", "FAIL", "no NVIDIA GPU or driver found (nvidia-smi); this recipe needs one. "

@@ -3,7 +3,8 @@
 From the base model's config.json and the recipe alone: trainable LoRA parameters, peak GPU
 memory (weights at their precision, LoRA weights, their gradients and optimizer state,
 activations at the recipe's micro batch and sequence length, logits), tokens to train on,
-hours at a stated MFU and dollars. It says whether the run fits and, if not, what would.
+hours at a stated MFU (model FLOPs utilization, counted by `train_flops_per_token`) and dollars.
+It says whether the run fits and, if not, what would.
 
 The memory model counts the tensors PyTorch keeps for the backward pass of a Llama/Mistral
 decoder layer with an efficient attention kernel (no seq x seq matrix). It predicts
@@ -22,20 +23,25 @@ CONFIGS_DIR = Path(__file__).resolve().parent / "model_configs"
 GB = 1e9
 RESERVE_GB = 1.0  # CUDA context and allocator fragmentation, outside max_memory_allocated
 
-# name: (memory GB, dense bf16 tensor TFLOPS (fp16 where there is no bf16), on-demand USD/hour).
-# Prices are typical list prices; pass --usd-per-hour for yours.
+# name: (memory GB, peak dense bf16 tensor TFLOPS (fp16 where there is no bf16), on-demand USD/hour).
+# TFLOPS: the vendor's 16-bit tensor-core peak without 2:4 sparsity, with FP32 accumulate as
+# training runs; where a datasheet prints only the sparse figure, half of it. Prices are typical
+# list prices; pass --usd-per-hour for yours.
 GPUS = {
-    "T4-16GB": (16, 65, 0.35),
-    "V100-16GB": (16, 125, 0.60),
-    "A10G-24GB": (24, 70, 1.01),
-    "L4-24GB": (24, 121, 0.80),
-    "RTXA5000-24GB": (24, 111, 0.39),
-    "RTX4090-24GB": (24, 165, 0.40),
-    "L40S-48GB": (48, 362, 1.00),
-    "A100-40GB": (40, 312, 1.30),
+    "T4-16GB": (16, 65, 0.35),             # T4 datasheet: 65 mixed precision FP16/FP32 (Turing has no bf16)
+    "V100-16GB": (16, 125, 0.60),          # V100 SXM2 datasheet: 125 tensor (fp16; no bf16); the PCIe card: 112
+    "A10G-24GB": (24, 70, 1.01),           # unverified: NVIDIA publishes no A10G datasheet (AWS's variant of the
+                                           # A10, whose datasheet gives 125); 70 is the figure third parties give
+    "L4-24GB": (24, 121, 0.80),            # L4 datasheet: 242 with sparsity
+    "RTXA5000-24GB": (24, 111, 0.39),      # unverified: half the RTX A5000 datasheet's 222.2 with sparsity
+    "RTX3090-24GB": (24, 71, 0.25),        # GA102 whitepaper, appendix: 71 with FP32 accumulate (142: FP16 accumulate)
+    "RTX4090-24GB": (24, 165.2, 0.40),     # Ada (AD102) whitepaper: 165.2 with FP32 accumulate (330.3: FP16 accumulate)
+    "L40S-48GB": (48, 362.05, 1.00),       # L40S datasheet: 362.05 (733 with sparsity)
+    "A100-40GB": (40, 312, 1.30),          # A100 datasheet (SXM and PCIe, 40 and 80 GB): 312 (624 with sparsity)
     "A100-80GB": (80, 312, 1.80),
-    "H100-80GB": (80, 989, 2.50),
-    "H200-141GB": (141, 989, 3.50),
+    "H100PCIe-80GB": (80, 756, 2.00),      # H100 whitepaper: 756 for the PCIe card (datasheet: 1,513 with sparsity)
+    "H100-80GB": (80, 989.4, 2.50),        # H100 SXM5, H100 whitepaper: 989.4 (datasheet: 1,979 with sparsity)
+    "H200-141GB": (141, 989.4, 3.50),      # H200 SXM: the H100 SXM's GH100 compute (datasheet: 1,979 with sparsity)
 }
 
 REQUIRED_SHAPE_KEYS = ("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "vocab_size")
@@ -163,7 +169,7 @@ def estimate(config, model_cfg, gpu_memory_gb=None, micro_batch=None, checkpoint
     r = config.get("lora_r", 8)
     targets = lora_targets(config)
     dropout = (config.get("lora_dropout") or 0) > 0
-    lora_params = s.layers * sum(r * (a + b) for name, a, b in s.linears() if name in targets)
+    lora_params = adapter_params(s, config)
 
     quantized_linears = s.layers * s.layer_linear_params()
     rest = s.total_params() - quantized_linears  # embeddings, lm_head, norms stay 16-bit when quantized
@@ -199,15 +205,48 @@ def estimate(config, model_cfg, gpu_memory_gb=None, micro_batch=None, checkpoint
             "micro_batch": mb, "sequence_len": seq, "gradient_checkpointing": ckpt}
 
 
-def flops_per_token(model_cfg, config, checkpointing, tokens_per_row):
-    """Forward 2N, backward 2N (input grads only: the base is frozen), +2N to recompute when
-    checkpointing; plus attention over half a row on average."""
+def adapter_params(s, config):
+    """LoRA parameters: a pair A (in x r), B (r x out) on each targeted linear of every layer."""
+    r = config.get("lora_r", 8)
+    return s.layers * sum(r * (a + b) for name, a, b in s.linears() if name in lora_targets(config))
+
+
+def is_lora(config):
+    return config.get("adapter") in ("lora", "qlora")
+
+
+def flop_terms(model_cfg, config):
+    """(N, adapter parameters; 0 for full fine-tuning). N: the parameters a token is multiplied by,
+    every decoder layer's linears and norms and the output head; not the input embedding, a lookup
+    (tied embeddings count once, as the head)."""
     s = Shapes.from_config(model_cfg)
-    n = s.total_params() - s.vocab * s.hidden * (0 if s.tied else 1)  # the input embedding is a lookup
-    passes = 6 if checkpointing else 4
-    context = min(config.get("sequence_len", 512), tokens_per_row) / 2
-    attention = 4 * s.layers * s.heads * s.head_dim * context * (passes / 2)
-    return passes * n + attention
+    n = s.total_params() - (0 if s.tied else s.vocab * s.hidden)
+    return n, adapter_params(s, config) if is_lora(config) else 0
+
+
+def train_flops_per_token(model_cfg, config):
+    """Model FLOPs of one training token. LoRA (and QLoRA: dequantizing is overhead, not model FLOPs):
+    4N for the frozen base (forward 2N, input gradients 2N, no weight gradients) plus 6 per adapter
+    parameter (forward, input gradient, weight gradient). Full fine-tuning: 6N. Attention's
+    sequence-length terms are not counted, nor is gradient checkpointing's second forward pass."""
+    n, adapter = flop_terms(model_cfg, config)
+    return 4 * n + 6 * adapter if is_lora(config) else 6 * n
+
+
+def flop_count_name(config):
+    return "4N+adapter" if is_lora(config) else "6N"
+
+
+def assumed_mfu(model_cfg, config, checkpointing):
+    """The MFU plan assumes without --mfu: 35% for a 16-bit base, 20% for a quantized one (dequantizing
+    every matmul costs QLoRA about 40%). Gradient checkpointing runs every forward pass twice and the
+    second is not model FLOPs, so it lowers MFU by the share of the work it adds."""
+    mfu = 0.2 if config.get("load_in_4bit") or config.get("load_in_8bit") else 0.35
+    if not checkpointing:
+        return mfu
+    n, adapter = flop_terms(model_cfg, config)
+    flops = train_flops_per_token(model_cfg, config)
+    return mfu * flops / (flops + 2 * (n + adapter))
 
 
 POSITIVE_KEYS = ("micro_batch_size", "gradient_accumulation_steps", "sequence_len", "lora_r", "lora_alpha",
@@ -229,9 +268,8 @@ def plan(recipe, gpu="A10G-24GB", gpus=1, usd_per_hour=None, mfu=None):
     if mfu is not None and mfu > 1:
         raise UserError(f"--mfu {mfu}: a fraction of the GPU's peak, between 0 and 1")
     model_cfg = model_config(config["base_model"])
-    quantized = bool(config.get("load_in_4bit") or config.get("load_in_8bit"))
-    mfu = mfu or (0.2 if quantized else 0.35)  # dequantizing every matmul costs QLoRA about 40%
     est = estimate(config, model_cfg, gpus=gpus)
+    mfu = mfu or round(assumed_mfu(model_cfg, config, est["gradient_checkpointing"]), 3)
     alt = estimate(config, model_cfg, gpus=gpus, checkpointing=not est["gradient_checkpointing"])
     usable = memory_gb - RESERVE_GB
     fits = est["peak_gb"] <= usable
@@ -242,8 +280,8 @@ def plan(recipe, gpu="A10G-24GB", gpus=1, usd_per_hour=None, mfu=None):
     if not config.get("sample_packing") and config.get("pad_to_sequence_len"):
         per_row = config.get("sequence_len", 512)
     train_tokens = rows * per_row * epochs
-    seconds = train_tokens * flops_per_token(model_cfg, config, est["gradient_checkpointing"], per_row) / (
-        tflops * 1e12 * mfu * gpus)
+    flops = train_flops_per_token(model_cfg, config)
+    seconds = train_tokens * flops / (tflops * 1e12 * mfu * gpus)
     hours = seconds / 3600
     result = {
         "recipe": str(recipe.path), "base_model": config["base_model"], "gpu": gpu, "gpus": gpus,
@@ -254,7 +292,8 @@ def plan(recipe, gpu="A10G-24GB", gpus=1, usd_per_hour=None, mfu=None):
         "peak_gpu_memory_gb_other_checkpointing": alt["peak_gb"],
         "micro_batch_size": est["micro_batch"], "sequence_len": est["sequence_len"],
         "train_rows": rows, "tokens_per_row": per_row, "epochs": epochs, "train_tokens": train_tokens,
-        "bf16_tflops": tflops, "mfu": mfu, "hours": round(hours, 3), "usd_per_hour": price,
+        "bf16_tflops": tflops, "train_flops_per_token": flops, "flop_count": flop_count_name(config),
+        "mfu": mfu, "hours": round(hours, 3), "usd_per_hour": price,
         "usd": round(hours * price * gpus, 2), "fits": fits,
         "to_fit": [] if fits else ways_to_fit(config, model_cfg, usable, gpus),
         "export": export_needs(model_cfg),
@@ -319,7 +358,8 @@ def format_plan(p):
         f"  GPU memory usable     {p['usable_gpu_memory_gb']} GB of {p['gpu_memory_gb']} GB",
         f"  micro batch x length  {p['micro_batch_size']} x {p['sequence_len']} tokens",
         f"  tokens to train on    {p['train_tokens']:,} ({p['train_rows']:,} rows x ~{p['tokens_per_row']} tokens x {p['epochs']} epochs)",
-        f"  time                  {p['hours'] * 60:.0f} min at {p['mfu']:.0%} MFU of {p['bf16_tflops']} TFLOPS per GPU",
+        f"  time                  {p['hours'] * 60:.0f} min at {p['mfu']:.0%} MFU by the {p['flop_count']} count "
+        f"({p['train_flops_per_token'] / 1e9:.2f} GFLOP a token) of {p['bf16_tflops']} TFLOPS per GPU",
         f"  cost                  ${p['usd']:.2f} at ${p['usd_per_hour']}/h per GPU",
         f"  fits                  {'yes' if p['fits'] else 'NO: will not fit'}",
     ]
@@ -331,20 +371,31 @@ def format_plan(p):
     return "\n".join(lines)
 
 
+def gpus_named_in(compact):
+    """Rows of the table whose model is in `compact` (an upper-case name without spaces), the longest
+    model first: 'H100PCIE' before 'H100', 'L40S' before 'L4'."""
+    return sorted((gpu for gpu in GPUS if gpu.split("-")[0].upper() in compact),
+                  key=lambda gpu: -len(gpu.split("-")[0]))
+
+
 def gpu_of_recipe(recipe):
     """The table's GPU that a recipe's `hardware.name` names ('1x A10G 24 GB' -> A10G-24GB)."""
     name = str((recipe.block.get("hardware") or {}).get("name", "")).replace(" ", "").upper()
-    for gpu in GPUS:
-        if gpu.split("-")[0].upper() in name and gpu.split("-")[1].upper().replace("GB", "") in name:
+    for gpu in gpus_named_in(name):
+        if gpu.split("-")[1].upper().replace("GB", "") in name:
             return gpu
     return "A10G-24GB"
 
 
 def gpu_of_device(name, memory_gb):
-    """The table's GPU for a device torch names ('NVIDIA H200', 139.8 GB -> H200-141GB); None if absent."""
+    """The table's GPU for a device torch names ('NVIDIA H200', 139.8 GB -> H200-141GB); None if absent.
+    NVL cards are absent: they run at lower clocks than the SXM rows."""
     compact = name.upper().replace(" ", "").replace("-", "")
-    found = [gpu for gpu in GPUS if gpu.split("-")[0].upper() in compact]
-    return min(found, key=lambda gpu: abs(GPUS[gpu][0] - memory_gb), default=None)
+    found = gpus_named_in(compact)
+    if not found or "NVL" in compact:
+        return None
+    longest = [gpu for gpu in found if len(gpu.split("-")[0]) == len(found[0].split("-")[0])]
+    return min(longest, key=lambda gpu: abs(GPUS[gpu][0] - memory_gb))
 
 
 # litgpt's config_hub/finetune table (1x A10G, bf16-true, Alpaca2k, LoRA r32 on q and v, no

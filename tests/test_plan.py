@@ -82,6 +82,53 @@ def test_unknown_model_without_network_is_a_clear_error(tmp_path, monkeypatch):
 def test_gpu_table_is_sane():
     for name, (memory, tflops, price) in GPUS.items():
         assert str(memory) in name and tflops > 0 and price > 0
+    assert GPUS["H100-80GB"][1] == 989.4 and GPUS["H100PCIe-80GB"][1] == 756  # dense, not the 2:4 sparse figures
+
+
+def test_train_flops_per_token_against_a_hand_count():
+    """LoRA: 4N for the frozen base plus 6 per adapter parameter; full fine-tuning: 6N. N is every
+    weight a token is multiplied by: the layers' linears and norms and the head, not the input embedding."""
+    from slingshot.plan import train_flops_per_token
+    llama = model_config("meta-llama/Llama-3.1-8B")
+    # per layer: q 4096x4096, k and v 4096x1024, o 4096x4096, gate and up 4096x14336, down 14336x4096,
+    # two norms of 4096; 32 layers, the untied head 128,256 x 4096 and the final norm
+    n = 32 * (2 * 4096 * 4096 + 2 * 4096 * 1024 + 3 * 4096 * 14336 + 2 * 4096) + 128_256 * 4096 + 4096
+    assert n == 7_504_924_672
+    # r32 on all seven linears: 32 x (in + out) each, 32 layers
+    adapter = 32 * 32 * ((4096 + 4096) + 2 * (4096 + 1024) + (4096 + 4096) + 3 * (4096 + 14336))
+    assert adapter == 83_886_080
+    lora = {"adapter": "lora", "lora_r": 32, "lora_target_linear": True}
+    assert train_flops_per_token(llama, lora) == 4 * n + 6 * adapter == 30_523_015_168
+    assert train_flops_per_token(llama, {**lora, "adapter": "qlora", "load_in_4bit": True}) == 30_523_015_168
+    assert train_flops_per_token(llama, {}) == 6 * n == 45_029_548_032  # full fine-tuning
+    # a tiny tied model: hidden 64, 4 heads of 16 (2 for k and v), MLP 128, 2 layers, vocabulary 100
+    tiny = {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4,
+            "num_key_value_heads": 2, "vocab_size": 100, "tie_word_embeddings": True}
+    n = 2 * (2 * 64 * 64 + 2 * 64 * 32 + 3 * 64 * 128 + 2 * 64) + 100 * 64 + 64  # the tied matrix once
+    adapter = 2 * (8 * (64 + 64) + 8 * (64 + 32))  # r8 on q and v
+    assert (n, adapter) == (80_448, 3_584)
+    qv = {"adapter": "lora", "lora_r": 8, "lora_target_modules": ["q_proj", "v_proj"]}
+    assert train_flops_per_token(tiny, qv) == 4 * n + 6 * adapter == 343_296
+
+
+def test_plan_time_and_mfu_use_the_same_count(tmp_path):
+    """40% MFU on one H100 SXM (989.4 dense bf16 TFLOPS) for the 8B LoRA recipe is 12,966 tokens/s by
+    the 4N+adapter count; plan's hours and dollars are its tokens at that rate."""
+    path = write_recipe(tmp_path, base=ROOT / "recipes/squad/llama-3.1-8b/lora.yml",
+                        edit=lambda c: c["slingshot"].update(train_size="all"))
+    recipe = load_recipe(path)
+    result = plan(recipe, gpu="H100-80GB", mfu=0.4)
+    assert result["train_flops_per_token"] == 30_523_015_168 and result["flop_count"] == "4N+adapter"
+    tokens_per_s = 0.4 * 989.4e12 / 30_523_015_168
+    assert round(tokens_per_s) == 12_966
+    hours = result["train_tokens"] / tokens_per_s / 3600
+    assert hours > 0.3 and abs(result["hours"] - hours) <= 0.0005 and abs(result["usd"] - hours * 2.50) <= 0.005
+    # without --mfu: 35%, less the second forward pass of gradient checkpointing (2N + 2 per adapter
+    # parameter on top of the counted 4N + 6), which the recipe turns on
+    default = plan(recipe, gpu="H100-80GB")
+    counted, recomputed = 30_523_015_168, 2 * (7_504_924_672 + 83_886_080)
+    assert default["mfu"] == round(0.35 * counted / (counted + recomputed), 3) == 0.234
+    assert "at 23% MFU by the 4N+adapter count (30.52 GFLOP a token) of 989.4 TFLOPS" in format_plan(default)
 
 
 def test_trainable_parameters_equal_what_axolotl_trains(model_dir):
@@ -160,4 +207,9 @@ def test_a_device_name_finds_its_row_of_the_table():
     assert gpu_of_device("NVIDIA A100-SXM4-40GB", 42.4) == "A100-40GB"
     assert gpu_of_device("NVIDIA A100 80GB PCIe", 85.0) == "A100-80GB"
     assert gpu_of_device("Tesla T4", 15.8) == "T4-16GB"
+    assert gpu_of_device("NVIDIA H100 80GB HBM3", 85.0) == "H100-80GB"
+    assert gpu_of_device("NVIDIA H100 PCIe", 85.0) == "H100PCIe-80GB"
+    assert gpu_of_device("NVIDIA L40S", 47.7) == "L40S-48GB" and gpu_of_device("NVIDIA L4", 23.7) == "L4-24GB"
+    assert gpu_of_device("NVIDIA GeForce RTX 3090", 25.3) == "RTX3090-24GB"
+    assert gpu_of_device("NVIDIA H100 NVL", 99.9) is None  # lower clocks than the SXM row
     assert gpu_of_device("NVIDIA B300", 288) is None

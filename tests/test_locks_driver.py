@@ -1,0 +1,59 @@
+"""Which lock a machine installs, read from the driver nvidia-smi reports, as `make venv` and `make doctor`
+read it: each case is a fake nvidia-smi printing what the real one prints for that driver."""
+import os
+import shlex
+
+import pytest
+
+from slingshot.locks import driver_version, install_command, lock_for_driver
+
+
+def fake_nvidia_smi(folder, printed, status=0):
+    """An executable nvidia-smi in `folder` that prints `printed` and exits with `status`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "nvidia-smi"
+    path.write_text(f"#!/bin/sh\nprintf '%s' {shlex.quote(printed)}\nexit {status}\n")
+    path.chmod(0o755)
+    return path
+
+
+CASES = [  # (what nvidia-smi prints, its exit status, the lock, words of the reason)
+    ("580.95.05\n", 0, "cuda13", "runs CUDA 13 (needs 580.65+)"),
+    ("580.65.06\n", 0, "cuda13", "runs CUDA 13"),                    # the first R580 release
+    ("590.44.01\n590.44.01\n", 0, "cuda13", "driver 590.44.01 runs CUDA 13"),  # two GPUs: one line each
+    ("575.57.08\n", 0, "cuda12", "runs CUDA 12 (needs 525.60+)"),
+    ("570.172.08\n", 0, "cuda12", "driver 570.172.08 runs CUDA 12"),
+    ("535.274.02\n", 0, "cuda12", "runs CUDA 12"),
+    ("525.60.13\n", 0, "cuda12", "runs CUDA 12"),                    # the first driver CUDA 12.x runs on
+    ("470.256.02\n", 0, None, "too old for any supported torch build"),
+    ("Failed to initialize NVML: Unknown Error\n", 0, None, "which is not one"),
+    ("NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver.\n", 9, "cpu", "no NVIDIA GPU"),
+]
+
+
+@pytest.mark.parametrize("printed,status,lock,words", CASES, ids=[c[0].split()[0] for c in CASES])
+def test_the_lock_for_each_driver(tmp_path, printed, status, lock, words):
+    nvidia_smi = fake_nvidia_smi(tmp_path, printed, status)
+    name, why = lock_for_driver(driver_version(str(nvidia_smi)))
+    assert (name, words in why) == (lock, True), why
+    if name is None:
+        assert "R580" in why and "R525" in why  # what to install instead
+    assert "cu128" not in why and "TORCH_INDEX" not in why
+
+
+def test_nvidia_smi_is_found_on_the_path(tmp_path, monkeypatch):
+    fake_nvidia_smi(tmp_path / "bin", "570.172.08\n")
+    monkeypatch.setenv("PATH", str(tmp_path / "bin") + os.pathsep + os.environ["PATH"])
+    assert driver_version() == "570.172.08"
+    assert lock_for_driver(driver_version())[0] == "cuda12"
+
+
+def test_no_nvidia_smi_is_the_cpu_lock(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))  # an empty folder: no nvidia-smi anywhere
+    assert driver_version() is None
+    assert lock_for_driver(None) == ("cpu", "no NVIDIA GPU found (nvidia-smi): the CPU lock")
+
+
+def test_the_install_command_names_the_lock():
+    assert [install_command(n) for n in ("cpu", "cuda13", "cuda12")] == [
+        "make venv LOCK=cpu", "make venv LOCK=cuda13", "make venv LOCK=cuda12"]
