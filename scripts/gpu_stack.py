@@ -52,7 +52,8 @@ def import_line(python, module, show):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--uv", default=str(ROOT / ".venv" / "bin" / "uv"))
-    parser.add_argument("--lock", default="cuda13", choices=locks.LOCK_NAMES)
+    parser.add_argument("--lock", default="cuda13", choices=["cuda13"],
+                        help="the lock (cuda12's torch comes from PyTorch's index, cpu's is not the GPU stack)")
     parser.add_argument("--keep", help="make the venv here and keep it (default: a temporary folder)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="gpu-stack-") as tmp:

@@ -21,10 +21,11 @@ def lock_main(args):
     if unknown:
         raise UserError(f"no lock named {', '.join(unknown)}; the locks are {', '.join(every)}")
     names = tuple(args.names) or every
+    torch_wheels = args.torch_wheels or locks.pip_find_links()  # as the Makefile's TORCH_WHEELS default
     try:
         if args.check:
-            return check(args.uv, names, args.torch_wheels)
-        for name, count in locks.write_locks(args.uv, names, args.torch_wheels):
+            return check(args.uv, names, torch_wheels)
+        for name, count in locks.write_locks(args.uv, names, torch_wheels):
             print(f"requirements/locks/{name}.txt: {count} packages, published before {locks.lock_date()}")
     except locks.LockError as e:
         raise UserError(str(e)) from None
@@ -37,6 +38,11 @@ def check(uv, names, torch_wheels):
         path = locks.lock_path(name)
         if not path.exists():
             print(f"{name}: requirements/locks/{name}.txt is missing; run `make lock`")
+            failed = True
+            continue
+        if locks.lock_date_of(path) != locks.lock_date():
+            print(f"{name}: made at {locks.lock_date_of(path)}, but requirements/lock-date.txt says "
+                  f"{locks.lock_date()}; run `make lock`")
             failed = True
             continue
         fresh = locks.parse_text(locks.generate(uv, name, locks.lock_date_of(path), torch_wheels))

@@ -9,6 +9,7 @@ them by one resolver (`make lock`) and never edited by hand. One lock per platfo
 
 Standard library only: `make venv` asks this module which lock to install before the venv exists.
 """
+import datetime
 import os
 import re
 import shutil
@@ -43,7 +44,8 @@ def lock_for_driver(driver):
         return "cpu", "no NVIDIA GPU found (nvidia-smi): the CPU lock"
     version = parse_driver(driver)
     if version is None:
-        return None, f"nvidia-smi reported the driver version {driver!r}, which is not one; {DRIVER_UPGRADE}"
+        return None, (f"nvidia-smi gave no driver version ({driver!r}), which is not one: fix the driver "
+                      f"({DRIVER_UPGRADE}), or name the lock: make venv LOCK=cpu (or cuda13, cuda12)")
     for name in ("cuda13", "cuda12"):
         need = MIN_DRIVER[name]
         if version >= need:
@@ -51,18 +53,25 @@ def lock_for_driver(driver):
     return None, f"driver {driver} is too old for any supported torch build: {DRIVER_UPGRADE}"
 
 
-def driver_version(nvidia_smi=None):
-    """The driver version nvidia-smi reports for the first GPU; None without nvidia-smi or a GPU."""
+def driver_version(nvidia_smi=None, timeout=10):
+    """The driver version nvidia-smi reports (its first line that is one: warnings can come first); None
+    without nvidia-smi. Where nvidia-smi exists but fails or hangs, what it said, which is no version."""
     command = nvidia_smi or shutil.which("nvidia-smi")
     if not command:
         return None
     try:
         proc = subprocess.run([command, "--query-gpu=driver_version", "--format=csv,noheader"],
-                              capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
+                              capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return f"nvidia-smi did not answer in {timeout} s"
+    except OSError as e:
+        return f"nvidia-smi could not run: {e}"
     lines = [line.strip() for line in proc.stdout.splitlines() if line.strip()]
-    return lines[0] if proc.returncode == 0 and lines else None
+    found = next((line for line in lines if parse_driver(line)), None)
+    if proc.returncode == 0 and found:
+        return found
+    said = (lines or [line.strip() for line in proc.stderr.splitlines() if line.strip()] or [""])[0]
+    return f"nvidia-smi exited {proc.returncode}: {said}"[:300] if proc.returncode else said[:300]
 
 
 def install_command(name):
@@ -101,14 +110,14 @@ CUDA12_NOTE = """\
 
 
 def pip_find_links():
-    """The first find-links location pip is set up with here (PIP_FIND_LINKS, else pip's config), or None:
+    """The find-links locations pip is set up with here (PIP_FIND_LINKS, else pip's config), or None:
     where a machine keeps torch's CPU build, as the Makefile's TORCH_WHEELS default reads it."""
     found = (os.environ.get("PIP_FIND_LINKS") or "").split()
     if not found:
         proc = subprocess.run([sys.executable, "-m", "pip", "config", "get", "global.find-links"],
                               capture_output=True, text=True)
         found = proc.stdout.split() if proc.returncode == 0 else []
-    return found[0] if found else None
+    return " ".join(found) or None
 
 
 class LockError(Exception):
@@ -116,9 +125,19 @@ class LockError(Exception):
 
 
 def lock_date():
-    text = LOCK_DATE_FILE.read_text().strip() if LOCK_DATE_FILE.exists() else ""
-    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-        raise LockError(f"{LOCK_DATE_FILE.relative_to(ROOT)}: expected one date like 2026-12-04, found {text!r}")
+    """requirements/lock-date.txt: one past date (YYYY-MM-DD, UTC midnight)."""
+    name = LOCK_DATE_FILE.relative_to(ROOT)
+    if not LOCK_DATE_FILE.exists():
+        raise LockError(f"{name} is missing: write the date the locks take packages up to, like 2026-12-04")
+    text = LOCK_DATE_FILE.read_text().strip()
+    try:
+        date = datetime.date.fromisoformat(text) if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text) else None
+    except ValueError:
+        date = None
+    if date is None:
+        raise LockError(f"{name}: expected one date like 2026-12-04, found {text!r}")
+    if date > datetime.datetime.now(datetime.timezone.utc).date():
+        raise LockError(f"{name}: {text} is in the future, so the locks would change as packages are published")
     return text
 
 
@@ -177,15 +196,63 @@ def uv_compile(uv, name, date, torch_wheels=None):
     if name == MODEL_LOCK:
         command.append("--no-deps")
     if name in TORCH_OVERRIDE:
-        command += ["--overrides", str(REQUIREMENTS / TORCH_OVERRIDE[name]),
-                    "--find-links", torch_wheels or TORCH_WHEELS[name]]
+        command += ["--overrides", str(REQUIREMENTS / TORCH_OVERRIDE[name])]
+        command += [arg for source in torch_sources(name, torch_wheels) for arg in ("--find-links", source)]
+    # the package index and the resolution settings are the command's alone: no uv.toml, no UV_* variable
+    command += ["--no-config", "--default-index", INDEX]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("UV_") or k in ("UV_CACHE_DIR", "UV_NATIVE_TLS")}
     try:
-        proc = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=ROOT)
+        proc = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=ROOT, env=env)
+    except FileNotFoundError:
+        raise LockError(f"no uv at {uv!r}: `make venv` installs it (pass --uv .venv/bin/uv)") from None
     except subprocess.TimeoutExpired:
         raise LockError(f"the resolver took over 10 minutes for the {name} lock") from None
     if proc.returncode != 0:
         raise LockError(f"the resolver could not make the {name} lock:\n{proc.stderr.strip()[-3000:]}")
     return proc.stdout.replace(str(ROOT) + "/", "")
+
+
+def torch_sources(name, torch_wheels=None):
+    """Where torch's build for lock `name` is looked for: TORCH_WHEELS' locations (space-separated), else
+    PyTorch's own wheel page."""
+    return (torch_wheels or "").split() or [TORCH_WHEELS[name]]
+
+
+def torch_wheel_hash(sources, version):
+    """sha256 of torch `version`'s wheel for this lock's platform (CPython 3.11, manylinux x86-64), from the
+    first source that has it: a folder of wheels, or a wheel page whose links carry #sha256= (PyTorch's)."""
+    import hashlib
+    import urllib.parse
+    import urllib.request
+    pattern = re.compile(rf"torch-{re.escape(version)}-cp311-cp311-manylinux[\w.]*x86_64\.whl")
+    for source in sources:
+        if "://" not in source:
+            for wheel in sorted(Path(source).glob("torch-*.whl")) if Path(source).is_dir() else []:
+                if pattern.fullmatch(wheel.name):
+                    return hashlib.sha256(wheel.read_bytes()).hexdigest()
+            continue
+        try:
+            with urllib.request.urlopen(source, timeout=60) as response:
+                page = response.read().decode("utf-8", "replace")
+        except OSError:
+            continue
+        for href in re.findall(r'href="([^"]+)"', page):
+            target = urllib.parse.unquote(href.split("#")[0].rsplit("/", 1)[-1])
+            if pattern.fullmatch(target) and "#sha256=" in href:
+                return href.split("#sha256=")[1]
+    raise LockError(f"no torch-{version} wheel for CPython 3.11 on manylinux x86-64 in {' '.join(sources)} "
+                    f"(TORCH_WHEELS)")
+
+
+def pin_torch_wheel(text, sources):
+    """The resolver's output with torch's hashes cut to its one wheel for this lock's platform: the same
+    lock whichever source served it (a folder holds one wheel, PyTorch's page every platform's)."""
+    version = parse_text(text)["torch"][0]
+    digest = torch_wheel_hash(sources, version)
+    if digest not in parse_text(text)["torch"][1]:
+        raise LockError(f"torch {version}: the resolver's hashes do not include its wheel's ({digest})")
+    return re.sub(r"(?m)^(torch==\S+) \\\n(    --hash=sha256:\w+ ?\\?\n)+",
+                  lambda m: f"{m.group(1)} \\\n    --hash=sha256:{digest}\n", text)
 
 
 def drop_packages(text, names):
@@ -219,7 +286,10 @@ def generate(uv, name, date, torch_wheels=None):
         body = drop_packages(resolved, cuda13_runtime(parse_text(resolved)) | {"torch"})
         torch = parse_text(resolved)["torch"][0]
         return header(name, date) + CUDA12_NOTE.format(torch=torch, url=TORCH_WHEELS["cuda12"]) + body
-    return header(name, date) + uv_compile(uv, name, date, torch_wheels)
+    resolved = uv_compile(uv, name, date, torch_wheels)
+    if name in TORCH_OVERRIDE:
+        resolved = pin_torch_wheel(resolved, torch_sources(name, torch_wheels))
+    return header(name, date) + resolved
 
 
 def parse_text(text):
@@ -241,8 +311,8 @@ def write_locks(uv, names=LOCK_NAMES + (MODEL_LOCK,), torch_wheels=None):
     """`make lock`: every lock regenerated at the date in requirements/lock-date.txt."""
     date = lock_date()
     LOCKS_DIR.mkdir(exist_ok=True)
-    for name in names:
-        text = generate(uv, name, date, torch_wheels)
+    texts = {name: generate(uv, name, date, torch_wheels) for name in names}  # all made before any is written
+    for name, text in texts.items():
         target = lock_path(name)
         tmp = target.with_suffix(".tmp")
         tmp.write_text(text)
@@ -251,9 +321,7 @@ def write_locks(uv, names=LOCK_NAMES + (MODEL_LOCK,), torch_wheels=None):
 
 
 def differences(committed, fresh, name):
-    """Lines a person can read: how a committed lock differs from what the resolver produces.
-    torch's CPU build comes from outside the index, from a source each machine names: its wheel for
-    this platform must be among the fresh hashes (the same file), not the whole list."""
+    """Lines a person can read: how a committed lock differs from what the resolver produces."""
     problems = []
     for package in sorted(set(committed) | set(fresh)):
         if package not in fresh:
@@ -262,9 +330,6 @@ def differences(committed, fresh, name):
             problems.append(f"{package}=={fresh[package][0]} is missing from the lock")
         elif committed[package][0] != fresh[package][0]:
             problems.append(f"{package}: the lock has {committed[package][0]}, the resolver {fresh[package][0]}")
-        elif name in TORCH_OVERRIDE and package == "torch":
-            if not committed[package][1] & fresh[package][1]:
-                problems.append(f"torch {committed[package][0]}: no hash in the lock matches the wheel found now")
         elif committed[package][1] != fresh[package][1]:
             problems.append(f"{package}=={committed[package][0]}: hashes differ")
     return problems
@@ -273,12 +338,3 @@ def differences(committed, fresh, name):
 def install_requirements(name):
     """Lock `name`'s text without what `make venv` leaves out (NOT_IN_VENV)."""
     return drop_packages(lock_path(name).read_text(), set(NOT_IN_VENV))
-
-
-def requirement_lines(name, package):
-    """Lock `name`'s entry for one package, hashes included, as requirement-file text."""
-    for block in re.split(r"(?m)^(?=[A-Za-z0-9])", lock_path(name).read_text()):
-        found = re.match(r"([A-Za-z0-9._-]+)", block)
-        if found and normalize(found.group(1)) == normalize(package):
-            return "\n".join(line for line in block.splitlines() if not line.lstrip().startswith("#")) + "\n"
-    raise LockError(f"requirements/locks/{name}.txt has no {package}; run `make lock`")

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import yaml
 
-from slingshot import contamination
+from slingshot import attention_path, contamination
 from slingshot.errors import UserError, cli
 from slingshot.io import atomic_write_json, atomic_write_text, read_jsonl, sha256_file, stable_hash
 from slingshot.layout import ADAPTER_FILE, AXOLOTL_CONFIG, ROOT, WORKSPACE, display_path, resolve
@@ -305,7 +305,7 @@ def axolotl_config(recipe):
     return config
 
 
-def train(recipe, force=False, gpus=None, nodes=1, node_rank=0, head="127.0.0.1:29500"):
+def train(recipe, force=False, gpus=None, nodes=1, node_rank=0, head="127.0.0.1:29500", record=None):
     claim_folders(recipe)  # before anything is written: fails if another recipe file wrote these folders
     fingerprint = run_fingerprint(recipe)
     overlap = contamination.check_recipe(recipe)
@@ -324,7 +324,7 @@ def train(recipe, force=False, gpus=None, nodes=1, node_rank=0, head="127.0.0.1:
     runnable = write_run_files(recipe)
     gpus = gpus or recipe_gpus(recipe)
     wall, gpu_used_gb = run_axolotl(recipe, runnable, gpus, nodes, node_rank, head)
-    summary = training_summary(recipe, fingerprint, overlap, wall, gpu_used_gb, gpus * nodes, gpus)
+    summary = {**training_summary(recipe, fingerprint, overlap, wall, gpu_used_gb, gpus * nodes, gpus), **(record or {})}
     atomic_write_json(recipe.paths["summary"], summary)
     print(f"trained {recipe.name} in {wall:.0f} s: {summary}")
     return summary
@@ -373,7 +373,8 @@ def run_axolotl(recipe, runnable, gpus, nodes, node_rank, head):
 def training_summary(recipe, fingerprint, overlap, wall, gpu_used_gb, processes, gpus):
     """train_summary.json: time, memory, tokens/s, losses and the contamination statement of a run."""
     out = recipe.output_dir
-    records = parse_log((out / "train.log").read_text(encoding="utf-8"))
+    log = (out / "train.log").read_text(encoding="utf-8")
+    records = parse_log(log)
     write_loss_curve(records, out)
     final = next((r for r in reversed(records) if "train_runtime" in r), {})
     tokens = count_training_tokens(recipe)
@@ -393,6 +394,7 @@ def training_summary(recipe, fingerprint, overlap, wall, gpu_used_gb, processes,
         "trainable_parameters": trainable_parameters(out),
         "processes": processes,
         "contamination": contamination.contamination_statement(overlap),
+        "attention": attention_path.observe(out / AXOLOTL_CONFIG, log),
         **gpu_measurements(recipe, records, gpu_used_gb, gpus),
     }
 
@@ -612,10 +614,15 @@ def main(argv=None):
                         help="host:port of node 0, reachable from every node ($HEAD)")
     args = parser.parse_args(argv)
     recipe = load_recipe(args.recipe)
+    record = None
     if args.smoke:
-        recipe = prepare_smoke(recipe)
-    train(recipe, force=args.force, gpus=args.gpus, nodes=args.nodes, node_rank=args.node_rank,
-          head=args.head)
+        from slingshot.smoke_report import smoke_changes, smoke_lines
+        shipped, recipe = recipe, prepare_smoke(recipe)
+        record = {"smoke_overrides": smoke_changes(shipped, recipe)}
+    summary = train(recipe, force=args.force, gpus=args.gpus, nodes=args.nodes, node_rank=args.node_rank,
+                    head=args.head, record=record)
+    if args.smoke:
+        print(smoke_lines(shipped, summary))
 
 
 if __name__ == "__main__":

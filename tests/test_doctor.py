@@ -25,7 +25,7 @@ GARBAGE = "Failed to initialize NVML: Unknown Error\n"
     (R470, "12.6", "FAIL", ["driver 470.256.02 is too old", "R580 or newer (CUDA 13), or at least R525 (CUDA 12)"]),
     (None, None, "ok", ["no NVIDIA GPU found (nvidia-smi): the CPU lock (make venv LOCK=cpu)"]),
     (None, "13.0", "warn", ["(make venv LOCK=cpu)", "CUDA 13.0 build, which runs without a GPU too"]),
-    (GARBAGE, None, "FAIL", ["'Failed to initialize NVML: Unknown Error', which is not one", "R580"]),
+    (GARBAGE, None, "FAIL", ["('Failed to initialize NVML: Unknown Error'), which is not one", "R580"]),
 ])
 def test_the_lock_line_by_driver(tmp_path, monkeypatch, printed, cuda, verdict, words):
     """Which lock the driver runs, the exact command that installs it, and whether this venv's torch

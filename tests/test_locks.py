@@ -59,6 +59,9 @@ def test_a_hand_edit_or_an_input_changed_without_make_lock_is_caught(tmp_path, m
     edited = dict(committed, triton=("3.9.0",) + committed["triton"][1:])
     assert locks.differences(edited, committed, "cuda13") == [
         "triton: the lock has 3.9.0, the resolver 3.7.1"]
+    cpu = locks.read_lock(locks.lock_path("cpu"))
+    forged = dict(cpu, torch=(cpu["torch"][0], cpu["torch"][1] | {"0" * 64}, cpu["torch"][2]))
+    assert locks.differences(forged, cpu, "cpu") == [f"torch=={cpu['torch'][0]}: hashes differ"]
     inputs = tmp_path / "requirements"
     shutil.copytree(ROOT / "requirements", inputs)
     (inputs / "gpu.in").write_text((inputs / "gpu.in").read_text() + "hjson==3.1.0\nninja==1.11.1.4\n")
@@ -159,6 +162,34 @@ def test_every_lock_names_its_date_and_that_date_is_the_inputs():
         assert "Do not edit by hand" in locks.lock_path(name).read_text().splitlines()[0]
 
 
+@pytest.mark.parametrize("text, words", [("", "expected one date"), ("2026-13-45", "expected one date"),
+                                         ("2026-12-04 2026-12-05", "expected one date"),
+                                         ("2999-01-01", "in the future")])
+def test_a_bad_lock_date_is_refused_naming_the_file(tmp_path, monkeypatch, text, words):
+    (tmp_path / "lock-date.txt").write_text(text)
+    monkeypatch.setattr(locks, "LOCK_DATE_FILE", tmp_path / "lock-date.txt")
+    monkeypatch.setattr(locks, "ROOT", tmp_path)
+    with pytest.raises(locks.LockError, match=words):
+        locks.lock_date()
+
+
+def test_the_torch_wheel_is_one_hash_whatever_the_source(tmp_path):
+    """A folder with torch's CPU wheel and a PyTorch-style page listing every platform's give one line."""
+    wheel = tmp_path / "torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl"
+    wheel.write_bytes(b"not really a wheel")
+    import hashlib
+    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    assert locks.torch_wheel_hash([str(tmp_path)], "2.13.0+cpu") == digest
+    page = tmp_path / "page"
+    page.mkdir()
+    (page / "index.html").write_text(
+        '<a href="/whl/cpu/torch-2.13.0%2Bcpu-cp312-cp312-manylinux_2_28_x86_64.whl#sha256=' + "1" * 64 + '">a</a>'
+        '<a href="/whl/cpu/torch-2.13.0%2Bcpu-cp311-cp311-manylinux_2_28_x86_64.whl#sha256=' + digest + '">b</a>')
+    assert locks.torch_wheel_hash([(page / "index.html").as_uri()], "2.13.0+cpu") == digest
+    with pytest.raises(locks.LockError, match="TORCH_WHEELS"):
+        locks.torch_wheel_hash([str(page)], "2.13.0+cpu")
+
+
 def test_a_broken_lock_line_is_an_error_naming_the_file_and_line(tmp_path):
     bad = tmp_path / "cpu.txt"
     bad.write_text("# header\nabsl-py==2.5.1 \\\n    --hash=sha256:00\ntorch>=2\n")
@@ -203,3 +234,13 @@ def test_make_venv_picks_the_lock_from_the_driver(tmp_path):
         assert f"requirements/locks/{lock}.txt" in out, (driver, out[-1500:])
     old = dry_run("470.256.02")
     assert "too old" in old.stdout + old.stderr and "R580" in old.stdout + old.stderr
+    # a venv keeps the lock it holds: only LOCK= on the command line switches it (GBs of CUDA wheels)
+    venv = tmp_path / "venv"
+    venv.mkdir()
+    (venv / ".lock-cuda12").touch()
+    (venv / ".uv").touch()
+    kept = dry_run("580.95.05.1")
+    assert "locks/cuda13.txt" not in kept.stdout and "uv pip sync" not in kept.stdout, kept.stdout[-1500:]
+    bogus = subprocess.run(["make", "-n", "venv", "LOCK=bogus", "VENV=" + str(tmp_path / "other")], cwd=ROOT,
+                           capture_output=True, text=True, timeout=60)
+    assert "LOCK=bogus: the locks are cpu cuda13 cuda12" in bogus.stderr

@@ -27,7 +27,9 @@ CASES = [  # (what nvidia-smi prints, its exit status, the lock, words of the re
     ("525.60.13\n", 0, "cuda12", "runs CUDA 12"),                    # the first driver CUDA 12.x runs on
     ("470.256.02\n", 0, None, "too old for any supported torch build"),
     ("Failed to initialize NVML: Unknown Error\n", 0, None, "which is not one"),
-    ("NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver.\n", 9, "cpu", "no NVIDIA GPU"),
+    # nvidia-smi is there but the driver is not: no silent CPU lock on a GPU machine
+    ("NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver.\n", 9, None, "exited 9"),
+    ("WARNING: infoROM is corrupted at gpu 0000:00:04.0\n580.95.05\n", 0, "cuda13", "runs CUDA 13"),
 ]
 
 
@@ -57,3 +59,13 @@ def test_no_nvidia_smi_is_the_cpu_lock(tmp_path, monkeypatch):
 def test_the_install_command_names_the_lock():
     assert [install_command(n) for n in ("cpu", "cuda13", "cuda12")] == [
         "make venv LOCK=cpu", "make venv LOCK=cuda13", "make venv LOCK=cuda12"]
+
+
+def test_a_hanging_nvidia_smi_is_named_not_taken_for_no_gpu(tmp_path):
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    hanging = folder / "nvidia-smi"
+    hanging.write_text("#!/bin/sh\nsleep 30\n")
+    hanging.chmod(0o755)
+    name, why = lock_for_driver(driver_version(str(hanging), timeout=1))
+    assert name is None and "did not answer in 1 s" in why and "LOCK=cpu" in why

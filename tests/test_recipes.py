@@ -98,6 +98,41 @@ def test_smoke_recipe_runs_the_recipe_as_shipped(tmp_path):
     assert smoke.block["train_size"] >= 2 * 2 * 1024 // 200
 
 
+def test_the_smoke_records_every_key_it_changed_with_old_and_new_values():
+    from slingshot.recipe import derive_recipe
+    from slingshot.smoke_report import smoke_changes
+    from slingshot.train import smoke_recipe
+    recipe = load_recipe(ROOT / "recipes/squad/llama-3.1-8b/qlora.yml")
+    changes = smoke_changes(recipe, smoke_recipe(recipe))
+    assert all(c["why"] for c in changes), changes
+    changed = {c["key"]: (c["recipe"], c["smoke"]) for c in changes}
+    assert changed["adapter"] == ("qlora", "lora") and changed["load_in_4bit"] == (True, False)
+    assert changed["optimizer"] == (recipe.config["optimizer"], "adamw_torch")
+    assert changed["max_steps"] == (None, 1) and changed["gradient_accumulation_steps"] == (8, 2)
+    assert changed["slingshot.source"] == ("hub:rajpurkar/squad", "local")
+    assert not {"lora_r", "sample_packing", "datasets", "output_dir", "slingshot.test_split"} & set(changed)
+    # the list is what differs, not what was meant to: a change without a reason shows, with none
+    other = derive_recipe(recipe, "smoke-changes-probe", {"lora_r": 8})
+    assert smoke_changes(recipe, other) == [{"key": "lora_r", "recipe": 32, "smoke": 8, "why": ""}]
+
+
+def test_the_attention_path_is_asked_of_axolotl(tmp_path, model_dir):
+    """On this CPU Axolotl keeps stock SDPA for packed rows (masked SDPA); without packing the model's
+    own attention runs; Axolotl's log line that it installed sdpa_varlen counts."""
+    from slingshot.attention_path import observe
+    from slingshot.train import axolotl_config
+    config = axolotl_config(load_recipe(DEFAULT_RECIPE))
+    path = tmp_path / "axolotl.yml"
+    for edit, expected in [({}, "sdpa"), ({"sample_packing": True, "attn_implementation": "sdpa"}, "masked SDPA"),
+                           ({"sample_packing": True, "attn_implementation": "eager"}, "eager")]:
+        path.write_text(yaml.safe_dump({**config, **edit}))
+        attention = observe(path)
+        assert attention["path"] == expected and attention["device"] == "cpu", (edit, attention)
+    path.write_text(yaml.safe_dump({**config, "sample_packing": True, "attn_implementation": "sdpa"}))
+    assert observe(path, "INFO sdpa_varlen: patched 'sdpa' to use cu_seqlens varlen_attn")["path"] == "sdpa_varlen"
+    assert observe(tmp_path / "missing.yml")["path"] == "unknown"
+
+
 def test_typo_in_a_key_is_named_with_its_line(tmp_path):
     path = write_recipe(tmp_path)
     text = path.read_text().replace("lora_r: 32", "lora_rank: 32")
@@ -159,6 +194,8 @@ def test_gpu_check_on_tiny_stand_ins(model_dir, tmp_path):
         shipped = load_recipe(ROOT / r["recipe"]).config
         for key in ("attn_implementation", "sample_packing", "chat_template", "special_tokens", "eot_tokens"):
             assert axolotl.get(key) == shipped.get(key), key
+        attention = json.loads((run / "train_summary.json").read_text())["attention"]
+        assert attention["path"] == "masked SDPA" and attention["device"] == "cpu", attention  # no sdpa_varlen here
         assert "Traceback" not in log
     assert set(report["eval"]["runs"]) == {"batch 1", "batch auto"}
     assert all(v["questions_per_s"] > 0 for v in report["eval"]["runs"].values())
