@@ -126,6 +126,9 @@ $(LLAMA_CPP_SRC)/convert_lora_to_gguf.py: $(VENV)/.lock-$(LOCK)
 	$(PYTHON_FOR_VENV) -m pip download --quiet --disable-pip-version-check --no-deps --no-binary :all: \
 		-d third_party llama-cpp-python==$(LLAMA_CPP_VERSION) || \
 		test -f third_party/llama_cpp_python-$(LLAMA_CPP_VERSION).tar.gz
+	@digest=$$(sha256sum third_party/llama_cpp_python-$(LLAMA_CPP_VERSION).tar.gz | cut -d' ' -f1); \
+		$(call lock_entry,llama-cpp-python,$(LOCK_FILE)) | grep -q "sha256:$$digest" || \
+		{ echo "error: third_party/llama_cpp_python-$(LLAMA_CPP_VERSION).tar.gz is not the file $(LOCK_FILE) hashes"; exit 1; }
 	tar -xzf third_party/llama_cpp_python-$(LLAMA_CPP_VERSION).tar.gz -C third_party \
 		--wildcards '*/vendor/llama.cpp/convert_hf_to_gguf.py' '*/vendor/llama.cpp/convert_lora_to_gguf.py' \
 		'*/vendor/llama.cpp/gguf-py/*' \

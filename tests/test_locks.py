@@ -155,6 +155,12 @@ def test_the_cpu_locks_torch_is_the_same_release_as_the_inputs():
     assert locks.pins("cpu")["torch"] == cpu and locks.pins("cuda13")["torch"] == base
 
 
+def test_uv_is_the_same_file_in_every_lock():
+    """`make venv` bootstraps uv from the CPU lock's line, whichever lock it then installs."""
+    entries = [locks.read_lock(locks.lock_path(n))["uv"][:2] for n in locks.LOCK_NAMES]
+    assert all(e == entries[0] for e in entries), entries
+
+
 def test_every_lock_names_its_date_and_that_date_is_the_inputs():
     date = locks.lock_date()
     for name in LOCKS:
