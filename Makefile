@@ -43,7 +43,7 @@ venv: $(VENV)/.lock-$(LOCK)  # requirements/locks/$(LOCK).txt in .venv, exactly 
 # on every core (where PYTHONDONTWRITEBYTECODE is set, an uncompiled venv is recompiled in every process):
 # 46k files in 40-60 s on 2 cores, faster than compileall -j 0 on the 28k left without the Oracle SDK.
 UV := $(VENV)/bin/uv
-LOCK_FILE = $(if $(filter $(LOCK),$(LOCKS)),requirements/locks/$(LOCK).txt)
+lock_file = $(if $(filter $(LOCK),$(LOCKS)),requirements/locks/$(LOCK).txt)
 lock_entry = awk '/^[A-Za-z0-9]/{p = ($$0 ~ /^$(1)==/)} p && !/^ *\#/' $(2)
 lock_without = awk '/^[A-Za-z0-9]/{p = ($$0 !~ /^$(1)==/)} p' $(2)
 
@@ -56,16 +56,16 @@ $(VENV)/.uv: requirements/locks/cpu.txt  # uv's line is the same in every lock
 		{ cat $(VENV)/uv-install.log; echo "error: could not install uv from the package index (network?)"; exit 1; }
 	@touch $@
 
-$(VENV)/.lock-$(LOCK): $(LOCK_FILE) requirements/locks/model.txt | $(VENV)/.uv
+$(VENV)/.lock-$(LOCK): $(lock_file) requirements/locks/model.txt | $(VENV)/.uv
 	@$(if $(LOCK),,$(error $(shell $(PYTHON_FOR_VENV) -m slingshot which-lock 2>&1 >/dev/null)))
-	@$(if $(LOCK_FILE),,$(error LOCK=$(LOCK): the locks are $(LOCKS)))
+	@$(if $(lock_file),,$(error LOCK=$(LOCK): the locks are $(LOCKS)))
 	@rm -f $(VENV)/.lock-*
-	@$(call lock_without,llama-cpp-python,$(LOCK_FILE)) > $(VENV)/lock.txt
-	@echo "installing $(LOCK_FILE) into $(VENV) (uv; the full log: $(VENV)/install.log)"
+	@$(call lock_without,llama-cpp-python,$(lock_file)) > $(VENV)/lock.txt
+	@echo "installing $(lock_file) into $(VENV) (uv; the full log: $(VENV)/install.log)"
 	@$(UV) pip sync --python $(PY) --require-hashes --compile-bytecode \
 		$(if $(filter cpu,$(LOCK)),$(foreach f,$(TORCH_WHEELS),--find-links $(f))) \
 		$(VENV)/lock.txt requirements/locks/model.txt > $(VENV)/install.log 2>&1 || \
-		{ tail -25 $(VENV)/install.log; echo "error: installing $(LOCK_FILE) failed; the full log: $(VENV)/install.log"; exit 1; }
+		{ tail -25 $(VENV)/install.log; echo "error: installing $(lock_file) failed; the full log: $(VENV)/install.log"; exit 1; }
 ifeq ($(LOCK),cuda12)
 	@$(UV) pip install --python $(PY) --compile-bytecode --index-url https://download.pytorch.org/whl/cu126 \
 		"torch==$$(sed -n 's/^torch==//p' requirements/base.in)+cu126" \
@@ -110,7 +110,7 @@ LLAMA_CPP_SRC := third_party/llama_cpp_python-$(LLAMA_CPP_VERSION)/vendor/llama.
 llamacpp: $(VENV)/.llamacpp $(LLAMA_CPP_SRC)/convert_lora_to_gguf.py  # llama.cpp's server, quantizer and converter (built once, ~5 min)
 
 $(VENV)/.llamacpp: $(VENV)/.lock-$(LOCK)
-	@$(call lock_entry,llama-cpp-python,$(LOCK_FILE)) > $(VENV)/llamacpp-requirement.txt
+	@$(call lock_entry,llama-cpp-python,$(lock_file)) > $(VENV)/llamacpp-requirement.txt
 	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(UV) pip install --python $(PY) --quiet --require-hashes --no-deps \
 		-r $(VENV)/llamacpp-requirement.txt
 	@touch $@
@@ -121,8 +121,8 @@ $(LLAMA_CPP_SRC)/convert_lora_to_gguf.py: $(VENV)/.lock-$(LOCK)
 		-d third_party llama-cpp-python==$(LLAMA_CPP_VERSION) || \
 		test -f third_party/llama_cpp_python-$(LLAMA_CPP_VERSION).tar.gz
 	@digest=$$(sha256sum third_party/llama_cpp_python-$(LLAMA_CPP_VERSION).tar.gz | cut -d' ' -f1); \
-		$(call lock_entry,llama-cpp-python,$(LOCK_FILE)) | grep -q "sha256:$$digest" || \
-		{ echo "error: third_party/llama_cpp_python-$(LLAMA_CPP_VERSION).tar.gz is not the file $(LOCK_FILE) hashes"; exit 1; }
+		$(call lock_entry,llama-cpp-python,$(lock_file)) | grep -q "sha256:$$digest" || \
+		{ echo "error: third_party/llama_cpp_python-$(LLAMA_CPP_VERSION).tar.gz is not the file $(lock_file) hashes"; exit 1; }
 	tar -xzf third_party/llama_cpp_python-$(LLAMA_CPP_VERSION).tar.gz -C third_party \
 		--wildcards '*/vendor/llama.cpp/convert_hf_to_gguf.py' '*/vendor/llama.cpp/convert_lora_to_gguf.py' \
 		'*/vendor/llama.cpp/gguf-py/*' \

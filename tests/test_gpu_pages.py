@@ -131,6 +131,8 @@ RULES = [  # (pattern matched at the command's start, what happens, detail)
                                 "the suite leaves the checkout as it was (tests/test_measurements.py renders the tables)"),
     (r"make venv LOCK=cuda\d+( model)?$", LISTED, "installs a CUDA lock: gigabytes of CUDA wheels for a GPU machine "
                                                 "(`make gpu-stack` installs the cuda13 lock into a throwaway venv)"),
+    (r"make gpu-stack$", LISTED, "installs the CUDA 13 lock into a throwaway venv: gigabytes of CUDA wheels "
+     "(run by hand before a release; tests/test_locks.py checks the same lock resolves, in seconds)"),
     (r"make venv PYTHON_FOR_VENV=python3\.12$", LISTED, "needs a Python 3.12 beside 3.11 (`make venv` itself is "
                                                        "the suite's set-up)"),
     (r"python scripts/check_wheels\.py ", LISTED, "asks the package index about every pin (the internet)"),
