@@ -45,8 +45,8 @@ def check(uv, names, torch_wheels):
                   f"{locks.lock_date()}; run `make lock`")
             failed = True
             continue
-        fresh = locks.parse_text(locks.generate(uv, name, locks.lock_date_of(path), torch_wheels))
-        problems = locks.differences(locks.read_lock(path), fresh, name)
+        fresh = locks.parse_lock(locks.generate(uv, name, locks.lock_date_of(path), torch_wheels))
+        problems = locks.differences(locks.read_lock(path), fresh)
         print(f"{name}: " + ("matches the resolver" if not problems else
                              "differs from the resolver; run `make lock`:\n  " + "\n  ".join(problems)))
         failed |= bool(problems)

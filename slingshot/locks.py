@@ -15,7 +15,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 from slingshot.layout import ROOT
@@ -143,26 +142,31 @@ def lock_date():
 
 def read_lock(path):
     """{name: (version, frozenset of sha256 hashes, [what requires it])} of a lock file."""
+    return parse_lock(path.read_text(), path.name)
+
+
+def parse_lock(text, source="lock"):
+    """read_lock() of a lock's text; `source` names it in errors."""
     entries, current = {}, None
-    for number, line in enumerate(path.read_text().splitlines(), 1):
+    for number, line in enumerate(text.splitlines(), 1):
         stripped = line.strip()
         if not stripped or line.startswith("#") or stripped == "# via":
             continue
         if not line.startswith(" "):
             found = re.match(r"([A-Za-z0-9._-]+)(\[[^\]]*\])?==([^\s;\\]+)", line)
             if not found:
-                raise LockError(f"{path.name}:{number}: not a pinned requirement: {line!r}")
+                raise LockError(f"{source}:{number}: not a pinned requirement: {line!r}")
             current = normalize(found.group(1))
             entries[current] = (found.group(3), set(), [])
         elif current is None:
-            raise LockError(f"{path.name}:{number}: an indented line before any requirement: {line!r}")
+            raise LockError(f"{source}:{number}: an indented line before any requirement: {line!r}")
         elif stripped.startswith("--hash=sha256:"):
             entries[current][1].add(stripped.split(":", 1)[1].rstrip(" \\"))
         elif stripped.startswith("# via ") or stripped.startswith("#   "):
             who = stripped.removeprefix("# via ").removeprefix("#").strip()
             entries[current][2].append(who if who.startswith("-") else normalize(who.split(" ")[0]))
         else:
-            raise LockError(f"{path.name}:{number}: not a hash or a comment: {line!r}")
+            raise LockError(f"{source}:{number}: not a hash or a comment: {line!r}")
     return {name: (version, frozenset(hashes), via) for name, (version, hashes, via) in entries.items()}
 
 
@@ -247,9 +251,9 @@ def torch_wheel_hash(sources, version):
 def pin_torch_wheel(text, sources):
     """The resolver's output with torch's hashes cut to its one wheel for this lock's platform: the same
     lock whichever source served it (a folder holds one wheel, PyTorch's page every platform's)."""
-    version = parse_text(text)["torch"][0]
+    version, hashes, _ = parse_lock(text)["torch"]
     digest = torch_wheel_hash(sources, version)
-    if digest not in parse_text(text)["torch"][1]:
+    if digest not in hashes:
         raise LockError(f"torch {version}: the resolver's hashes do not include its wheel's ({digest})")
     return re.sub(r"(?m)^(torch==\S+) \\\n(    --hash=sha256:\w+ ?\\?\n)+",
                   lambda m: f"{m.group(1)} \\\n    --hash=sha256:{digest}\n", text)
@@ -283,21 +287,14 @@ def generate(uv, name, date, torch_wheels=None):
     """The full text of lock `name` as `make lock` writes it."""
     if name == "cuda12":
         resolved = uv_compile(uv, "cuda13", date)
-        body = drop_packages(resolved, cuda13_runtime(parse_text(resolved)) | {"torch"})
-        torch = parse_text(resolved)["torch"][0]
+        entries = parse_lock(resolved)
+        body = drop_packages(resolved, cuda13_runtime(entries) | {"torch"})
+        torch = entries["torch"][0]
         return header(name, date) + CUDA12_NOTE.format(torch=torch, url=TORCH_WHEELS["cuda12"]) + body
     resolved = uv_compile(uv, name, date, torch_wheels)
     if name in TORCH_OVERRIDE:
         resolved = pin_torch_wheel(resolved, torch_sources(name, torch_wheels))
     return header(name, date) + resolved
-
-
-def parse_text(text):
-    """read_lock() of a lock's text."""
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "lock.txt"
-        path.write_text(text)
-        return read_lock(path)
 
 
 def lock_date_of(path):
@@ -317,10 +314,10 @@ def write_locks(uv, names=LOCK_NAMES + (MODEL_LOCK,), torch_wheels=None):
         tmp = target.with_suffix(".tmp")
         tmp.write_text(text)
         tmp.replace(target)
-        yield name, len(parse_text(text))
+        yield name, len(parse_lock(text))
 
 
-def differences(committed, fresh, name):
+def differences(committed, fresh):
     """Lines a person can read: how a committed lock differs from what the resolver produces."""
     problems = []
     for package in sorted(set(committed) | set(fresh)):

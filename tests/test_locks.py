@@ -46,9 +46,9 @@ def torch_wheels_or_skip():
 def test_each_lock_is_what_the_resolver_makes_of_the_inputs_at_its_date(name):
     index_or_skip()
     path = locks.lock_path(name)
-    fresh = locks.parse_text(locks.generate(UV, name, locks.lock_date_of(path),
+    fresh = locks.parse_lock(locks.generate(UV, name, locks.lock_date_of(path),
                                             torch_wheels_or_skip() if name == "cpu" else None))
-    problems = locks.differences(locks.read_lock(path), fresh, name)
+    problems = locks.differences(locks.read_lock(path), fresh)
     assert not problems, f"requirements/locks/{name}.txt is not what `make lock` makes; run `make lock`:\n" + \
         "\n".join(problems)
 
@@ -57,17 +57,17 @@ def test_a_hand_edit_or_an_input_changed_without_make_lock_is_caught(tmp_path, m
     index_or_skip()
     committed = locks.read_lock(locks.lock_path("cuda13"))
     edited = dict(committed, triton=("3.9.0",) + committed["triton"][1:])
-    assert locks.differences(edited, committed, "cuda13") == [
+    assert locks.differences(edited, committed) == [
         "triton: the lock has 3.9.0, the resolver 3.7.1"]
     cpu = locks.read_lock(locks.lock_path("cpu"))
     forged = dict(cpu, torch=(cpu["torch"][0], cpu["torch"][1] | {"0" * 64}, cpu["torch"][2]))
-    assert locks.differences(forged, cpu, "cpu") == [f"torch=={cpu['torch'][0]}: hashes differ"]
+    assert locks.differences(forged, cpu) == [f"torch=={cpu['torch'][0]}: hashes differ"]
     inputs = tmp_path / "requirements"
     shutil.copytree(ROOT / "requirements", inputs)
     (inputs / "gpu.in").write_text((inputs / "gpu.in").read_text() + "hjson==3.1.0\nninja==1.11.1.4\n")
     monkeypatch.setattr(locks, "REQUIREMENTS", inputs)
-    fresh = locks.parse_text(locks.generate(UV, "cuda13", locks.lock_date_of(locks.lock_path("cuda13"))))
-    assert "ninja: the lock has 1.13.2, the resolver 1.11.1.4" in locks.differences(committed, fresh, "cuda13")
+    fresh = locks.parse_lock(locks.generate(UV, "cuda13", locks.lock_date_of(locks.lock_path("cuda13"))))
+    assert "ninja: the lock has 1.13.2, the resolver 1.11.1.4" in locks.differences(committed, fresh)
 
 
 def resolve_the_lock_itself(lock_text, tmp_path, python=locks.PYTHON_VERSION):
@@ -92,7 +92,7 @@ def test_each_lock_resolves_for_linux_x86_64_with_every_dependency_inside_it(nam
     text = locks.install_requirements(name)
     code, stderr, resolved = resolve_the_lock_itself(text, tmp_path, python)
     assert code == 0, f"requirements/locks/{name}.txt does not resolve for Linux x86-64, Python {python}:\n{stderr[-2000:]}"
-    pinned = {p: v for p, (v, _, _) in locks.parse_text(text).items()}
+    pinned = {p: v for p, (v, _, _) in locks.parse_lock(text).items()}
     assert resolved == pinned, {p: (pinned.get(p), resolved.get(p)) for p in set(pinned) | set(resolved)
                                 if pinned.get(p) != resolved.get(p)}
 
