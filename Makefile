@@ -24,7 +24,10 @@ export PYTHONUNBUFFERED := 1
 
 .PHONY: all venv lock gpu-stack actionlint model prepare train eval report sweep measurements publish test test-fast browser julia bench bench-julia bench-export smoke clean help doctor plan llamacpp export gpu-check
 
-all: venv model prepare train eval  # set-up, then prepare, train and eval the default recipe (CPU, embedded model)
+all:  # set-up, then prepare, train and eval the default recipe (CPU, embedded model)
+	@start=$$(date +%s); $(MAKE) --no-print-directory venv model prepare train eval && \
+	s=$$(( $$(date +%s) - start )) && echo "make all: done in $$((s / 60)) min $$((s % 60)) s." \
+	"Next: make sweep (variants side by side, docs/sweeps.md), or a GPU recipe (docs/gpu.md)"
 
 help:  # this list
 	@sed -n '1,4p' Makefile
@@ -87,17 +90,17 @@ plan: venv  # memory, time and cost of RECIPE on a GPU, offline (GPU_NAME=, GPUS
 	$(PY) -m slingshot plan $(RECIPE) $(if $(GPU_NAME),--gpu $(GPU_NAME)) $(if $(GPUS),--gpus $(GPUS))
 
 model: venv  # convert the embedded SmolLM2-135M-Instruct into models/ (once)
-	$(PY) -m slingshot.model
+	$(PY) -m slingshot model
 
 prepare: venv  # RECIPE's training, validation and held-out test JSONL
 	$(PY) -m data_prep $(RECIPE)
 
 train: venv model  # real Axolotl on RECIPE (GPUS=N: data-parallel); resumes only its own checkpoints
-	$(PY) -m slingshot.train $(RECIPE) $(if $(GPUS),--gpus $(GPUS))
+	$(PY) -m slingshot train $(RECIPE) $(if $(GPUS),--gpus $(GPUS))
 
 eval: venv model  # score the base rows and the tuned adapter on the test split, write the report (LIMIT=, EXPORTS=1)
 ifeq ($(EXPORTS),1)
-	$(PY) -m eval.exports $(RECIPE) $(if $(MAX_DROP),--max-drop $(MAX_DROP))
+	$(PY) -m eval exports $(RECIPE) $(if $(MAX_DROP),--max-drop $(MAX_DROP))
 else
 	$(PY) -m eval recipe $(RECIPE) $(if $(LIMIT),--limit $(LIMIT))
 endif
@@ -130,21 +133,21 @@ $(LLAMA_CPP_SRC)/convert_lora_to_gguf.py: $(VENV)/.lock-$(LOCK)
 	@touch $@
 
 export: venv model llamacpp  # merged model, GGUF files and Ollama Modelfiles of RECIPE's run (TYPES=F16,Q4_K_M,LORA)
-	$(PY) -m slingshot.export $(RECIPE) $(if $(TYPES),--types $(TYPES))
+	$(PY) -m slingshot export $(RECIPE) $(if $(TYPES),--types $(TYPES))
 
 report: eval  # finished runs are never recomputed: this only rebuilds the report
 
 sweep: venv model  # SWEEP="key=v1,v2 ..." or the recipe's slingshot.sweep block; finished cells are kept
-	$(PY) -m slingshot.sweep $(RECIPE) $(if $(SWEEP),--sweep "$(SWEEP)") $(if $(LIMIT),--limit $(LIMIT)) $(if $(OUT),--out $(OUT))
+	$(PY) -m eval sweep $(RECIPE) $(if $(SWEEP),--sweep "$(SWEEP)") $(if $(LIMIT),--limit $(LIMIT)) $(if $(OUT),--out $(OUT))
 
 measurements: venv  # recipe tables and the figures README.md and docs/ quote, from committed results (never typed by hand)
-	$(PY) -m eval.measurements
+	$(PY) -m eval measurements
 
 publish: venv  # copy RECIPE's finished run and report into docs/reports/<recipe>/, then regenerate the tables
-	$(PY) -m eval.measurements --publish $(RECIPE)
+	$(PY) -m eval measurements --publish $(RECIPE)
 
 smoke: venv model  # one CPU step of a GPU recipe on a small random-initialized stand-in of its base model
-	$(PY) -m slingshot.train --smoke $(RECIPE)
+	$(PY) -m slingshot smoke $(RECIPE)
 
 gpu-check: venv model  # on a GPU: real steps of each GPU recipe on full-size stand-ins, beside plan (~8 min)
 	$(PY) bench/gpu_check.py

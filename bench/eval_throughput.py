@@ -18,7 +18,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from eval.__main__ import resolve_split  # noqa: E402
+from eval.splits import resolve_split  # noqa: E402
 from eval.backends.local import LocalBackend  # noqa: E402
 from slingshot.io import atomic_write_json, atomic_write_text, read_jsonl  # noqa: E402
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from eval.__main__ import resolve_split  # noqa: E402
+from eval.splits import resolve_split  # noqa: E402
 from eval.backends.local import LocalBackend  # noqa: E402
 from eval.run import load_split  # noqa: E402
 from slingshot.layout import split_of  # noqa: E402

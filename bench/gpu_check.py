@@ -55,13 +55,14 @@ def check_training(path, shape, steps, cpu):
     import torch
 
     from slingshot.plan import GPUS, gpu_of_device, gpu_of_recipe, model_config, plan, train_flops_per_token
-    from slingshot.train import prepare_smoke, smoke_overrides, stand_in_override
+    from slingshot.commands.smoke import prepare_data
+    from slingshot.smoke import prepare_smoke, smoke_overrides, stand_in_override
 
     recipe = load_recipe(path)
     name = f"gpu-check-{shape}-{recipe.name}"
-    check = prepare_smoke(recipe, steps=steps, shape=shape, cpu=cpu, name=name)
+    check = prepare_smoke(recipe, prepare_data, steps=steps, shape=shape, cpu=cpu, name=name)
     started = time.time()
-    result = subprocess.run([sys.executable, "-m", "slingshot.train", "--force", str(check.path)], cwd=ROOT)
+    result = subprocess.run([sys.executable, "-m", "slingshot", "train", "--force", str(check.path)], cwd=ROOT)
     if result.returncode != 0:
         return {"recipe": display_path(path), "error": f"training failed; see {display_path(check.output_dir)}/train.log"}
     summary = json.loads(check.paths["summary"].read_text())

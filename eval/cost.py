@@ -4,26 +4,28 @@ API models:   tokens_in * input price + tokens_out * output price (eval/prices.y
 Local models: measured generation wall seconds * usd_per_hour / 3600.
 Leaderboard records: the cost the leaderboard stored with each answer (its prices of the day).
 A model with no known price stays unknown (None, with a note): a cost is never guessed. So do
-answers whose server reported no token usage: they are counted, never priced as 0 tokens.
+answers whose server reported no token usage: they are counted, never priced as 0 tokens; and answers
+whose usage cannot be true (0 prompt tokens, or 0 generated tokens for a non-empty answer): their usage
+is not trusted (UNTRUSTED), named in the cost's note and never billed as $0.
+Token counts are summed from the answers themselves (which the store's hash covers), not from the
+sums meta.json repeats; eval.verify refuses a store whose meta sums differ from its answers'.
 
-    python -m eval.cost [RUN_DIR ...] [--prices FILE]
-prints the price table, or the cost of each finished run under RUN_DIR.
+`python -m eval cost [RUN_DIR ...]` prints the price table, or what each finished run cost.
 """
 import datetime
 import math
 import os
 import re
-import sys
 from pathlib import Path
 
 import yaml
 
-from slingshot.errors import UserError, cli
+from eval.format import NO_USAGE
+from slingshot.errors import UserError
 
 DEFAULT_PRICES = Path(__file__).with_name("prices.yaml")
 PRICES_ENV = "SLINGSHOT_PRICES"
 _SNAPSHOT_SUFFIX = re.compile(r"-(\d{4}-\d{2}-\d{2}|\d{4})$")
-NO_USAGE = "no usage reported"
 
 
 def usage_of(predictions):
@@ -34,6 +36,24 @@ def usage_of(predictions):
     return {"tokens_in": sum(p["tokens_in"] for p in known) if known else None,
             "tokens_out": sum(p["tokens_out"] for p in known) if known else None,
             "n_without_usage": n_unknown}
+
+
+UNTRUSTED = "usage not trusted"
+
+
+def has_usage(row):
+    return row.get("tokens_in") is not None and row.get("tokens_out") is not None
+
+
+def usage_trusted(row):
+    """A server's token counts can be true: a prompt has tokens, and so has any answer with text in it."""
+    text = row.get("raw_output", row.get("answer"))
+    return row["tokens_in"] > 0 and (row["tokens_out"] > 0 or not text)
+
+
+def untrusted_note(n_untrusted, n_answers):
+    return (f"{UNTRUSTED}: {n_untrusted} of {n_answers} answers report 0 tokens for a prompt or for a "
+            f"non-empty answer, which no server bills truly")
 
 
 def _read_price_file(path):
@@ -98,23 +118,24 @@ def find_price(model, prices):
 def run_usage(meta, predictions):
     """Answers, tokens and generation wall time of a run, as run_cost takes them.
 
-    Token counts come from meta usage when present, else from the prediction rows that carry
-    them; an answer without usage counts as unknown (n_unknown), never as 0 tokens. Wall time
+    Token counts are the sums over the answers whose usage is known and trusted; an answer without
+    usage counts as unknown (n_unknown), one whose usage cannot be true as untrusted (n_untrusted),
+    never as 0 tokens. Only rows that carry no token fields at all fall back to meta usage. Wall time
     from meta wall_s, else summed latencies."""
-    usage = meta.get("usage") or {}
-    known = [r for r in predictions if r.get("tokens_in") is not None and r.get("tokens_out") is not None]
-    # Runs stored before answers without usage kept None counted them (as 0 tokens) in missing_usage.
-    n_unknown = usage.get("n_without_usage", max(len(predictions) - len(known), meta.get("missing_usage") or 0))
-    tokens_in, tokens_out = usage.get("tokens_in"), usage.get("tokens_out")
-    if tokens_in is None and known:
-        tokens_in = sum(r["tokens_in"] for r in known)
-    if tokens_out is None and known:
-        tokens_out = sum(r["tokens_out"] for r in known)
+    known = [r for r in predictions if has_usage(r)]
+    trusted = [r for r in known if usage_trusted(r)]
+    tokens_in = sum(r["tokens_in"] for r in trusted) if trusted else None
+    tokens_out = sum(r["tokens_out"] for r in trusted) if trusted else None
+    n_unknown = len(predictions) - len(known)
+    if not any("tokens_in" in r or "tokens_out" in r for r in predictions) and meta.get("usage"):
+        usage = meta["usage"]  # rows that hold no usage at all: the sums meta recorded
+        tokens_in, tokens_out = usage.get("tokens_in"), usage.get("tokens_out")
+        n_unknown = usage.get("n_without_usage", n_unknown)
     wall_s = meta.get("wall_s")
     if wall_s is None and predictions and all(r.get("latency_s") is not None for r in predictions):
         wall_s = sum(r["latency_s"] for r in predictions)
     return {"n_answers": len(predictions), "tokens_in": tokens_in, "tokens_out": tokens_out, "wall_s": wall_s,
-            "n_unknown": n_unknown}
+            "n_unknown": n_unknown, "n_untrusted": len(known) - len(trusted)}
 
 
 def requests_of(meta):
@@ -127,23 +148,26 @@ def requests_of(meta):
             "segments": [{"sent": s["requests"], "kept": s.get("n") or 0} for s in segments]}
 
 
-def empty_cost(n_answers, tokens_in, tokens_out, wall_s, n_unknown=0):
+def empty_cost(n_answers, tokens_in, tokens_out, wall_s, n_unknown=0, n_untrusted=0):
     rate = (lambda x: x / wall_s if wall_s and x is not None else None)
     return {
         "n_answers": n_answers, "tokens_in": tokens_in, "tokens_out": tokens_out, "wall_s": wall_s,
         "throughput": {"questions_per_s": rate(n_answers), "prompt_tokens_per_s": rate(tokens_in),
                        "generated_tokens_per_s": rate(tokens_out)},
         "usd_total": None, "usd_per_1k_answers": None, "basis": None, "price": None, "note": None,
-        "n_unknown": n_unknown,
+        "n_unknown": n_unknown + n_untrusted, "n_untrusted": n_untrusted,  # n_unknown: every answer not priced
     }
 
 
 def token_cost(out, token_price):
     """Price `out`'s tokens at (priced name, price entry); returns the answers the cost is per
-    (those with usage), or None when no cost can be computed (out's note says why)."""
-    n_answers, n_unknown, tokens_in, tokens_out = out["n_answers"], out["n_unknown"], out["tokens_in"], out["tokens_out"]
+    (those with trusted usage), or None when no cost can be computed (out's note says why)."""
+    n_answers, n_unknown, n_untrusted = out["n_answers"], out["n_unknown"], out["n_untrusted"]
+    tokens_in, tokens_out = out["tokens_in"], out["tokens_out"]
+    untrusted = untrusted_note(n_untrusted, n_answers) if n_untrusted else None
     if tokens_in is None or tokens_out is None or (n_answers and n_unknown >= n_answers):
-        out["note"] = NO_USAGE
+        missing = f"the other {n_answers - n_untrusted}: {NO_USAGE}" if n_answers > n_untrusted else None
+        out["note"] = "; ".join(part for part in (untrusted, missing) if part) if untrusted else NO_USAGE
         return None
     if tokens_in < 0 or tokens_out < 0:
         out["note"] = f"the stored usage holds negative token counts ({tokens_in} in, {tokens_out} out)"
@@ -152,20 +176,23 @@ def token_cost(out, token_price):
     out["usd_total"] = (tokens_in * price["input"] + tokens_out * price["output"]) / 1e6
     out["basis"] = "api tokens"
     out["price"] = {"model": priced_name, **price}
+    missing = n_unknown - n_untrusted
     if n_unknown:
-        out["note"] = (f"{n_unknown} of {n_answers} answers came without usage (their cost is unknown); "
-                       f"the cost per 1k answers is that of the other {n_answers - n_unknown}")
+        reasons = ([untrusted] if untrusted else []) + ([f"{missing} of {n_answers} answers came without usage"]
+                                                         if missing else [])
+        out["note"] = (f"{'; '.join(reasons)} (their cost is unknown); the cost per 1k answers is that of the "
+                       f"other {n_answers - n_unknown}")
     return n_answers - n_unknown
 
 
-def run_cost(*, n_answers, tokens_in, tokens_out, wall_s, usd_per_hour, n_unknown=0, token_price=None,
-             unpriced_note=None):
+def run_cost(*, n_answers, tokens_in, tokens_out, wall_s, usd_per_hour, n_unknown=0, n_untrusted=0,
+             token_price=None, unpriced_note=None):
     """Cost of one run and the throughput behind it (all rates per generation wall second).
 
     token_price: (priced name, price entry) for a backend billed per token; `n_unknown` answers came
     without token usage, so an API cost is per 1k of the others, and says so. unpriced_note: why such a
     backend has no price, when neither a token price nor usd_per_hour is known."""
-    out = empty_cost(n_answers, tokens_in, tokens_out, wall_s, n_unknown)
+    out = empty_cost(n_answers, tokens_in, tokens_out, wall_s, n_unknown, n_untrusted)
     n_priced = n_answers
     if token_price is not None:
         n_priced = token_cost(out, token_price)
@@ -192,38 +219,3 @@ def priced_run(meta, predictions, token_price=None, unpriced_note=None):
                    unpriced_note=unpriced_note)
     out["requests"] = requests_of(meta)
     return out
-
-
-def cost_for_run(meta, predictions, prices):
-    """What a run cost, priced as the backend that wrote its meta.json prices (eval.backends)."""
-    from eval.backends import backend_for_meta
-    return backend_for_meta(meta).cost(meta, predictions, prices)
-
-
-@cli
-def main(argv=None):
-    import argparse
-    from eval.format import fmt_cost
-    from eval.store import find_runs
-    parser = argparse.ArgumentParser(prog="python -m eval.cost", description=__doc__.split("\n")[0])
-    parser.add_argument("runs", nargs="*", help="run folders (or folders above them)")
-    parser.add_argument("--prices", help=f"extra price YAML (default: ${PRICES_ENV})")
-    args = parser.parse_args(argv)
-    prices = load_prices(args.prices)
-    stores = find_runs(args.runs)
-    if not args.runs:
-        for model, p in sorted(prices.items()):
-            print(f"{model:22s} in ${p['input']:>7.2f}  out ${p['output']:>7.2f} per 1M tokens  (as of {p['as_of']})")
-        return 0
-    for store in stores:
-        meta = store.read_meta()
-        cost = cost_for_run(meta, list(store.load_predictions().values()), prices)
-        qps = cost["throughput"]["questions_per_s"]
-        speed = f"{qps:.3g} questions/s" if qps else "no timing"
-        print(f"{meta.get('label', store.folder.name)}: {fmt_cost(cost)} per 1k answers"
-              f" ({cost['basis'] or cost['note']}); {speed}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

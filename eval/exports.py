@@ -1,4 +1,4 @@
-"""`python -m eval.exports RECIPE`: score a recipe's exports as rows of its report.
+"""`python -m eval exports RECIPE` (eval/commands/exports.py): score a recipe's exports as rows of its report.
 
 The merged HF model is scored with the local backend; each GGUF file is served by a real
 llama.cpp server (llama-cpp-python's, on 127.0.0.1, with the GGUF's own chat template; an
@@ -8,8 +8,6 @@ split with the recipe's prompt. Each GGUF row gets a paired test against the mer
 row; a drop larger than --max-drop (points of the primary metric) fails the command.
 Predictions are stored as they come: a killed server or command resumes where it stopped.
 """
-import argparse
-import sys
 
 from eval import stats
 from eval.backends.llamacpp import GGUFBackend, LlamaServer
@@ -17,7 +15,7 @@ from eval.backends.local import LocalBackend
 from eval.run import evaluate
 from eval.store import RESULTS_DIR
 from slingshot import layout
-from slingshot.errors import UserError, cli
+from slingshot.errors import UserError
 
 class ExportDropError(UserError):
     """An exported file scores worse than the merged model by more than the allowed drop."""
@@ -91,29 +89,3 @@ def check_drops(tests, max_drop):
     failed = [drop_message(q, t) for q, t in tests.items() if -t["diff"] > max_drop]
     if failed:
         raise ExportDropError(f"exports drop more than --max-drop {max_drop} EM: " + "; ".join(failed))
-
-
-@cli
-def main(argv=None):
-    from eval.recipe import evaluate_recipe
-    from slingshot.recipe import load_recipe
-
-    parser = argparse.ArgumentParser(prog="python -m eval.exports", description=__doc__.splitlines()[0])
-    parser.add_argument("recipe")
-    parser.add_argument("--limit", type=int)
-    parser.add_argument("--max-drop", type=float, default=3.0,
-                        help="fail if an export loses more EM points than this against the merged model")
-    parser.add_argument("--threads", type=int, help="llama.cpp threads (default: all cores)")
-    args = parser.parse_args(argv)
-    recipe = load_recipe(args.recipe)
-    merged, stores = score_exports(recipe, limit=args.limit, threads=args.threads)
-    tests = compare_to_merged(merged, stores)
-    for quant, test in tests.items():
-        print(drop_message(quant, test))
-    evaluate_recipe(args.recipe, limit=args.limit)  # the report now holds the export rows beside base and tuned
-    check_drops(tests, args.max_drop)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

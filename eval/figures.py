@@ -15,6 +15,7 @@ import re
 from pathlib import Path
 
 from eval.format import Column, fmt_ci, fmt_p, fmt_usd, markdown_table, score_columns, table_lines
+from eval.published import published
 from slingshot import locks
 from slingshot.errors import UserError
 from slingshot.layout import ROOT, TRAIN_SUMMARY, display_path
@@ -112,7 +113,6 @@ def loop():
 
 def recipes():
     """Every shipped recipe: measured time, memory and cost where a run is published, else the plan's."""
-    from eval.measurements import published
     from slingshot.plan import gpu_of_recipe, plan
     from slingshot.recipe import load_recipe
     rows = []
@@ -154,9 +154,9 @@ def export_needs():
 def plan_vs_litgpt():
     from slingshot.plan import litgpt_check
     rows = []
-    for name, micro_batch, published, predicted in litgpt_check():
-        error = (predicted - published) / published
-        rows.append((f"{name}, micro batch {micro_batch}", f"{published:.2f} GB",
+    for name, micro_batch, measured, predicted in litgpt_check():
+        error = (predicted - measured) / measured
+        rows.append((f"{name}, micro batch {micro_batch}", f"{measured:.2f} GB",
                      f"{predicted:.2f} GB" + (f" ({error:+.1%})" if abs(error) >= 0.01 else "")))
     return table(["model, method, micro batch", "published", "predicted"], rows)
 

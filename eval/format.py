@@ -5,8 +5,11 @@ so a table cannot get its headers and cells out of step. The report (report.md a
 table), the sweep report, the recipe folders' READMEs and the figures on the pages build their tables
 from Columns and the formatters below; there is no other copy of a formatter.
 """
+import re
 from dataclasses import dataclass
 from typing import Callable
+
+NO_USAGE = "no usage reported"  # what a cost says of answers whose server reported no token usage
 
 MISSING = "–"
 
@@ -48,7 +51,6 @@ def fmt_usd(value, places=None, missing="unknown"):
 
 def fmt_cost(cost):
     """A cost per 1k answers (eval.cost's dict) as a table shows it, saying when usage was missing."""
-    from eval.cost import NO_USAGE
     usd, n_unknown, n = cost["usd_per_1k_answers"], cost.get("n_unknown") or 0, cost.get("n_answers") or 0
     if usd is None and n and n_unknown >= n:
         return f"unknown ({NO_USAGE})"
@@ -120,10 +122,26 @@ def cells(columns, rows):
     return [[column.cell(row) for column in columns] for row in rows]
 
 
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+LINE_BREAKS = re.compile(r"\r\n|[\r\n\u2028\u2029]")
+
+
+def shown(text):
+    """Text a user or a server supplied, safe to print to a terminal: control characters (an escape
+    sequence's ESC, a bell, a carriage return that overwrites the line) written as visible escapes."""
+    return CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode(), str(text))
+
+
+def one_line(text):
+    """A table cell's text: line breaks as spaces (a break would split the row) and control characters shown."""
+    return shown(LINE_BREAKS.sub(" ", str(text)))
+
+
 def table_lines(header, rows, escape=True):
-    """A markdown table; with escape, a '|' inside a cell is written as '\\|' so it cannot split it."""
-    clean = (lambda c: str(c).replace("|", "\\|")) if escape else str
-    return (["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    """A markdown table; every cell on one line, and with escape a '|' inside a cell is written as '\\|'
+    so it cannot split it (escape=False: cells that are markdown already, such as links)."""
+    clean = (lambda c: one_line(c).replace("|", "\\|")) if escape else one_line
+    return (["| " + " | ".join(map(one_line, header)) + " |", "|" + "---|" * len(header)]
             + ["| " + " | ".join(clean(c) for c in row) + " |" for row in rows])
 
 

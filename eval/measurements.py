@@ -1,37 +1,25 @@
 """`make measurements`: each recipe folder's README table, generated from published runs, never typed.
 
-    python -m eval.measurements                  # write recipes/<task>/<model>/README.md for every folder,
+    python -m eval measurements                  # write recipes/<task>/<model>/README.md for every folder,
                                                  # and the figures README.md and docs/*.md quote (eval/figures.py)
-    python -m eval.measurements --check          # exit 1 if a README or page differs from what the runs say
-    python -m eval.measurements --publish RECIPE # copy a recipe's finished run into docs/reports/<name>/ first
+    python -m eval measurements --check          # exit 1 if a README or page differs from what the runs say
+    python -m eval measurements --publish RECIPE # copy a recipe's finished run into docs/reports/<name>/ first
 
 A recipe's measurements are docs/reports/<name>/train_summary.json (written by `make train`) and
 docs/reports/<name>/report.json (written by `make eval`), committed with the recipe. A recipe
 without them is listed as not measured, with the hardware it is meant for.
 """
-import argparse
-import json
 import shutil
-import sys
 from pathlib import Path
 
-from eval.figures import stale_pages
 from eval.format import fmt_ci, fmt_usd, table_lines
-from slingshot.errors import UserError, cli
-from slingshot.io import atomic_write_text
-from slingshot.layout import RECIPES_DIR, ROOT, TRAIN_SUMMARY, display_path, recipe_name, report_dir
+from eval.published import PUBLISHED, published
+from slingshot.errors import UserError
+from slingshot.layout import RECIPES_DIR, TRAIN_SUMMARY, display_path, recipe_name, report_dir
 from slingshot.recipe import load_recipe
 
-PUBLISHED = ROOT / "docs" / "reports"
 REPORT_FILES = ("report.md", "report.json", "models.png", "by_input_tokens.png", "cost.png")
 NOT_MEASURED = "not measured"
-
-
-def published(name, root=PUBLISHED):
-    """(train summary, report) published for a recipe name; either may be None."""
-    folder = Path(root) / name
-    read = lambda f: json.loads((folder / f).read_text(encoding="utf-8")) if (folder / f).exists() else None  # noqa: E731
-    return read(TRAIN_SUMMARY), read("report.json")
 
 
 def tuned_row(report, name):
@@ -112,34 +100,3 @@ def publish(recipe_path, root=PUBLISHED):
     if (run / "loss.png").exists():
         shutil.copyfile(run / "loss.png", out / "loss.png")
     print(f"published {display_path(out)}")
-
-
-@cli
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m eval.measurements", description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="fail if a README or page is not what the runs say")
-    parser.add_argument("--publish", metavar="RECIPE", help="copy this recipe's finished run into docs/reports first")
-    args = parser.parse_args(argv)
-    if args.publish:
-        publish(args.publish)
-    stale = []
-    for folder in recipe_folders():
-        text, readme = render_folder(folder), folder / "README.md"
-        if args.check:
-            if not readme.exists() or readme.read_text(encoding="utf-8") != text:
-                stale.append(display_path(readme))
-        else:
-            atomic_write_text(readme, text)
-            print(f"wrote {display_path(readme)}")
-    pages = stale_pages(write=not args.check)
-    if args.check:
-        stale += pages
-    else:
-        print("".join(f"wrote {page}\n" for page in pages), end="")
-    if stale:
-        print("out of date (run `make measurements`; never edit generated figures by hand): " + ", ".join(stale), file=sys.stderr)
-        return 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -4,9 +4,9 @@ then write the report comparing them (and any other finished run on the same spl
 The base model is scored twice: with the task's instruction only (0-shot) and with k worked
 training examples (eval setting `shots`, default 3 for SQuAD). The report's headline compares
 the tuned model with the stronger of the two, and tests it against both."""
-import importlib
 from pathlib import Path
 
+from eval.backends import registry
 from eval.backends.local import LocalBackend, recipe_quantization
 from eval.run import evaluate
 from eval.store import RESULTS_DIR, find_runs, latest_per_label
@@ -16,11 +16,10 @@ from slingshot.recipe import RecipeError, claim_folders, load_recipe
 
 
 def reference_runs(task, split, results_dir, limit):
-    """Recorded reference runs the task provides for a split (e.g. the Julia leaderboard's)."""
-    if not task.REFERENCE_RUNS:
+    """Recorded reference runs of the backend the task names for them (the Julia leaderboard's records)."""
+    if not task.REFERENCE_BACKEND:
         return []
-    module, function = task.REFERENCE_RUNS.split(":")
-    return getattr(importlib.import_module(module), function)(split, results_dir=results_dir, limit=limit)
+    return registry()[task.REFERENCE_BACKEND].reference_runs(split, results_dir=results_dir, limit=limit)
 
 
 def evaluate_recipe(recipe_path, limit=None, out=None, results_dir=RESULTS_DIR, include_others=True):
@@ -63,8 +62,9 @@ def evaluate_recipe(recipe_path, limit=None, out=None, results_dir=RESULTS_DIR, 
     if include_others:  # API baselines and other recipes scored on the same split join the table
         stores = latest_per_label(find_runs([stores[0].folder.parent]))
     report = build_report(stores, report_folder, baseline=baselines)
-    print(f"\nreport: {display_path(report_folder / 'report.md')}\n")
-    print(headline_table(report_folder / "report.md"))
+    print(f"\n{headline_table(report_folder / 'report.md')}\n")
+    print(f"report: {display_path(report_folder / 'report.md')}")
+    print(f"every answer beside its question: {display_path(report_folder / 'index.html')} (open it in a browser)")
     return report
 
 

@@ -1,7 +1,11 @@
 """report.md from a report dict (eval.report computes it; eval.plots draws it). Every table is a
 list of eval.format Columns; the headline's are shared with the results viewer (eval.viewer)."""
+import re
+
 from eval.format import (MISSING, Column, fmt_cell, fmt_cost, fmt_diff, fmt_p, fmt_price, fmt_rate, fmt_requests,
-                         markdown_table, score_columns, table_lines)
+                         markdown_table, one_line, score_columns, table_lines)
+
+RAW_HTML = re.compile(r"<(?=[A-Za-z!/?])")
 
 
 def reading(report):
@@ -12,7 +16,7 @@ def reading(report):
     others = [m for m in report["models"] if not m["is_baseline"] and m["vs_baseline"]]
     n = base["n"]
     strongest = " (the strongest baseline row)" if any(m.get("vs_baseline_rows") for m in report["models"]) else ""
-    text = [f"Baseline: {base['name']}{strongest} with {label(primary)} {base[primary]:.1f} "
+    text = [f"Baseline: {one_line(base['name'])}{strongest} with {label(primary)} {base[primary]:.1f} "
             f"(95% CI {base[f'{primary}_ci'][0]:.1f} to {base[f'{primary}_ci'][1]:.1f}) on {n} questions."]
     if not others:
         text.append("There is no other model to compare with.")
@@ -20,10 +24,12 @@ def reading(report):
         entry = m["vs_baseline"]["metrics"][primary]
         d, (low, high), p = entry["diff"], entry["ci"], entry["p_value"]
         if p < report['alpha']:
-            verdict = (f"{m['name']} is {'better' if d > 0 else 'worse'} by {abs(d):.1f} {label(primary)} points "
+            verdict = (f"{one_line(m['name'])} is {'better' if d > 0 else 'worse'} by {abs(d):.1f} "
+                       f"{label(primary)} points "
                        f"(95% CI {low:+.1f} to {high:+.1f}, {fmt_p(p)}), a difference too large to be chance")
         else:
-            verdict = (f"{m['name']} differs by {d:+.1f} {label(primary)} points (95% CI {low:+.1f} to {high:+.1f}, "
+            verdict = (f"{one_line(m['name'])} differs by {d:+.1f} {label(primary)} points "
+                       f"(95% CI {low:+.1f} to {high:+.1f}, "
                        f"{fmt_p(p)}), which this many questions cannot tell apart from no difference")
         for metric in metrics[1:]:
             other = m["vs_baseline"]["metrics"][metric]
@@ -131,6 +137,31 @@ def cost_lines(report):
     return ["## Cost and throughput", ""] + markdown_table(columns, report["models"])
 
 
+def training_text(training):
+    """A tuned row's settings as its training recorded them: 'LoRA rank 8, alpha 16; 128 training rows,
+    2 epochs; base <model>'; '?' where the record lacks a value."""
+    if training.get("recipe") is None or training.get("problem"):
+        return f"training settings unknown ({training.get('problem') or 'no record'})"
+
+    def shown(key):
+        value = training.get(key)
+        return "?" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
+    length = f"{shown('max_steps')} steps" if training.get("max_steps") else \
+        f"{shown('num_epochs')} epoch{'' if training.get('num_epochs') == 1 else 's'}"
+    return (f"LoRA rank {shown('lora_r')}, alpha {shown('lora_alpha')}; {shown('train_rows')} training rows, "
+            f"{length}; base {shown('base_model')}")
+
+
+def training_lines(report):
+    """Under the headline: what each tuned row was trained with, from its run folder's record."""
+    tuned = [m for m in report["models"] if m.get("training")]
+    if not tuned:
+        return []
+    return ["", "Tuned rows, as trained (the recipe.yml and train_summary.json in each run folder):"] + \
+        [f"- **{one_line(m['name'])}**: {training_text(m['training'])}"
+         + (f" ({m['training']['recipe']})" if m["training"].get("recipe") else "") for m in tuned]
+
+
 def headline_lines(report):
     label = report["metric_labels"].get
     lines = [f"# {report['task']} on {report['split']}", "",
@@ -143,7 +174,7 @@ def headline_lines(report):
                     for k, e in m["vs_baseline"]["metrics"].items()})
     if tests:
         lines += ["", "p-values: " + "; ".join(tests) + "."]
-    return lines + ["", report["reading"], ""]
+    return lines + training_lines(report) + ["", report["reading"], ""]
 
 
 def render_markdown(report):
@@ -166,4 +197,5 @@ def render_markdown(report):
               f"![accuracy against cost]({report['plots']['cost']})", ""]
     if report["notes"]:
         lines += ["## Notes", ""] + [f"- {note}" for note in report["notes"]] + [""]
-    return "\n".join(lines)
+    # no text here is HTML: a '<' that would open a tag or a comment (from a label, say) is written as one
+    return RAW_HTML.sub("&lt;", "\n".join(lines))

@@ -5,7 +5,9 @@
 writes report.md (eval.render), report.json, models.png, by_input_tokens.png and cost.png (eval.plots),
 and index.html, every answer beside its question in the browser (eval.viewer).
 Runs are compared only when they scored the same split (same split_sha256); the
-paired tests use the questions both runs answered. What is scored comes from the task
+paired tests use the questions both runs answered. Each store is verified first (eval.verify): answers
+are re-scored against data prep's split, found by task and split name, never a file the store names; a
+row scored on any other split is called unverified, "not a data-prep split", in the notes. What is scored comes from the task
 module's METRICS.
 """
 from pathlib import Path
@@ -13,20 +15,25 @@ from pathlib import Path
 import numpy as np
 
 from eval import stats
-from eval.backends import backend_for_meta
-from eval.cost import cost_for_run, load_prices
+from eval.backends import backend_for_meta, cost_for_run
+from eval.cost import load_prices
+from eval.format import one_line
 from eval.render import reading, render_markdown
 from eval.store import RunStore, find_runs
 from eval.verify import is_unverified, verify_run
 from eval.viewer import write_viewer
 from slingshot.errors import UserError
-from slingshot.io import atomic_write_json, atomic_write_text
+from slingshot.io import atomic_write_json, atomic_write_text, checked_file, writable_folder
 from slingshot.layout import display_path, resolve
+from slingshot.recipe.trained import trained_with
 from slingshot.tasks import TASKS, get_task, report_columns
 
 ALPHA = 0.05
 N_TOKEN_BUCKETS = 4
+RECIPE_MAX_BYTES = 1 << 20
 PLOTS = {"models": "models.png", "by_input_tokens": "by_input_tokens.png", "cost": "cost.png"}
+
+MAX_LABEL_CHARS = 200  # a label is a name in a table, not a paragraph
 
 
 class Run:
@@ -61,7 +68,8 @@ def load_run(store):
         raise UserError(f"{store.predictions_path}: every prediction was skipped (not scorable here), "
                          f"e.g. {skipped[0]['id']!r}: {skipped[0]['metrics'].get('reason', 'no reason given')}")
     rows.sort(key=lambda r: str(r["id"]))
-    run = Run(meta.get("label") or store.folder.name, store.folder, meta, rows, skipped)
+    # a label is shown in tables, lists and terminals: one line, control characters visible
+    run = Run(one_line(meta.get("label") or store.folder.name)[:MAX_LABEL_CHARS], store.folder, meta, rows, skipped)
     run.verified = verified
     return run
 
@@ -102,7 +110,8 @@ def summarize(run, metrics, n_boot, seed):
            "hardware": run.meta.get("hardware"), "prompt_version": run.meta.get("prompt_version"),
            "generation": run.meta.get("generation"), "status": run.meta.get("status"),
            "shots": run.meta.get("shots", 0), "verified": run.verified,
-           "n": len(run.rows), "n_expected": run.meta.get("n_expected")}
+           "n": len(run.rows), "n_expected": run.meta.get("n_expected"),
+           "training": trained_with(run.meta["adapter"]) if run.meta.get("adapter") else None}
     for metric in metrics:
         mean, low, high = stats.bootstrap_ci(run.scores(metric), n_boot=n_boot, seed=seed)
         out[metric], out[f"{metric}_ci"] = mean, [low, high]
@@ -246,6 +255,7 @@ def training_contamination(adapter):
     if not recipe_file.exists():
         return f"Not checked: {adapter} holds no recipe.yml, so its training data is unknown."
     try:
+        checked_file(recipe_file, "the run's recipe", RECIPE_MAX_BYTES)  # a FIFO would block the report
         return contamination_statement(check_recipe(load_recipe(recipe_file)))
     except UserError as e:
         return f"Not checked: {e}"
@@ -383,6 +393,7 @@ def write_report(report, runs, buckets, out_dir):
 def build_report(run_stores, out_dir, baseline=None, prices=None, n_boot=stats.N_BOOT, seed=stats.SEED):
     """Write report.md, report.json, the plots and index.html to out_dir; return the report dict."""
     runs = load_runs(run_stores)
+    writable_folder(Path(out_dir), "the report folder")  # before the bootstrap: a bad --out is named at once
     task = runs[0].meta["task"]
     task_module = get_task(task)
     metrics, columns = list(task_module.METRICS), report_columns(task_module)

@@ -1,4 +1,7 @@
-"""Score one model on one held-out split, resumably: predictions are stored as they come."""
+"""Score one model on one held-out split, resumably: predictions are stored as they come.
+
+A shared split (data/<task>/test/) is read only while its bytes are the ones data prep recorded
+(eval.splits); a split given as a path elsewhere is run, and reports say it is not a data-prep split."""
 import sys
 import time
 from pathlib import Path
@@ -6,6 +9,8 @@ from pathlib import Path
 from tqdm import tqdm
 
 from eval.cost import usage_of
+from eval.format import one_line
+from eval.splits import check_split_file
 from eval.store import RESULTS_DIR, RunStore, holding_store_locks, now
 from slingshot.contamination import check, contamination_statement
 from slingshot.errors import UserError
@@ -30,6 +35,7 @@ def load_split(path, limit=None):
     path = Path(path)
     if not path.exists():
         raise EvalError(f"{path}: split file not found; run `make prepare` for a recipe that uses it")
+    check_split_file(path)
     rows = read_jsonl(path)
     if not rows:
         raise EvalError(f"{path}: the split is empty")
@@ -69,7 +75,7 @@ def evaluate(backend, split_path, max_new_tokens, results_dir=RESULTS_DIR, label
     if limit is not None:
         split_name = f"{split_name}:first-{limit}"
     identity = run_identity(backend, task_name, split_name, split_path, max_new_tokens, shot_rows)
-    label = label or default_label(backend, shots)
+    label = one_line(label or default_label(backend, shots))[:200]  # shown in bars, tables and terminals
     store = RunStore.for_identity(identity, label, results_dir)
     store.lock(wait=wait)
     if is_scored(store, rows, label, split_name, quiet):
@@ -132,7 +138,8 @@ def start_meta(store, identity, label, rows, info, shot_rows, settings):
     # so a killed segment still counts: wall_s is always the sum over every segment.
     segments = meta.setdefault("segments", [{"started": meta["started"], "wall_s": meta["wall_s"], "n": None}]
                                if meta.get("wall_s") else [])
-    segments.append({"started": now(), "wall_s": 0.0, "n": 0})
+    # the requests this segment may have in flight at once bound its wall time below (eval.verify)
+    segments.append({"started": now(), "wall_s": 0.0, "n": 0, "concurrency": info.get("concurrency", 1)})
     store.write_meta(meta)
     return meta
 
@@ -151,20 +158,27 @@ class Segment:
         todo = [(row["id"], self.messages[row["id"]]) for row in rows if row["id"] not in done]
         self.progress = tqdm(total=len(rows), initial=len(done), desc=label[:40], unit="q", disable=quiet,
                              dynamic_ncols=True)
+        self.unshown = 0  # answers stored but not yet counted on the bar
+        # A batching backend says when a batch is done, and the bar moves by the whole batch: its rate
+        # (and so its ETA) is then a batch's answers over a batch's time from the first batch on.
+        batched = {"on_batch": self.show_progress} if getattr(self.backend, "BATCHES", False) else {}
         self.started = time.perf_counter()
         try:
-            self.backend.generate(todo, self.max_new_tokens, self.on_result)
+            self.backend.generate(todo, self.max_new_tokens, self.on_result, **batched)
         except KeyboardInterrupt:
             self.meta["status"] = "interrupted"  # what was answered is stored; the same command resumes
             raise
         finally:
+            self.show_progress()
             self.progress.close()
             self.meta.update({k: v for k, v in self.backend.info().items() if k not in SEGMENT_COUNTS})
             self.close()
 
     def on_result(self, item_id, generation):
         row = self.by_id[item_id]
-        text, cut = cap_answer(generation.text, self.max_new_tokens)
+        # text a UTF-8 file can hold: a lone surrogate (valid JSON from a server) becomes U+FFFD, as in a decoder
+        text, cut = cap_answer(generation.text.encode("utf-8", "surrogatepass").decode("utf-8", "replace"),
+                               self.max_new_tokens)
         answer = self.task.extract_answer(text)
         self.store.append({
             "id": item_id, "prompt_hash": prompt_hash(self.messages[item_id]), "raw_output": text,
@@ -174,9 +188,15 @@ class Segment:
             **({"seen": item_id in self.seen_ids} if self.seen_ids is not None else {}),
             "metrics": self.task.score(row, answer),
         })
-        self.progress.update(1)
+        self.unshown += 1
+        if not getattr(self.backend, "BATCHES", False):
+            self.show_progress()
         self.segment["n"] += 1
         self.close()
+
+    def show_progress(self, _batch=None):
+        self.progress.update(self.unshown)
+        self.unshown = 0
 
     def close(self):
         self.segment["wall_s"] = round(time.perf_counter() - self.started, 3)

@@ -12,9 +12,9 @@ backend.generate call, so concurrent clients share a batch instead of queuing
 one by one. Any OpenAI client (and `python -m eval run --model openai:<name>
 --base-url http://host:port/v1`) can talk to it.
 """
-import argparse
 import json
 import queue
+import re
 import select
 import socket
 import sys
@@ -24,10 +24,10 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from slingshot.errors import UserError, cli, finite_number, whole_number
 
 ROLES = ("system", "user", "assistant")
 MAX_BODY_BYTES = 4 << 20
+READ_TIMEOUT_S = 60
 
 
 class RequestError(Exception):
@@ -44,19 +44,22 @@ class RequestError(Exception):
 
 
 def message_text(content, where):
-    """A message's text: a string, or a list of {"type": "text", "text": ...} parts."""
-    if isinstance(content, str):
-        return content
+    """A message's text: a string, or a list of {"type": "text", "text": ...} parts; valid Unicode."""
     if isinstance(content, list):
-        texts = []
         for j, part in enumerate(content):
             if not (isinstance(part, dict) and part.get("type") == "text"
                     and isinstance(part.get("text"), str)):
                 raise RequestError(400, f"{where}.content[{j}]: only text parts are supported",
                                    param=f"{where}.content")
-            texts.append(part["text"])
-        return "".join(texts)
-    raise RequestError(400, f"{where}.content must be a string", param=f"{where}.content")
+        content = "".join(part["text"] for part in content)
+    if not isinstance(content, str):
+        raise RequestError(400, f"{where}.content must be a string", param=f"{where}.content")
+    try:
+        content.encode("utf-8")
+    except UnicodeEncodeError:
+        raise RequestError(400, f"{where}.content is not valid Unicode (a lone surrogate)",
+                           param=f"{where}.content") from None
+    return content
 
 
 def parse_chat_request(body, served_name, default_max_tokens, max_tokens_limit):
@@ -223,6 +226,7 @@ class ChatServer(ThreadingHTTPServer):
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: clients reuse one connection per thread
+    timeout = READ_TIMEOUT_S  # a client that stops sending (headers or body) lets go of its thread
 
     def do_GET(self):
         server = self.server
@@ -261,21 +265,33 @@ class Handler(BaseHTTPRequestHandler):
         })
 
     def read_json(self):
-        try:
-            length = int(self.headers.get("Content-Length", ""))
-        except ValueError:
-            raise RequestError(411, "a Content-Length header is required") from None
+        lengths = set(self.headers.get_all("Content-Length") or [])
+        if len(lengths) != 1 or not re.fullmatch(r"[0-9]{1,15}", next(iter(lengths)).strip()):
+            self.close_connection = True  # no body length to trust: the rest of the stream is unreadable
+            if not lengths:
+                raise RequestError(411, "a Content-Length header is required (chunked bodies are not read)")
+            raise RequestError(400, f"Content-Length {', '.join(sorted(lengths))!r}: expected one byte count >= 0")
+        length = int(next(iter(lengths)))
         if length > MAX_BODY_BYTES:
             self.close_connection = True  # the unread body would poison a kept-alive connection
             raise RequestError(413, f"request body is {length} bytes; the limit is {MAX_BODY_BYTES}")
-        raw = self.rfile.read(length)
+        try:
+            raw = self.rfile.read(length)
+        except TimeoutError:
+            self.close_connection = True
+            raise RequestError(408, f"the request body did not arrive within {self.timeout} s") from None
+        if len(raw) < length:
+            self.close_connection = True
+            raise RequestError(400, f"the request body ended after {len(raw)} of {length} bytes")
         try:
             return json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise RequestError(400, f"request body is not valid JSON: {e}") from None
+        except RecursionError:
+            raise RequestError(400, "request body is nested too deeply to read") from None
+        except ValueError as e:  # not JSON, not UTF-8, or a number of more than 4,300 digits
+            raise RequestError(400, f"request body is not valid JSON: {str(e)[:200]}") from None
 
     def send_json(self, status, obj):
-        data = json.dumps(obj, ensure_ascii=False).encode("utf-8")
+        data = json.dumps(obj, ensure_ascii=False).encode("utf-8", "replace")  # a model may emit a lone surrogate
         try:
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
@@ -297,53 +313,3 @@ def default_served_name(spec, adapter=None):
     """The model name clients ask for: the model folder's name, plus the adapter run's."""
     name = Path(spec.partition(":")[2].rstrip("/")).name
     return f"{name}+{Path(adapter.rstrip('/')).name}" if adapter else name
-
-
-def add_arguments(parser):
-    from eval.backends import registry, spec_forms
-    parser.add_argument("--model", required=True,
-                        help=spec_forms([b for b in registry().values() if b.SERVABLE]) + " to serve")
-    parser.add_argument("--adapter", help="a LoRA run folder to serve on top of --model")
-    parser.add_argument("--served-name", help="the model name clients send "
-                        "(default: the model folder's name, +<run> with an adapter)")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=whole_number(0, 65535), default=8000, help="0 picks a free port")
-    parser.add_argument("--max-batch", type=whole_number(1), default=8, help="requests per generate call")
-    parser.add_argument("--batch-wait-ms", type=finite_number(0), default=10.0,
-                        help="how long to gather concurrent requests into one batch")
-    parser.add_argument("--default-max-tokens", type=whole_number(1), default=256)
-    parser.add_argument("--max-tokens-limit", type=whole_number(1), default=2048)
-    parser.add_argument("--quiet", action="store_true", help="no per-request log lines")
-
-
-def serve(args):
-    from eval.backends import make_backend, registry, spec_forms
-
-    servable = [b for b in registry().values() if b.SERVABLE]
-    if args.model.partition(":")[0] not in [b.PREFIX for b in servable]:
-        raise UserError(f"eval serve: --model {args.model!r}: only {spec_forms(servable)} models can be served")
-    backend = make_backend(args.model, adapter=args.adapter)
-    served_name = args.served_name or default_served_name(args.model, args.adapter)
-    server = ChatServer((args.host, args.port), backend, served_name, max_batch=args.max_batch,
-                        batch_wait_s=args.batch_wait_ms / 1000,
-                        default_max_tokens=args.default_max_tokens,
-                        max_tokens_limit=args.max_tokens_limit, quiet=args.quiet)
-    print(f"serving {served_name} at {server.url}", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-    return 0
-
-
-@cli
-def serve_main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m eval serve", description=__doc__.split("\n")[0])
-    add_arguments(parser)
-    return serve(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    sys.exit(serve_main())

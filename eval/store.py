@@ -8,7 +8,13 @@ Each prediction is appended and flushed as soon as it exists, so a killed run re
 where it stopped and a finished one is never recomputed or paid for twice. The key
 hashes everything that changes an answer; changing any of it starts a new folder.
 A finished store records the sha256 of its predictions file (meta `predictions_sha256`),
-which the report checks (eval.verify).
+and of the figures its cost and speed are computed from (`figures_sha256` over FIGURES and that
+sha256), which the report checks (eval.verify).
+
+Files are opened only when they are regular files of a sane size (checked_file): a FIFO, a device,
+a symlink out of the store's folder or a file larger than its limit is refused by name, before a read
+that would block or take hours. meta.json may hold META_MAX_BYTES; predictions.jsonl ANSWER_MAX_BYTES
+per question of the split (meta n_expected), at least PREDICTIONS_FLOOR and at most PREDICTIONS_CAP.
 
 A prediction line:
     {"id", "prompt_hash", "raw_output", "answer", "tokens_in", "tokens_out",
@@ -26,8 +32,21 @@ import time
 from pathlib import Path
 
 from slingshot.errors import UserError
-from slingshot.io import atomic_write_json, atomic_write_jsonl, sha256_file, stable_hash
+from slingshot.io import atomic_write_json, atomic_write_jsonl, checked_file, sha256_file, stable_hash
 from slingshot.layout import PREDICTIONS, RESULTS_DIR, RUN_META, results_split_dir
+
+
+META_MAX_BYTES = 16 << 20
+ANSWER_MAX_BYTES = 1 << 20  # an answer is cut at max_new_tokens x 32 characters (eval.run); this is far above
+PREDICTIONS_FLOOR, PREDICTIONS_CAP = 64 << 20, 1 << 30
+# what cost and speed are computed from: covered by figures_sha256, so an edit of meta.json alone is caught
+FIGURES = ("wall_s", "generation_s", "usage", "segments", "requests", "retries", "missing_usage", "concurrency",
+           "usd_per_hour", "n_stored", "n_expected", "n_truncated", "recorded_cost", "recorded_elapsed_s",
+           "n_samples", "gguf_bytes")
+def figures_sha256(meta):
+    """The hash of a finished store's figures (FIGURES) and of its answers' sha256."""
+    return stable_hash({"predictions_sha256": meta.get("predictions_sha256"),
+                        **{key: meta.get(key) for key in FIGURES}}, length=64)
 
 
 def run_key(identity):
@@ -57,6 +76,7 @@ class RunStore:
         return self.meta_path.exists()
 
     def read_meta(self):
+        checked_file(self.meta_path, RUN_META, META_MAX_BYTES, self.folder)
         try:
             with open(self.meta_path, encoding="utf-8") as f:
                 meta = json.load(f)
@@ -77,15 +97,23 @@ class RunStore:
     def finish(self, meta):
         """Record the run as done with the sha256 of its answers, so a later edit of them is caught."""
         meta.update(status="done", predictions_sha256=sha256_file(self.predictions_path))
+        meta["figures_sha256"] = figures_sha256(meta)
         self.write_meta(meta)
+
+    def predictions_limit(self):
+        """How large predictions.jsonl may be: ANSWER_MAX_BYTES per question the run expects."""
+        n = self.read_meta().get("n_expected") if self.meta_path.exists() else None
+        n = n if isinstance(n, int) and not isinstance(n, bool) and n > 0 else 0
+        return min(PREDICTIONS_CAP, max(PREDICTIONS_FLOOR, n * ANSWER_MAX_BYTES))
 
     def scan(self):
         """(predictions by id, numbers of the lines that hold no usable prediction); the line of each
         prediction is kept in self.lines, for errors that name it."""
         done, bad = {}, []
         self.lines = {}
-        if not self.predictions_path.exists():
+        if not self.predictions_path.exists() and not self.predictions_path.is_symlink():
             return done, bad
+        checked_file(self.predictions_path, PREDICTIONS, self.predictions_limit(), self.folder)
         with open(self.predictions_path, encoding="utf-8", errors="replace") as f:
             for lineno, line in enumerate(f, 1):
                 try:
@@ -157,7 +185,8 @@ class RunStore:
         tmp = Path(tempfile.mkdtemp(dir=self.folder.parent, prefix=f".{self.folder.name}."))
         try:
             atomic_write_jsonl(tmp / PREDICTIONS, predictions)
-            atomic_write_json(tmp / RUN_META, {**meta, "predictions_sha256": sha256_file(tmp / PREDICTIONS)})
+            meta = {**meta, "predictions_sha256": sha256_file(tmp / PREDICTIONS)}
+            atomic_write_json(tmp / RUN_META, {**meta, "figures_sha256": figures_sha256(meta)})
             if self.folder.exists():  # an unfinished folder of the same key: replaced, nothing done is lost
                 shutil.rmtree(self.folder)
             os.rename(tmp, self.folder)

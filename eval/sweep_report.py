@@ -1,7 +1,7 @@
 """The sweep report: every cell against the base model, the learning curve, the seed spread.
 
     reports/<recipe>-sweep/sweep.md, sweep.json, learning_curve.png, rank.png
-    python -m eval.sweep_report CELLS.json   # the sweep driver (slingshot.sweep) runs this
+    written by `python -m eval sweep` (eval/commands/sweep.py) when its cells are finished
 
 Each cell is scored with a 95% bootstrap CI and tested against the base model on the same
 questions (exact McNemar for 0/100 metrics, paired bootstrap otherwise); the p-values of all
@@ -9,19 +9,14 @@ cells are Holm-corrected, one family per metric. A setting (the cell's values ot
 seed) shows its seeds' mean and spread (max - min) beside the CI: the CI covers the choice of
 test questions, not the run-to-run variation between seeds, which only the spread shows.
 """
-import argparse
-import json
-import sys
 from pathlib import Path
 
 from eval import stats
 from eval.format import Column, fmt_diff, fmt_p, fmt_params, markdown_table, score_columns
 from eval.report import ALPHA, compare, load_run, summarize
 from eval.store import RunStore
-from slingshot.errors import UserError, cli
 from slingshot.io import atomic_write_json, atomic_write_text
 from slingshot.layout import display_path, resolve
-from slingshot.recipe import load_recipe
 
 PLOTS = {"learning_curve": "learning_curve.png", "rank": "rank.png"}
 
@@ -29,8 +24,8 @@ PLOTS = {"learning_curve": "learning_curve.png", "rank": "rank.png"}
 def effective(cell):
     """Data size, rank and seed the cell trained with, swept or not."""
     recipe = cell["recipe"]
-    return {"train_size": recipe.params().get("train_size"), "lora_r": recipe.config.get("lora_r"),
-            "seed": recipe.config.get("seed")}
+    return {"train_size": recipe.params().get("train_size"), "lora_r": recipe.setting("lora_r"),
+            "seed": recipe.setting("seed")}
 
 
 def setting_of(params):
@@ -209,33 +204,9 @@ def render(report):
     return "\n".join(lines) + "\n"
 
 
-def report_from_file(path):
-    """Write the sweep report the driver's cells file describes: {"recipe", "grid", "base_store", "out",
-    "wall_s", "unfinished", "n_cells", "cells": [{"recipe", "params", "record"}]} (slingshot.sweep)."""
-    try:
-        plan = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        raise UserError(f"{path}: cannot read the sweep's cells ({e})") from None
-    results = [dict(cell, recipe=load_recipe(cell["recipe"])) for cell in plan["cells"]]
-    out = Path(plan["out"])
-    report = build_sweep_report(load_recipe(plan["recipe"]), plan["grid"], results,
-                                RunStore(resolve(plan["base_store"])), out, wall_s=plan["wall_s"],
-                                unfinished=plan["unfinished"])
-    if plan["unfinished"]:
-        print(f"sweep report ({len(results)} of {plan['n_cells']} cells): {display_path(out / 'sweep.md')}\n"
+def print_sweep_report(report, out, n_finished, n_cells, unfinished):
+    if unfinished:
+        print(f"sweep report ({n_finished} of {n_cells} cells): {display_path(out / 'sweep.md')}\n"
               f"{report['conclusion']}")
     else:
         print(f"\nsweep report: {display_path(out / 'sweep.md')}\n{report['conclusion']}")
-    return report
-
-
-@cli
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m eval.sweep_report", description=__doc__.splitlines()[0])
-    parser.add_argument("cells", help="the JSON file of finished cells the sweep driver writes")
-    report_from_file(parser.parse_args(argv).cells)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

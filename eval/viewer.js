@@ -38,7 +38,7 @@ function contextBlock(q) {
 
 function answerRow(row, answer) {
   const name = el("td", { cls: "row" }, el("a", { href: row.store, title: "this row's prediction store", text: row.name }));
-  if (row.tuned) name.append(el("span", { cls: "tag", text: "tuned" }));
+  if (row.tuned) name.append(el("span", { cls: "tag", text: "tuned", title: row.trained || "tuned" }));
   if (row.baseline) name.append(el("span", { cls: "tag", text: "baseline" }));
   if (answer == null) {
     return el("tr", {}, name, el("td", { cls: "answer none", colspan: D.verdicts.length + 1, text: "not answered" }));
@@ -91,7 +91,13 @@ function header() {
     cells.forEach((c, j) => tr.append(el("td", {}, j === 0 ? el("a", { href: D.rows[k].store, text: c }) : c)));
     table.append(tr);
   });
-  app.append(table, el("p", { cls: "reading", text: D.reading }));
+  app.append(table);
+  const trained = D.rows.filter((r) => r.trained);
+  if (trained.length) {
+    app.append(el("p", { cls: "trained", text: "Tuned rows, as trained:" }),
+      el("ul", { cls: "trained" }, ...trained.map((r) => el("li", {}, el("b", { text: r.name }), `: ${r.trained}`))));
+  }
+  app.append(el("p", { cls: "reading", text: D.reading }));
   for (const note of D.notes) app.append(el("p", { cls: "notes", text: `Note: ${note}` }));
   const plots = el("div", { cls: "plots" });
   for (const [name, uri] of Object.entries(D.plots)) {

@@ -18,7 +18,7 @@ import urllib.parse
 from pathlib import Path
 
 from eval import verify
-from eval.render import headline_cells
+from eval.render import headline_cells, training_text
 from slingshot.io import atomic_write_text, read_jsonl
 from slingshot.layout import display_path
 from slingshot.tasks import get_task
@@ -96,8 +96,9 @@ def view_data(report, runs, buckets, split_rows, out_dir, split_file=None):
         "verdicts": list(task.VIEW_VERDICTS), "reading": report["reading"], "notes": report["notes"],
         "headline": {"header": header, "rows": cells}, "plots": plots,
         "rows": [{"name": run.name, "store": store_link(run.folder / "predictions.jsonl", out_dir),
-                  "tuned": bool(run.meta.get("adapter")), "baseline": run.name == report["baseline"]}
-                 for run in ordered],
+                  "tuned": bool(run.meta.get("adapter")), "baseline": run.name == report["baseline"],
+                  "trained": training_text(model["training"]) if model.get("training") else None}
+                 for run, model in zip(ordered, report["models"])],
         "buckets": [b["label"] for b in buckets or []],
         "contexts": contexts, "excerpt_chars": EXCERPT_CHARS, "questions": questions,
         "split_file": display_path(split_file) if split_file else None,

@@ -275,23 +275,3 @@ def run_checks(recipe):
     results.append(("extensions", *check_extensions(recipe)))
     results.append(("export", *guarded(check_export_room, recipe)))
     return results
-
-
-def main(argv=None):
-    import argparse
-    from slingshot.errors import UserError
-    from slingshot.recipe import RecipeError, load_recipe
-
-    parser = argparse.ArgumentParser(prog="python -m slingshot doctor", description=__doc__.splitlines()[0])
-    parser.add_argument("recipe")
-    args = parser.parse_args(argv)
-    try:
-        recipe = load_recipe(args.recipe)
-    except RecipeError as e:
-        raise UserError(str(e)) from None
-    results = run_checks(recipe)
-    for name, verdict, detail in results:
-        print(f"{verdict:5} {name:11} {detail}")
-    failed = [name for name, verdict, _ in results if verdict == "FAIL"]
-    print(f"\n{'not ready: fix ' + ', '.join(failed) if failed else 'ready'} for {args.recipe}")
-    return 1 if failed else 0

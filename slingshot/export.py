@@ -1,4 +1,4 @@
-"""`python -m slingshot.export RECIPE`: merge a run's LoRA adapter into its base and export GGUF files.
+"""`python -m slingshot export RECIPE`: merge a run's LoRA adapter into its base and export GGUF files.
 
     runs/<recipe>/export/merged/                    the merged HF model, tokenizer and chat template
     runs/<recipe>/export/<recipe>-F32.gguf, -F16, -Q8_0, -Q4_K_M ...
@@ -14,7 +14,6 @@ sdist vendors; `make llamacpp` fetches them) writes F32/F16, and its quantizer
 (convert_lora_to_gguf.py) writes the adapter-only file. Export first checks that the disk holds
 what it is asked to write. Finished files are kept: running again only makes what is missing or stale.
 """
-import argparse
 import json
 import os
 import shutil
@@ -23,16 +22,17 @@ import sys
 from pathlib import Path
 
 from slingshot import layout
-from slingshot.errors import UserError, cli
+from slingshot.errors import UserError
 from slingshot.io import atomic_write_json, atomic_write_text, sha256_file
+from slingshot.plan import DEFAULT_TYPES, export_needs, model_config
 from slingshot.recipe import claim_folders
-from slingshot.runtimes import check_prompts, context_length, modelfile_text, read_conversations, run_commands
+from slingshot.runtimes import (check_prompts, context_length, modelfile_text, ollama_name, read_conversations,
+                                run_commands)
 
 CONVERTED_TYPES = ("F32", "F16")             # written by the converter itself
 QUANT_TYPES = ("Q8_0", "Q5_K_M", "Q4_K_M")   # written by the quantizer from the F32 file
 ADAPTER_TYPE = "LORA"                        # the adapter alone, served over the base's F16 GGUF
 ALL_TYPES = CONVERTED_TYPES + QUANT_TYPES + (ADAPTER_TYPE,)
-DEFAULT_TYPES = ("F32", "F16", "Q8_0", "Q4_K_M")
 LLAMA_CPP_VERSION = "0.3.36"
 LLAMA_CPP_SRC_ENV = "SLINGSHOT_LLAMA_CPP_SRC"
 EXPORT_MANIFEST = "export.json"
@@ -72,6 +72,30 @@ def llama_cpp_source():
         raise ExportError(f"{layout.display_path(folder)}: llama.cpp's convert_hf_to_gguf.py not found; "
                           f"run `make llamacpp` (or set {LLAMA_CPP_SRC_ENV} to a llama.cpp checkout)")
     return folder
+
+
+def check_adapter(run):
+    """A LoRA adapter peft can load: adapter_config.json a JSON object naming peft_type LORA and its rank, and
+    adapter_model.safetensors with a readable header; else an ExportError naming the file."""
+    config_file, weights = run / "adapter_config.json", run / layout.ADAPTER_FILE
+    try:
+        config = json.loads(config_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise ExportError(f"{layout.display_path(config_file)}: not a readable adapter config ({e}); train again") from None
+    if not isinstance(config, dict) or config.get("peft_type") != "LORA" or not isinstance(config.get("r"), int):
+        raise ExportError(f"{layout.display_path(config_file)}: not a LoRA adapter's config (peft_type LORA and an "
+                          f"integer r expected); train again with `make train`")
+    with open(weights, "rb") as f:
+        head = f.read(8)
+        size = int.from_bytes(head, "little") if len(head) == 8 else -1
+        header = f.read(size) if 0 < size <= min(weights.stat().st_size - 8, 100 << 20) else b""
+    try:
+        tensors = json.loads(header)
+    except ValueError:
+        tensors = None
+    if not isinstance(tensors, dict) or not tensors:
+        raise ExportError(f"{layout.display_path(weights)}: not a safetensors file (its header cannot be read); "
+                          f"train again with `make train`")
 
 
 def merge(recipe, out):
@@ -266,8 +290,6 @@ def planned_types(types):
 def check_room(recipe, types, manifest, free_bytes=None):
     """Refuse before anything is written when the disk cannot hold the export (files already made count
     as made). The sizes are plan's (slingshot.plan.export_needs) for the recipe's base model."""
-    from slingshot.plan import export_needs, model_config
-
     folder = export_dir(recipe)
     made = manifest.get("gguf", {})
     missing = [t for t in planned_types(types)  # the adapter alone is MBs: what it needs is its base's file
@@ -306,6 +328,11 @@ def export(recipe, types=DEFAULT_TYPES, force=False):
         manifest = {}  # a new adapter (or a merged model gone or changed): everything made from it is stale
     check_room(recipe, types, manifest)
     claim_folders(recipe, {recipe.output_dir: "output_dir", folder: f"output_dir (its {layout.EXPORT_DIR}/ folder)"})
+    try:
+        ollama_name(recipe.name, types[0])  # before anything is made: a name Ollama cannot take stops here
+    except ValueError as e:
+        raise ExportError(f"{layout.display_path(recipe.path)}: {e}") from None
+    check_adapter(recipe.output_dir)
     if "merged" not in manifest:
         print(f"merging {layout.display_path(recipe.output_dir)} into {recipe.config['base_model']}")
         info = merge(recipe, merged_dir)
@@ -365,39 +392,12 @@ def _make(manifest, manifest_path, recipe, quant, merged_dir, build, conversatio
              else {"model": out.name})
     stops = list(dict.fromkeys(t for t in (entry["eot_token"], entry["eos_token"]) if t))
     modelfile = out.with_suffix(".Modelfile")
-    atomic_write_text(modelfile, modelfile_text(recipe.name, quant, files, entry["prompts"], stops,
-                                                manifest["context_length"]))
+    try:
+        text = modelfile_text(recipe.name, quant, files, entry["prompts"], stops, manifest["context_length"])
+    except ValueError as e:
+        raise ExportError(f"{layout.display_path(modelfile)}: {e}") from None
+    atomic_write_text(modelfile, text)
     entry["modelfile"] = layout.display_path(modelfile)
     entry["commands"] = run_commands(recipe.name, quant, entry, manifest["context_length"])
     manifest["gguf"][quant] = entry
     atomic_write_json(manifest_path, manifest)
-
-
-@cli
-def main(argv=None):
-    from slingshot.recipe import load_recipe
-
-    parser = argparse.ArgumentParser(prog="python -m slingshot.export", description=__doc__.splitlines()[0])
-    parser.add_argument("recipe")
-    parser.add_argument("--types", default=",".join(DEFAULT_TYPES),
-                        help=f"comma-separated GGUF types of {','.join(ALL_TYPES)} (default {','.join(DEFAULT_TYPES)}; "
-                             f"{ADAPTER_TYPE}: the adapter alone, over the base's F16 GGUF)")
-    parser.add_argument("--force", action="store_true", help="merge and convert again")
-    args = parser.parse_args(argv)
-    recipe = load_recipe(args.recipe)
-    manifest = export(recipe, [t.strip().upper() for t in args.types.split(",") if t.strip()], args.force)
-    for quant, entry in manifest["gguf"].items():
-        print(f"{quant:8s} {entry['bytes'] / 1e6:8.1f} MB  {entry['path']}  (EOS {entry['eos_token']})")
-    print(f"\nRun an export where you run models (context {manifest['context_length']} tokens fits every test prompt):")
-    for quant, entry in manifest["gguf"].items():
-        prompts = entry["prompts"]
-        template = (f"Ollama template {prompts['ollama_layout']}: {prompts['ollama_prompts_identical']}/{prompts['n']} "
-                    f"prompts identical" if prompts["ollama_template"] else "no checked Ollama template")
-        print(f"  {quant} ({template}; llama.cpp {prompts['llama_cpp_prompts_identical']}/{prompts['n']}):")
-        for line in entry["commands"]:
-            print(f"    {line}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,11 +1,11 @@
-"""Where every file goes: the one place that decides paths. Of the project it imports only the task
-registry (each task owns data/<task>/).
+"""Where every file goes: the one place that decides paths. It imports nothing of the project but io.
 
     data_prep/sources/                                       carried source data (SQuAD, the Julia leaderboard)
     data/<recipe>/{train,validation}.jsonl, manifest.json   a recipe's prepared data (its name decides the folder)
     data/<task>/test/<split>.jsonl                          held-out test splits, shared by a task's recipes
                                                              (built only from the carried, hash-checked source)
     data/<task>/test/<split>@<source>.jsonl                  the same split drawn from another source
+    data/<task>/test/<split>.manifest.json                   what data prep built a split from, and its sha256
     runs/<recipe>/                                           a training run: adapter, summary, logs, axolotl.yml
     runs/derived/<name>/recipe.yml, data/derived/<name>/     recipes derived from another (smoke runs, sweep cells)
     <dir>/<stem>-<hash>-sweep/{runs,data}/<cell>/, report/   the sweep of a recipe outside the repo, beside it
@@ -24,8 +24,6 @@ import hashlib
 import os
 import re
 from pathlib import Path
-
-from slingshot.tasks import TASKS
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKSPACE = Path(os.environ.get("SLINGSHOT_WORKSPACE") or ROOT).resolve()
@@ -64,8 +62,9 @@ def recipe_name(recipe_path):
     return "-".join(rel.with_suffix("").parts)
 
 
-# names that would make a recipe's data/<name>/ or runs/<name>/ a folder shared by everything
-RESERVED_NAMES = {"", ".", "..", DERIVED, *TASKS, "test", LEADERBOARD_DIR.name, "prepared"}
+# names that would make a recipe's data/<name>/ or runs/<name>/ a folder shared by everything (task names
+# too, since data/<task>/ holds a task's test splits: the recipe check adds slingshot.tasks.TASKS)
+RESERVED_NAMES = {"", ".", "..", DERIVED, "test", LEADERBOARD_DIR.name, "prepared"}
 
 
 def data_dir(name):
@@ -107,6 +106,11 @@ def _safe(text):
 
 def test_split_path(task_name, split):
     return DATA_DIR / task_name / "test" / f"{split}.jsonl"
+
+
+def test_split_manifest_path(task_name, split):
+    """Data prep's record of a shared test split: its sha256, size, sources and prompt version."""
+    return DATA_DIR / task_name / "test" / f"{split}.manifest.json"
 
 
 def split_of(path):

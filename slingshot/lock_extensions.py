@@ -54,7 +54,7 @@ def wheel_metadata(url, opener=None):
 def torch_requirement(metadata):
     """The specifier of a METADATA's unconditional Requires-Dist on torch ('>=2.10'), '' for any, None if none."""
     for line in metadata.splitlines():
-        found = re.match(r"Requires-Dist:\s*torch\s*(\(?[^;]*?\)?)\s*(;.*)?$", line, re.I)
+        found = re.match(r"Requires-Dist:\s*torch(?![\w.-])\s*(\(?[^;]*?\)?)\s*(;.*)?$", line, re.I)
         if found and not (found.group(2) and "extra" in found.group(2)):
             return found.group(1).strip("() ")
     return None

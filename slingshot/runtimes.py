@@ -8,9 +8,11 @@ what is checked is that the Go template's layout reproduces the trained prompt; 
 server builds from the GGUF's embedded template is checked by running its own formatter
 (`runtime_prompt`). Both checks compare bytes, then token ids.
 """
+import hashlib
 import json
 import re
 import shlex
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,8 +88,8 @@ def match_layout(tokenizer, conversations):
         bos = layout_bos(tokenizer, turn_layout)
         try:
             system = default_system_of(tokenizer, turn_layout, bos)
-            if system is not None and '"""' in system:
-                continue  # cannot be written as a Modelfile SYSTEM block
+            if system is not None:
+                modelfile_value(system, "SYSTEM")  # a system Ollama cannot read back rules the layout out
             if all(turn_layout.render(m, system, bos) == hf_prompt(tokenizer, m)
                    for m in [*PROBES, *conversations]):
                 return turn_layout, system
@@ -185,16 +187,37 @@ def context_length(tokenizer_dir, conversations, max_new_tokens):
 
 
 def ollama_name(recipe_name, quant):
-    """A name Ollama accepts: lowercase letters, digits, '.', '_' and '-', then ':' and a tag."""
-    name = re.sub(r"[^a-z0-9._-]+", "-", recipe_name.lower()).strip("-._")[:80] or "slingshot-export"
-    return f"{name}:{quant.lower()}"
+    """A name Ollama accepts (lowercase letters, digits, '.', '_' and '-', at most 80 before ':' and the tag),
+    one per recipe: where making it lowercase, plain and short changed the recipe's name ('Squad-Lora', 'squad
+    lora', non-ASCII, long), or the plain name ends like such a hash, a hash of the exact name keeps two recipes
+    from sharing one model (creating one would replace the other)."""
+    if not recipe_name or any(unicodedata.category(c)[0] == "C" for c in recipe_name):
+        raise ValueError(f"the recipe name {recipe_name!r} is empty or holds control characters (a line break "
+                         f"in the file name?); rename the recipe file")
+    if not re.fullmatch(r"[A-Za-z0-9_]{1,16}", quant):
+        raise ValueError(f"{quant!r} is not a GGUF type name")
+    plain = re.sub(r"[^a-z0-9._-]+", "-", recipe_name.lower()).strip("-._")
+    if plain != recipe_name or len(plain) > 80 or re.search(r"-[0-9a-f]{8}$", plain):
+        plain = f"{plain[:71].rstrip('-._') or 'recipe'}-{hashlib.sha256(recipe_name.encode()).hexdigest()[:8]}"
+    return f"{plain}:{quant.lower()}"
 
 
-def modelfile_value(text):
-    """A Modelfile argument: quoted, or triple-quoted when it holds a quote or a line break."""
-    if '"""' in text:
-        raise ValueError(f"{text!r} cannot be written in a Modelfile")
-    return f'"""{text}"""' if '"' in text or "\n" in text else f'"{text}"'
+# Ollama's parser ends a quoted value at the first line break after which the value so far, trimmed, ends with
+# its closing quotes, and drops every character Go's unicode.IsPrint rejects (control, format, private-use
+# characters, spaces other than ' '), keeping line breaks and tabs inside quotes.
+ENDS_EARLY = re.compile(r'"""[ \t]*[\r\n]')
+
+
+def modelfile_value(text, what):
+    """`text` as a Modelfile value Ollama reads back unchanged: a triple-quoted block; ValueError (naming
+    `what` and the reason) for text it cannot hold."""
+    dropped = sorted({c for c in text if c not in "\n\t " and (unicodedata.category(c)[0] not in "LMNPS")})
+    if dropped:
+        raise ValueError(f"{what}: {text[:60]!r} holds characters Ollama's Modelfile parser drops "
+                         f"({', '.join(repr(c) for c in dropped[:5])})")
+    if ENDS_EARLY.search(text):
+        raise ValueError(f'{what}: {text[:60]!r} holds """ before a line break, which ends a Modelfile value early')
+    return f'"""{text}"""'
 
 
 def modelfile_text(recipe_name, quant, files, prompts, stop_tokens, num_ctx):
@@ -211,13 +234,13 @@ def modelfile_text(recipe_name, quant, files, prompts, stop_tokens, num_ctx):
         if not prompts.get("keeps_message_text", True):
             lines.append("# The model's template trims message text and this one does not: send messages "
                          "without surrounding whitespace")
-        lines.append(f'TEMPLATE """{prompts["ollama_template"]}"""')
+        lines.append(f'TEMPLATE {modelfile_value(prompts["ollama_template"], "TEMPLATE")}')
         if prompts["default_system"] is not None:
-            lines.append(f'SYSTEM """{prompts["default_system"]}"""')
+            lines.append(f'SYSTEM {modelfile_value(prompts["default_system"], "SYSTEM")}')
     else:
         lines.append("# No known layout reproduces this model's chat template: Ollama picks one from the GGUF's "
                      "metadata; check its prompts before trusting scores")
-    lines += [f"PARAMETER stop {modelfile_value(token)}" for token in stop_tokens]
+    lines += [f"PARAMETER stop {modelfile_value(token, 'PARAMETER stop')}" for token in stop_tokens]
     lines += ["PARAMETER temperature 0", f"PARAMETER num_ctx {num_ctx}"]
     return "\n".join(lines) + "\n"
 

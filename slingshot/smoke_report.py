@@ -1,8 +1,8 @@
-"""What a GPU recipe's CPU smoke run changed and which attention path it took: what `--smoke` prints,
-and records in the run's train_summary.json."""
+"""What a GPU recipe's CPU smoke run changed and which attention path it took: what
+`python -m slingshot smoke` prints, and records in the run's train_summary.json."""
 from slingshot.attention_path import describe
 from slingshot.layout import display_path
-from slingshot.train import CPU_ACCUMULATION, SMOKE_RUN_LENGTH, smoke_overrides
+from slingshot.smoke import CPU_ACCUMULATION, SMOKE_RUN_LENGTH, smoke_overrides
 
 LOCAL_DATA = "the carried local data, enough rows for the run"
 

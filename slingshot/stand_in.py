@@ -1,6 +1,6 @@
 """Random-initialized stand-ins for a hub base model, built locally from its carried config.json.
 
-    python -m slingshot.stand_in meta-llama/Llama-3.1-8B [--shape tiny|full]
+    python -m slingshot stand-in meta-llama/Llama-3.1-8B [--shape tiny|full]
 
 A stand-in has the base model's architecture (its model class, grouped-query attention ratio, rotary
 settings, activation, sliding window, tied or untied embeddings) and, with `--shape full`, its exact
@@ -10,12 +10,10 @@ model's tokenizer has (model_configs/<name>.tokens.json), so a recipe's chat tem
 end-of-turn tokens and loss masking run as shipped. Weights are seeded random numbers: memory and speed
 do not depend on their values, and nothing is downloaded. Folders: models/stand-ins/<name>-<shape>/.
 """
-import argparse
 import json
-import sys
 from pathlib import Path
 
-from slingshot.errors import UserError, cli
+from slingshot.errors import UserError
 from slingshot.io import stable_hash
 from slingshot.layout import STAND_INS_DIR, display_path
 
@@ -139,17 +137,3 @@ def build_stand_in(base_model, shape="tiny", seed=0):
         "key": key, "base_model": base_model, "shape": shape, "seed": seed,
         "note": "random weights: for memory, speed and pipeline checks only"})
     return folder
-
-
-@cli
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m slingshot.stand_in", description=__doc__.splitlines()[0])
-    parser.add_argument("base_model", help="a hub id whose config.json is carried in slingshot/model_configs/")
-    parser.add_argument("--shape", default="tiny", choices=("tiny", "full"))
-    args = parser.parse_args(argv)
-    folder = build_stand_in(args.base_model, args.shape)
-    print(f"{display_path(folder)}: {json.loads((folder / STAMP).read_text())['parameters']:,} parameters")
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,68 +1,10 @@
+"""Fixtures and hooks for pytest; helper functions live in tests/helpers."""
 import os
 import shutil
-import subprocess
-import sys
-import tempfile
-from pathlib import Path
 
 import pytest
-import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("AXOLOTL_DO_NOT_TRACK", "1")
-os.environ.setdefault("DO_NOT_TRACK", "1")
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-# Every output (data/, runs/, results/, reports/, stand-ins) goes to a workspace of this session's own,
-# set before slingshot is imported and inherited by every command a test runs: the checkout stays as it was.
-# (this file is imported twice, as pytest's conftest and as tests.conftest: both must name one workspace)
-_pid, _, _made = os.environ.get("SLINGSHOT_TEST_WORKSPACE_OF", "").partition(":")
-WORKSPACE = Path(_made if _pid == str(os.getpid()) else tempfile.mkdtemp(prefix="slingshot-tests-"))
-os.environ["SLINGSHOT_TEST_WORKSPACE_OF"] = f"{os.getpid()}:{WORKSPACE}"
-os.environ["SLINGSHOT_WORKSPACE"] = str(WORKSPACE)
-os.environ.pop("SLINGSHOT_RESULTS_DIR", None)
-# set-up outputs that tests read but never write, and caches of tools
-SET_UP = {".git", ".venv", "models", "third_party", ".julia-install", "__pycache__", ".pytest_cache", ".ruff_cache"}
-
-DEFAULT_RECIPE = ROOT / "recipes" / "squad" / "smollm2-135m" / "lora-cpu.yml"
-MODEL_DIR = ROOT / "models" / "smollm2-135m-instruct"
-
-
-def run_module(*args, check=False, timeout=1800, env=None):
-    """Run `python -m ...` from the repo root, as a user would."""
-    result = subprocess.run([sys.executable, "-m", *map(str, args)], cwd=ROOT, capture_output=True,
-                            text=True, timeout=timeout, env={**os.environ, **(env or {})})
-    if check and result.returncode != 0:
-        raise AssertionError(f"{args} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
-    return result
-
-
-def write_recipe(folder, base=DEFAULT_RECIPE, edit=None, name="recipe.yml"):
-    """A copy of a recipe whose data and run folders live under `folder`."""
-    config = yaml.safe_load(Path(base).read_text())
-    config["datasets"][0]["path"] = str(folder / "data" / "train.jsonl")
-    config["test_datasets"][0]["path"] = str(folder / "data" / "validation.jsonl")
-    config["output_dir"] = str(folder / "run")
-    config["dataset_prepared_path"] = str(folder / "run" / "prepared")
-    if edit:
-        edit(config)
-    path = folder / name
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
-    return path
-
-
-def squad_test_rows(split):
-    """The rows of a named SQuAD test split, as data prep writes them."""
-    from data_prep import squad
-    return [squad.test_row(q) for q in squad.test_split(squad.load_source("local", "dev")[0], split)]
-
-
-def write_squad_split(folder, rows, name):
-    """A SQuAD test split file under folder/data, where the layout looks for one."""
-    from slingshot.io import atomic_write_jsonl
-    path = folder / "data" / "squad" / "test" / f"{name}.jsonl"
-    atomic_write_jsonl(path, rows)
-    return path
+from tests.helpers import DEFAULT_RECIPE, MODEL_DIR, WORKSPACE, checkout_files, run_module
 
 
 @pytest.fixture(scope="session")
@@ -70,21 +12,6 @@ def model_dir():
     if not (MODEL_DIR / "config.json").exists():
         pytest.skip("the embedded model is not converted yet: run `make model`")
     return MODEL_DIR
-
-
-def checkout_files():
-    """{path: (size, mtime)} of every file in the checkout but set-up outputs and caches."""
-    files = {}
-    for folder, dirs, names in os.walk(ROOT):
-        dirs[:] = [d for d in dirs if d not in SET_UP]
-        for name in names:
-            path = os.path.join(folder, name)
-            try:
-                stat = os.lstat(path)
-            except FileNotFoundError:
-                continue
-            files[os.path.relpath(path, ROOT)] = (stat.st_size, stat.st_mtime_ns)
-    return files
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -110,7 +37,7 @@ def short_run(model_dir):
     from slingshot.recipe import load_recipe, short_recipe
     recipe = short_recipe(load_recipe(DEFAULT_RECIPE))
     run_module("data_prep", recipe.path, check=True)
-    recipe.train_stdout = run_module("slingshot.train", recipe.path, check=True).stdout
+    recipe.train_stdout = run_module("slingshot", "train", recipe.path, check=True).stdout
     return recipe
 
 

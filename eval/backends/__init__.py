@@ -2,7 +2,7 @@
 
     hf:<folder or hub id>     local.py        a local transformers model (+ --adapter for a LoRA run folder)
     openai:<model name>       openai_api.py   OpenAI's API, or any OpenAI-compatible server with --base-url
-    gguf:<file>               llamacpp.py     a GGUF file served by llama.cpp (python -m eval.exports)
+    gguf:<file>               llamacpp.py     a GGUF file served by llama.cpp (python -m eval exports)
     leaderboard:<model>       leaderboard.py  the Julia leaderboard's recorded answers (no model is called)
 
 A backend class says everything the rest of eval needs to know about it: PREFIX (its spec prefix),
@@ -13,52 +13,11 @@ otherwise), and what the report shows of its rows beyond the common columns (rep
 report_lines). Adding a backend is one module here and one line in MODULES; nothing else branches on it.
 """
 import importlib
-from dataclasses import dataclass
 
+from eval.backends.base import BACKENDS, Backend, Generation, register  # noqa: F401  (the backends' names)
 from slingshot.errors import UserError
 
 MODULES = ("local", "openai_api", "llamacpp", "leaderboard")  # imported on first use, in this order
-BACKENDS = {}  # spec prefix -> backend class, filled by @register
-
-
-@dataclass
-class Generation:
-    """One model answer, with what it cost to produce (tokens None: the server did not say)."""
-    text: str
-    tokens_in: int | None
-    tokens_out: int | None
-    latency_s: float
-
-
-class Backend:
-    """What every backend declares; the defaults fit a model that runs on hardware paid by the hour."""
-    PREFIX = NAME = SPEC = None
-    OPTIONS = {}         # `eval run` option (argparse dest) -> constructor keyword
-    BUILT_BY_RUN = True  # `eval run --model PREFIX:...` builds it (False: made by its own command)
-    SERVABLE = False
-    RECORDED_SCORING = None  # the task's scoring mode its stored scores were computed in, if not this repo's
-
-    @classmethod
-    def cost(cls, meta, predictions, prices):
-        from eval.cost import priced_run
-        return priced_run(meta, predictions)
-
-    @classmethod
-    def report_fields(cls, meta):
-        """Extra fields of this backend's row in report.json (none by default)."""
-        return {}
-
-    @classmethod
-    def report_lines(cls, report):
-        """A section of report.md about this backend's rows (none by default)."""
-        return []
-
-
-def register(cls):
-    BACKENDS[cls.PREFIX] = cls
-    return cls
-
-
 def registry():
     if len(BACKENDS) < len(MODULES):
         for name in MODULES:
@@ -107,3 +66,8 @@ def make_backend(spec, **options):
     cls, name = parse_model_spec(spec)
     check_options(spec, [k for k, v in options.items() if v is not None])
     return cls(name, **{cls.OPTIONS[k]: v for k, v in options.items() if v is not None})
+
+
+def cost_for_run(meta, predictions, prices):
+    """What a run cost, priced as the backend that wrote its meta.json prices."""
+    return backend_for_meta(meta).cost(meta, predictions, prices)

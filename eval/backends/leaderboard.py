@@ -1,7 +1,7 @@
 """The Julia-LLM-Leaderboard's own recorded results, as reference runs beside the tuned model.
 
     stores = reference_runs("data/julia/test/all-cases.jsonl")   # one finished run folder per model
-    python -m eval.leaderboard data/julia/test/all-cases.jsonl [--model gpt-4-1106-preview ...]
+    python -m eval leaderboard data/julia/test/all-cases.jsonl [--model gpt-4-1106-preview ...]
 
 The runs' backend is LeaderboardRecords: no model is built or called, its cost is the recorded one,
 and its scores are the task's leaderboard-mode scores.
@@ -16,7 +16,7 @@ each run's meta note counts the samples recorded before the harness fixes of 202
 from collections import defaultdict
 from pathlib import Path
 
-from eval.backends import Backend, register
+from eval.backends.base import Backend, register
 from eval.format import Column, markdown_table
 from eval.run import EvalError, load_split, prompt_hash, split_task
 from eval.store import RESULTS_DIR, RunStore, now
@@ -54,9 +54,14 @@ RECORDS_NOTE = (
 @register
 class LeaderboardRecords(Backend):
     """The leaderboard's stored answers of one model: built by reference_runs, never by `eval run`."""
-    PREFIX, NAME, SPEC = "leaderboard", "leaderboard", "<model> (written by python -m eval.leaderboard)"
+    PREFIX, NAME, SPEC = "leaderboard", "leaderboard", "<model> (written by python -m eval leaderboard)"
     BUILT_BY_RUN = False
     RECORDED_SCORING = "leaderboard"
+
+    @classmethod
+    def reference_runs(cls, split_path, **options):
+        """The finished run folders of the leaderboard's models on a split (a task's REFERENCE_BACKEND)."""
+        return reference_runs(split_path, **options)
 
     @classmethod
     def cost(cls, meta, predictions, prices):

@@ -1,5 +1,5 @@
 """llama.cpp: a GGUF file served by llama-cpp-python's OpenAI-compatible server on loopback, and
-scored through the OpenAI backend (python -m eval.exports scores a recipe's exports this way).
+scored through the OpenAI backend (python -m eval exports scores a recipe's exports this way).
 
 Runs are keyed by the GGUF file's sha256, not the server's port, so a restarted server resumes the
 same stored run; the report re-hashes the files in meta's gguf_files before it shows the row."""
@@ -10,7 +10,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from eval.backends import Backend, register
+from eval.backends.base import Backend, register
 from eval.backends.openai_api import OpenAIBackend
 from slingshot import layout
 
@@ -77,7 +77,7 @@ class GGUFBackend(OpenAIBackend):
     """The OpenAI backend, identified by the GGUF file it talks to rather than the server's port,
     so a restarted server on another port resumes the same stored run. Priced by wall time, as
     any model on hardware paid by the hour."""
-    PREFIX, NAME, SPEC = "gguf", "llama.cpp", "<file> (served by python -m eval.exports)"
+    PREFIX, NAME, SPEC = "gguf", "llama.cpp", "<file> (served by python -m eval exports)"
     OPTIONS = {}
     BUILT_BY_RUN = False
     cost = classmethod(Backend.cost.__func__)

@@ -22,7 +22,7 @@ import json
 import time
 from pathlib import Path
 
-from eval.backends import Backend, Generation, register
+from eval.backends.base import Backend, Generation, register
 from slingshot.layout import display_path, resolve
 from slingshot.io import sha256_file
 from slingshot.errors import UserError
@@ -119,6 +119,7 @@ class LocalBackend(Backend):
     PREFIX, NAME, SPEC = "hf", "hf", "<folder or hub id>"
     OPTIONS = {"adapter": "adapter", "batch_size": "batch_size"}
     SERVABLE = True
+    BATCHES = True  # generate() reports each finished batch (on_batch)
 
     def __init__(self, model, adapter=None, batch_size="auto", device=None, dtype=None,
                  batch_tokens=DEFAULT_BATCH_TOKENS, quantize=None, reuse_prefix=True):
@@ -234,7 +235,10 @@ class LocalBackend(Backend):
         ids = torch.tensor([prefix], device=self.device)
         return self.model(input_ids=ids, use_cache=True, logits_to_keep=1).past_key_values
 
-    def generate(self, items, max_new_tokens, on_result):
+    def generate(self, items, max_new_tokens, on_result, on_batch=None):
+        """Answer every (id, messages), calling on_result(id, Generation) for each; `on_batch(n)`, if
+        given, once a batch's n answers are all handed over (a progress bar then moves a batch at a
+        time: counted per answer, it shows the first answer after the whole first batch's time)."""
         encoded = [(item_id, self.encode(messages)) for item_id, messages in items]
         n_prefix = self.shared_prefix([ids for _, ids in encoded])
         prefix = self.prefix_cache(encoded[0][1][:n_prefix]) if n_prefix else None
@@ -247,6 +251,8 @@ class LocalBackend(Backend):
                 text = self.tokenizer.decode(out, skip_special_tokens=True)
                 on_result(item_id, Generation(text=text, tokens_in=len(ids), tokens_out=len(out),
                                               latency_s=elapsed / len(batch)))
+            if on_batch:
+                on_batch(len(batch))
 
     @inference_mode
     def generate_batch(self, prompts, max_new_tokens, prefix=None, n_prefix=0):

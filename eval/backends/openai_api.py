@@ -16,8 +16,6 @@ block with negative or impossible token counts stops the run: a cost is never co
 An answer without usage keeps tokens None (cost unknown), never 0.
 """
 import base64
-import contextlib
-import json
 import math
 import os
 import random
@@ -30,8 +28,9 @@ from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from eval.backends import Backend, Generation, register
-from slingshot.errors import UserError
+from eval.backends.base import Backend, Generation, register
+from eval.redact import redact, short_number
+from slingshot.errors import UserError, stop_signals
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_KEY_ENV = "OPENAI_API_KEY"
@@ -142,6 +141,9 @@ class OpenAIBackend(Backend):
             # never echo it: a pasted key instead of a variable's name is the usual cause
             raise BackendError("--api-key-env takes the NAME of an environment variable that holds the key "
                                "(e.g. HOSTED_KEY), not the key itself")
+        if self._api_key and not re.fullmatch(r"[\x21-\x7e]+", self._api_key):  # never echo it
+            raise BackendError(f"{api_key_env}: the key holds characters an HTTP header cannot carry (spaces, line "
+                               f"breaks or non-ASCII letters); copy the key again")
         if api_key_env and not self._api_key:
             raise BackendError(
                 f"{api_key_env} is not set: export your API key in {api_key_env} "
@@ -230,9 +232,12 @@ class OpenAIBackend(Backend):
                 return self._generation(response, latency, max_new_tokens)
             except (BadResponse, openai.APIResponseValidationError) as e:
                 reason, retry_after, detail = "bad_response", None, self._redact(str(e))[:300]
-            except (json.JSONDecodeError, UnicodeDecodeError) as e:  # a 200 body cut short, or not JSON
+            except BackendError:  # a ValueError too, but one this backend raised on purpose: not retried
+                raise
+            except ValueError as e:  # a 200 body cut short, not JSON, not UTF-8, or a number of 5,000 digits
                 reason, retry_after = "bad_response", None
-                detail = f"the server answered 200 with a body that is not valid JSON ({type(e).__name__})"
+                detail = (f"the server answered 200 with a body that is not valid JSON "
+                          f"({type(e).__name__}: {self._redact(str(e))[:120]})")
             except openai.APITimeoutError:
                 reason, retry_after, detail = "timeout", None, f"no answer within {self.timeout:g}s"
             except openai.APIConnectionError as e:
@@ -270,7 +275,7 @@ class OpenAIBackend(Backend):
         tokens_in, tokens_out = self._usage(response, max_new_tokens)
         with self._lock:
             if getattr(response, "model", None):
-                self.served_models.add(response.model)
+                self.served_models.add(self._redact(response.model)[:200])
             if tokens_in is None:
                 self.missing_usage += 1
         return Generation(text=self._redact(text),  # a server that echoes the key must not get it stored
@@ -287,40 +292,29 @@ class OpenAIBackend(Backend):
         limits = (MAX_PROMPT_TOKENS, 2 * max_new_tokens + 16)
         for name, count, limit in zip(("prompt_tokens", "completion_tokens"), counts, limits):
             if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= limit:
+                said = self._redact(f"response {getattr(response, 'id', None) or '(no id)'} of model "
+                                    f"{getattr(response, 'model', None) or self.model!r}")[:300]
                 raise BackendError(
-                    f"{self.base_url}: response {getattr(response, 'id', None) or '(no id)'} of model "
-                    f"{getattr(response, 'model', None) or self.model!r} reports usage.{name} = {count!r}; "
+                    f"{self.base_url}: {said} reports usage.{name} = {short_number(count)}; "
                     f"expected a whole number from 0 to {limit:,} (max_tokens was {max_new_tokens}). "
                     f"The server's token accounting is broken: no cost is computed from it; fix the "
                     f"server, then run the same command again to resume")
         return counts
 
     def _redact(self, text):
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return re.sub(r"\bsk-[A-Za-z0-9_\-*]{6,}", "sk-***", text)
+        return redact(text, self._secrets)
 
 
-@contextlib.contextmanager
 def ctrl_c_sets(event):
-    """While inside, the first Ctrl-C (SIGINT) sets `event` instead of raising wherever the main
-    thread happens to be (perhaps halfway through storing an answer); a second one raises."""
-    if threading.current_thread() is not threading.main_thread() or \
-            signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
-        yield
-        return
-
-    def on_sigint(signum, frame):
-        if event.is_set():
-            raise KeyboardInterrupt
+    """While inside, the first Ctrl-C (or SIGTERM, SIGHUP: slingshot.errors.STOP_SIGNALS) sets `event` instead
+    of raising wherever the main thread happens to be (perhaps halfway through storing an answer); a second
+    one ends the process at once (slingshot.errors.stop_signals)."""
+    def on_stop(signum, frame):
         event.set()
-        print("\nstopping: storing the answers in flight (Ctrl-C again to quit now)", file=sys.stderr)
+        print(f"\nstopping ({signal.Signals(signum).name}): storing the answers in flight (again to quit now)",
+              file=sys.stderr)
 
-    previous = signal.signal(signal.SIGINT, on_sigint)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    return stop_signals(on_stop)
 
 
 def deliver(futures, pending, on_result):

@@ -4,17 +4,16 @@ Normalization (official): lowercase, drop ASCII punctuation, drop the articles
 a/an/the, collapse whitespace. Each score is the max over the gold answers.
 Per-example scores are on a 0..100 scale so they average straight into a report.
 
-    python -m eval.squad DATASET.json[.gz] PREDICTIONS.json   (eval/squad.py calls main() here)
+    python -m eval evaluate-v1.1 DATASET.json[.gz] PREDICTIONS.json   (eval/commands/official_squad.py)
 prints {"exact_match": ..., "f1": ...} like the official script; exits 2 on bad input.
 """
 import gzip
 import json
 import re
 import string
-import sys
 from collections import Counter
 
-from slingshot.errors import UserError, cli
+from slingshot.errors import UserError
 
 EXPECTED_VERSION = "1.1"
 _PUNCTUATION = set(string.punctuation)  # ASCII only, as in the official script
@@ -146,21 +145,3 @@ def load_predictions(path, dataset, warn=None):
         if not isinstance(answer, str):
             raise InputError(f"{path}: key {qid!r} must map to a string, got {type(answer).__name__}")
     return predictions
-
-
-@cli
-def main(argv=None):
-    import argparse
-    parser = argparse.ArgumentParser(prog="python -m eval.squad",
-                                     description=f"Evaluation for SQuAD {EXPECTED_VERSION}")
-    parser.add_argument("dataset_file", help="official SQuAD v1.1 JSON (optionally .gz)")
-    parser.add_argument("prediction_file", help="JSON object: question id -> answer text")
-    args = parser.parse_args(argv)
-    dataset = load_dataset(args.dataset_file)
-    warn = (lambda m: print(m, file=sys.stderr))
-    predictions = load_predictions(args.prediction_file, dataset, warn=warn)
-    print(json.dumps(evaluate(dataset, predictions, warn=warn)))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

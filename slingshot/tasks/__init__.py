@@ -3,14 +3,15 @@
 Adding a task: write slingshot/tasks/<task>.py defining the names of INTERFACE, its data builder
 data_prep/<task>.py (prepare(params) -> (rows, sources, stats), source_fingerprint(params)), a recipe
 under recipes/<task>/, and add one line to TASKS. get_task checks the module against INTERFACE when it
-is first loaded; nothing outside the task's two modules branches on its name (tests/test_tasks.py).
+is first loaded; nothing outside the task's two modules branches on its name (tests/slingshot/test_tasks.py).
 """
 import copy
 import importlib
-import math
 from dataclasses import dataclass
 
-from slingshot.errors import DataError, UserError
+from slingshot.errors import UserError
+from slingshot.tasks.chat import chat, insert_shots, prompt_of, prompt_text, turns, user_messages  # noqa: F401
+from slingshot.tasks.sizes import FORMS, parse_size, size_problem  # noqa: F401
 
 # The registry: one line per task, the name its recipes give as `slingshot.task`.
 TASKS = (
@@ -60,7 +61,8 @@ INTERFACE = {
     "SECONDARY_METRICS": _optional("tuple", "other 0..100 scores a prediction carries", ()),
     "RESCORED_IN_REPORTS": Name("bool", "whether `eval report` scores stored answers again (cheap scoring)"),
     "score": Name("function", "(test row, answer) -> {metric: 0..100, ...}"),
-    "REFERENCE_RUNS": Name("str or None", "'module:function' writing recorded reference runs for a split"),
+    "REFERENCE_BACKEND": Name("str or None", "the eval backend (by its registered name) whose recorded runs "
+                                            "of a split join the task's reports"),
     "REPORT_COLUMNS": _optional("dict", "the report's task-specific columns: {'group_by': the row field of the "
                                         "per-case table, 'scoring_modes': {mode: (metrics key, label)}, "
                                         "'scoring_modes_note': that table's explanation}", {}),
@@ -88,7 +90,6 @@ KINDS = {
 }
 COMMON_RECIPE_KEYS = ("source", "train_size", "validation_size", "seed", "test_split")
 SIZE_KEYS = ("train_size", "validation_size")
-FORMS = {"count": "a count >= 1", "percent": "a percentage like '4%'", "all": "'all'"}
 SOURCE_KINDS = ("local", "hub", "folder")
 
 _loaded = {}
@@ -146,83 +147,3 @@ def _consistency_problems(task):
 def report_columns(task):
     """A task module's REPORT_COLUMNS ({} when it declares none: the default get_task fills in)."""
     return getattr(task, "REPORT_COLUMNS", {})
-
-
-def chat(system, user, answer=None, shot_pairs=()):
-    """A task's chat: its system prompt, worked examples as earlier (question, answer) turns, the question,
-    and with `answer` the assistant turn to train on."""
-    messages = [{"role": "system", "content": system}, *turns(shot_pairs), {"role": "user", "content": user}]
-    if answer is not None:
-        messages.append({"role": "assistant", "content": answer})
-    return messages
-
-
-def turns(pairs):
-    return [turn for user, answer in pairs
-            for turn in ({"role": "user", "content": user}, {"role": "assistant", "content": answer})]
-
-
-def insert_shots(messages, shot_pairs):
-    """A stored test row's messages with worked examples right after the system prompt, so every few-shot
-    prompt of a run starts with the same tokens (the backends reuse that prefix)."""
-    if not shot_pairs:
-        return messages
-    head = 1 if messages and messages[0]["role"] == "system" else 0
-    return messages[:head] + turns(shot_pairs) + messages[head:]
-
-
-def prompt_of(messages):
-    """The messages a model is given: everything before the first assistant turn."""
-    prompt = []
-    for message in messages:
-        if message["role"] == "assistant":
-            break
-        prompt.append(message)
-    return prompt
-
-
-def prompt_text(messages):
-    """One string per prompt, for exact comparisons (contamination checks, rendering counts)."""
-    return "\n\n".join(f"<{m['role']}>\n{m['content']}" for m in prompt_of(messages))
-
-
-def user_messages(messages):
-    return [m["content"].strip() for m in messages if m["role"] == "user"]
-
-
-def size_problem(size, forms, shown=repr):
-    """Why `size` is not one of `forms` (a task's SIZE_FORMS entry), or None; the source is not read yet."""
-    if size == "all" and "all" in forms:
-        return None
-    if "percent" in forms and isinstance(size, str) and size.endswith("%"):
-        try:
-            number = float(size[:-1])
-        except ValueError:
-            number = math.nan
-        if math.isfinite(number) and 0 < number <= 100:
-            return None
-        return f"{size!r}: a percentage must be a number above 0 and at most 100"
-    if isinstance(size, int) and not isinstance(size, bool) and size >= 1:
-        return None
-    named = [FORMS[f] for f in forms]
-    either = ", ".join(named[:-1]) + " or " + named[-1] if len(named) > 1 else named[0]
-    return f"expected {either}, got {shown(size)}"
-
-
-def parse_size(size, total, key, forms=tuple(FORMS), source="the source"):
-    """A train_size or validation_size in one of a task's SIZE_FORMS: a count (200), a percentage of
-    `total` ("4%") or "all" (total). The one parser of the recipe check (size_problem), data prep and
-    `plan`; with total None (the source not read yet) a percentage or 'all' gives None."""
-    problem = size_problem(size, forms)
-    if problem:
-        raise DataError(f"{key}: {problem}")
-    if size == "all":
-        return total
-    if total is None:
-        return size if isinstance(size, int) else None
-    count = round(total * float(size[:-1]) / 100) if isinstance(size, str) else size
-    if count < 1:
-        raise DataError(f"{key}: {size!r} selects no example of {source} ({total} rows)")
-    if count > total:
-        raise DataError(f"{key}: {size!r} asks for {count} rows, but {source} holds only {total}")
-    return count

@@ -11,7 +11,7 @@ import re
 from datetime import date
 
 from slingshot.errors import UserError
-from slingshot.tasks import chat, insert_shots
+from slingshot.tasks.chat import chat, insert_shots
 
 PROMPT_VERSION = "dates-v1"
 
@@ -137,7 +137,7 @@ TOKENS_PER_ROW = 119
 
 def planned_train_rows(params):
     """Training rows as data prep draws them: from the training pool less the validation days."""
-    from slingshot.tasks import parse_size
+    from slingshot.tasks.sizes import parse_size
     return parse_size(params["train_size"], SOURCE_ROWS - params["validation_size"], "slingshot.train_size",
                       SIZE_FORMS["train_size"], "the training days left after the validation ones")
 
@@ -155,7 +155,7 @@ def extract_answer(raw_output):
 METRICS = {"exact_match": "EM"}
 BINARY_METRICS = {"exact_match"}  # 0 or 100 per example: tested with exact McNemar
 RESCORED_IN_REPORTS = True  # string comparison: every report scores the stored answers again
-REFERENCE_RUNS = None
+REFERENCE_BACKEND = None
 
 
 def score(row, answer):

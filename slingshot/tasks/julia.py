@@ -7,7 +7,7 @@ Bump PROMPT_VERSION whenever the choice of rendering or the message conversion c
 """
 from slingshot.errors import DataError, UserError
 from slingshot.layout import resolve
-from slingshot.tasks import prompt_of, prompt_text, user_messages  # noqa: F401  (data_prep uses task.prompt_of)
+from slingshot.tasks.chat import prompt_of, prompt_text, user_messages  # noqa: F401  (data_prep uses task.prompt_of)
 
 PROMPT_VERSION = "julia-leaderboard-v1"
 
@@ -96,8 +96,9 @@ REPORT_COLUMNS = {
 BINARY_METRICS = set()
 RESCORED_IN_REPORTS = False  # scoring runs code in the sandbox: reports check the stored answers' sha256
 
-# The leaderboard's recorded runs of GPT-4 & co. on the same prompts join every Julia report.
-REFERENCE_RUNS = "eval.leaderboard:reference_runs"
+# The leaderboard's recorded runs of GPT-4 & co. on the same prompts join every Julia report: the eval
+# backend registered under this name writes them (eval/backends/leaderboard.py).
+REFERENCE_BACKEND = "leaderboard"
 
 CONTAMINATION_CHECKS = "case names, task statements and exact prompts"
 
@@ -109,7 +110,7 @@ TOKENS_PER_ROW = 260
 def planned_train_rows(params):
     """Training rows a recipe's parameters ask for: top_n_per_case from each training case (an upper
     bound: a case may have fewer full-score solutions), capped by train_size, as data prep takes them."""
-    from slingshot.tasks import parse_size
+    from slingshot.tasks.sizes import parse_size
     known = CASES if params.get("source", "local") == "local" else None
     cases = case_list(params["train_cases"], known, "slingshot.train_cases")
     top_n = params["top_n_per_case"]

@@ -11,7 +11,7 @@ import random
 
 from slingshot.errors import UserError
 from slingshot.layout import SOURCES_DIR
-from slingshot.tasks import chat, insert_shots
+from slingshot.tasks.chat import chat, insert_shots
 
 PROMPT_VERSION = "squad-v1"
 
@@ -124,14 +124,14 @@ TOKENS_PER_ROW = 233
 def planned_train_rows(params):
     """Training rows a recipe's parameters ask for, through data prep's own size parsing (of the whole
     train set; data prep first holds out the validation articles, so near 100% it takes a few fewer)."""
-    from slingshot.tasks import parse_size
+    from slingshot.tasks.sizes import parse_size
     return parse_size(params["train_size"], SOURCE_ROWS, "slingshot.train_size", SIZE_FORMS["train_size"])
 
 # Report columns: metric name -> label, the first one primary; every per-example score is 0..100.
 METRICS = {"exact_match": "EM", "f1": "F1"}
 BINARY_METRICS = {"exact_match"}  # 0 or 100 per example: tested with exact McNemar
 RESCORED_IN_REPORTS = True  # scoring is string matching: every report scores the stored answers again
-REFERENCE_RUNS = None
+REFERENCE_BACKEND = None
 
 CONTAMINATION_CHECKS = "question ids, passages and exact prompts"
 

@@ -2,7 +2,13 @@
 that need Julia's parser run in driver.jl).
 
 Positions are computed on UTF-8 bytes with 1-based indices, as the Julia original does, so that
-odd fences (nested, unterminated, `julia ` on the fence line) split exactly the same way."""
+odd fences (nested, unterminated, `julia ` on the fence line) split exactly the same way.
+
+Time is linear in the answer's size: closing fences are found with a "next free" index instead of
+a scan per opening fence, and at most MAX_BLOCKS opening fences (the first ones) are considered
+and MAX_BLOCKS bare-fenced blocks taken. An honest answer has a handful; an answer of thousands
+of fences gets the blocks of its first MAX_BLOCKS fences."""
+import bisect
 import re
 import unicodedata
 
@@ -19,15 +25,41 @@ LEGACY_NAME_EXPLICIT = re.compile(r"function\s+(\w+)\(")
 LEGACY_NAME_CONCISE = re.compile(r"^(\w+)\(.*\)\s*=")
 
 JULIA_PROMPT = re.compile(r"(:?^julia> |^> )", re.M)
+MAX_BLOCKS = 256  # opening ```julia fences considered, and bare-fenced blocks taken
 
 
-def _positions(sub, data):
-    """1-based start positions of all (overlapping) occurrences of `sub` in `data`."""
-    found, i = [], data.find(sub)
-    while i >= 0:
+def _positions(sub, data, limit=None, after=0):
+    """1-based start positions of the (overlapping) occurrences of `sub` in `data`, the first `limit`
+    of those after position `after`."""
+    found, i = [], data.find(sub, after)
+    while i >= 0 and (limit is None or len(found) < limit):
         found.append(i + 1)
         i = data.find(sub, i + 1)
     return found
+
+
+class _FreeAfter:
+    """Sorted positions, each taken at most once: the smallest free one after a point, in near
+    constant time (a union-find of "next free index")."""
+
+    def __init__(self, positions):
+        self.positions = positions
+        self.next = list(range(len(positions) + 1))
+
+    def _free(self, i):
+        root = i
+        while self.next[root] != root:
+            root = self.next[root]
+        while self.next[i] != root:
+            self.next[i], i = root, self.next[i]
+        return root
+
+    def take_after(self, point):
+        i = self._free(bisect.bisect_right(self.positions, point))
+        if i == len(self.positions):
+            return None
+        self.next[i] = i + 1
+        return self.positions[i]
 
 
 def _slice(data, first, last):
@@ -73,33 +105,48 @@ def remove_julia_prompt(text):
     return julia_strip("".join(line + "\n" for line in kept))
 
 
-def extract_code_blocks(markdown):
-    """Contents of ```julia fences; an opening fence takes the first free closing fence after it."""
-    data = (markdown or "").encode("utf-8")
-    starts = sorted(_unique(_positions(JULIA_FENCE, data) + _positions(JULIA_FENCE_SPACE, data)))
-    # closing fences followed by a newline are tried before those at the very end of a line
-    ends = _unique(_positions(END_FENCE_NL, data) + _positions(END_FENCE, data))
-    used = [False] * len(ends)
+def _fence_pairs(data):
+    """(start, end) of each ```julia block: from the last opening fence to the first, each takes the
+    first free closing fence after it, those followed by a newline before those that are not."""
+    starts = sorted(set(_positions(JULIA_FENCE, data, MAX_BLOCKS) + _positions(JULIA_FENCE_SPACE, data, MAX_BLOCKS)))
+    if not starts:
+        return []
+    starts = starts[:MAX_BLOCKS]
+    with_newline = _positions(END_FENCE_NL, data, after=starts[0])
+    taken = set(with_newline)
+    preferred = _FreeAfter(with_newline)
+    others = _FreeAfter([p for p in _positions(END_FENCE, data, after=starts[0]) if p not in taken])
     pairs = []
     for start in reversed(starts):
-        for i, end in enumerate(ends):
-            if end > start and not used[i]:
-                pairs.append((start, end))
-                used[i] = True
-                break
-    # drop blocks fully inside another one
-    pairs = [inner for inner in pairs
-             if not any(outer[0] < inner[0] and inner[1] < outer[1] for outer in pairs)]
-    blocks = [remove_julia_prompt(julia_strip(_slice(data, start + len(JULIA_FENCE), end - 1)))
-              for start, end in pairs]
-    return blocks[::-1]
+        end = preferred.take_after(start) or others.take_after(start)
+        if end is not None:
+            pairs.append((start, end))
+    return sorted(pairs)
+
+
+def _outermost(pairs):
+    """The pairs (sorted by their unique starts) not fully inside an earlier one."""
+    kept, widest = [], 0
+    for start, end in pairs:
+        if widest <= end:
+            kept.append((start, end))
+        widest = max(widest, end)
+    return kept
+
+
+def extract_code_blocks(markdown):
+    """Contents of ```julia fences; an opening fence takes the first free closing fence after it,
+    and blocks fully inside another one are dropped."""
+    data = (markdown or "").encode("utf-8")
+    return [remove_julia_prompt(julia_strip(_slice(data, start + len(JULIA_FENCE), end - 1)))
+            for start, end in _outermost(_fence_pairs(data))]
 
 
 def extract_code_blocks_fallback(markdown, delim=BARE_FENCE):
     """Text between consecutive bare ``` fences (callers keep only the parts that parse)."""
     data = (markdown or "").encode("utf-8")
     delim_b = delim.encode("utf-8")
-    positions = _positions(delim_b, data)
+    positions = _positions(delim_b, data, MAX_BLOCKS + 1)  # enough for MAX_BLOCKS blocks
     open_fence = delim.lstrip().encode("utf-8")
     if not positions and not data.startswith(open_fence):
         return []
@@ -112,6 +159,8 @@ def extract_code_blocks_fallback(markdown, delim=BARE_FENCE):
         positions.append(1 + len(data) - len(close_fence))
     blocks = []
     for end in _unique(positions):
+        if len(blocks) == MAX_BLOCKS:
+            break
         if start < end <= len(data):
             blocks.append(remove_julia_prompt(julia_strip(_slice(data, start + len(delim_b), end - 1))))
             start = end
