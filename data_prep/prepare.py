@@ -37,9 +37,9 @@ def is_up_to_date(manifest_file, fingerprint):
         return False
 
 
-def write_test_split(path, rows, sources, prompt_version, recipe_path):
-    """The shared test split and its manifest (what eval checks the split's bytes against); returns
-    the manifest."""
+def write_test_split(path, rows, sources, prompt_version, recipe_path, manifest_path=None):
+    """The shared test split and its manifest (what eval checks the split's bytes against; beside the split
+    in this workspace unless manifest_path says where); returns the manifest."""
     atomic_write_jsonl(path, rows)
     task_name, split = split_of(path)
     recipe = display_path(recipe_path)
@@ -47,7 +47,7 @@ def write_test_split(path, rows, sources, prompt_version, recipe_path):
                 "bytes": path.stat().st_size, "rows": len(rows), "prompt_version": prompt_version,
                 "sources": sources, "recipe": recipe,
                 "rebuild": f"make prepare RECIPE={recipe}"}
-    atomic_write_json(test_split_manifest_path(task_name, split), manifest)
+    atomic_write_json(manifest_path or test_split_manifest_path(task_name, split), manifest)
     return manifest
 
 

@@ -125,11 +125,18 @@ def hidden_imports(files=None, read=lambda path: (ROOT / path).read_text(encodin
     found = []
     for path in files if files is not None else source_files():
         for node in ast.walk(ast.parse(read(path), filename=path)):
+            if isinstance(node, (ast.Import, ast.ImportFrom)) and any(
+                    a.asname and (a.name in DYNAMIC_IMPORTS or a.name in ("importlib", "runpy")) for a in node.names):
+                found.append(f"{path}:{node.lineno} import_module() under another name")
             if not isinstance(node, ast.Call):
                 continue
             called, name = _called(node), _first_argument(node)
             if called in ("exec", "eval") and isinstance(node.func, ast.Name):
                 found.append(f"{path}:{node.lineno} {called}() of code")
+            elif called in ("run_path", "resolve_name", "spec_from_file_location", "getattr") and any(
+                    isinstance(a, ast.Constant) and a.value in ("import_module", "__import__") for a in node.args) \
+                    or called in ("run_path", "resolve_name", "spec_from_file_location"):
+                found.append(f"{path}:{node.lineno} {called}() of a module named at run time")
             elif called in DYNAMIC_IMPORTS and not (
                     isinstance(name, ast.Constant) or (isinstance(name, ast.JoinedStr) and name.values
                                                        and isinstance(name.values[0], ast.Constant))):

@@ -55,10 +55,7 @@ def main(argv=None):
         recipe = load_recipe(args.recipe)
     except RecipeError as e:
         raise UserError(str(e)) from None
-    if args.gpu is not None and args.gpu not in GPUS:
-        raise UserError(f"--gpu {args.gpu!r}: not a GPU of the table; `python -m slingshot plan --list-gpus` "
-                        f"lists them")
-    result = plan(recipe, gpu=args.gpu or gpu_of_recipe(recipe), gpus=args.gpus,
+    result = plan(recipe, gpu=gpu_of_recipe(recipe) if args.gpu is None else args.gpu, gpus=args.gpus,
                   usd_per_hour=args.usd_per_hour, mfu=args.mfu)
     print(json.dumps(result) if args.json else format_plan(result))
     return 0

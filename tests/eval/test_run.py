@@ -103,7 +103,7 @@ def test_runner_stores_resumes_and_keys_by_settings(backend, split_file, tmp_pat
     store.write_meta(meta)
     asked = []
     original = backend.generate
-    backend.generate = lambda items, n, cb: (asked.extend(i for i, _ in items), original(items, n, cb))
+    backend.generate = lambda items, n, cb, **kw: (asked.extend(i for i, _ in items), original(items, n, cb, **kw))
     try:
         again = evaluate(backend, split_file, 16, results_dir=tmp_path, label="base", quiet=True)
     finally:

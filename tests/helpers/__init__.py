@@ -62,10 +62,13 @@ def squad_test_rows(split):
 
 
 def write_squad_split(folder, rows, name):
-    """A SQuAD test split file under folder/data, where the layout looks for one."""
-    from slingshot.io import atomic_write_jsonl
+    """A SQuAD test split file under folder/data (a workspace), where the layout looks for one, with the
+    manifest data prep writes beside it."""
+    from data_prep.prepare import write_test_split
+    from slingshot.tasks import squad
     path = folder / "data" / "squad" / "test" / f"{name}.jsonl"
-    atomic_write_jsonl(path, rows)
+    write_test_split(path, rows, {"dev": "the carried SQuAD v1.1 dev set"}, squad.PROMPT_VERSION, DEFAULT_RECIPE,
+                     manifest_path=path.with_name(f"{name}.manifest.json"))
     return path
 
 
