@@ -121,8 +121,9 @@ def test_malformed_json_and_unknown_paths(word_server):
     assert call(word_server, "POST", "/v1/completions", chat("x"))[0] == 404
 
 
-def raw_exchange(server, data, wait_s=10):
-    """Send raw bytes on a fresh connection; everything the server answers until it closes or goes quiet."""
+def raw_exchange(server, data, wait_s=2):
+    """Send raw bytes on a fresh connection; everything the server answers until it closes or goes quiet (an
+    answer comes at once; a connection kept open is read until it has been quiet for wait_s)."""
     with socket.create_connection(server.server_address[:2], timeout=wait_s) as s:
         s.sendall(data)
         got = b""
