@@ -113,6 +113,7 @@ def _string_names(tree):
 
 
 DYNAMIC_IMPORTS = ("import_module", "__import__", "run_module", "find_spec")
+UNFOLLOWED = ("run_path", "resolve_name", "spec_from_file_location")  # a module by path or resolved name: never drawn
 
 
 def _first_argument(call):
@@ -133,9 +134,8 @@ def hidden_imports(files=None, read=lambda path: (ROOT / path).read_text(encodin
             called, name = _called(node), _first_argument(node)
             if called in ("exec", "eval") and isinstance(node.func, ast.Name):
                 found.append(f"{path}:{node.lineno} {called}() of code")
-            elif called in ("run_path", "resolve_name", "spec_from_file_location", "getattr") and any(
-                    isinstance(a, ast.Constant) and a.value in ("import_module", "__import__") for a in node.args) \
-                    or called in ("run_path", "resolve_name", "spec_from_file_location"):
+            elif called in UNFOLLOWED or (called == "getattr" and any(
+                    isinstance(a, ast.Constant) and a.value in DYNAMIC_IMPORTS for a in node.args)):
                 found.append(f"{path}:{node.lineno} {called}() of a module named at run time")
             elif called in DYNAMIC_IMPORTS and not (
                     isinstance(name, ast.Constant) or (isinstance(name, ast.JoinedStr) and name.values

@@ -4,6 +4,7 @@ import json
 import os
 import stat
 import tempfile
+import unicodedata
 from pathlib import Path
 
 from slingshot.errors import DataError, UserError
@@ -120,3 +121,8 @@ def checked_file(path, what, max_bytes, folder=None):
         raise UserError(f"{path}: {what} is {info.st_size:,} bytes, more than the {max_bytes:,} it can be; "
                         f"refusing to read it (restore the file, or delete it and produce it again)")
     return info.st_size
+
+
+def has_control_characters(text):
+    """Whether `text` holds a control, format or unassigned character (a line break in a file name, say)."""
+    return any(unicodedata.category(c)[0] == "C" for c in text)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from slingshot import layout
 from slingshot.errors import DataError
+from slingshot.io import has_control_characters
 
 SENTINEL = "\u2063slingshot-probe\u2063"  # text no template produces by itself
 
@@ -191,7 +192,7 @@ def ollama_name(recipe_name, quant):
     one per recipe: where making it lowercase, plain and short changed the recipe's name ('Squad-Lora', 'squad
     lora', non-ASCII, long), or the plain name ends like such a hash, a hash of the exact name keeps two recipes
     from sharing one model (creating one would replace the other)."""
-    if not recipe_name or any(unicodedata.category(c)[0] == "C" for c in recipe_name):
+    if not recipe_name or has_control_characters(recipe_name):
         raise ValueError(f"the recipe name {recipe_name!r} is empty or holds control characters (a line break "
                          f"in the file name?); rename the recipe file")
     if not re.fullmatch(r"[A-Za-z0-9_]{1,16}", quant):

@@ -7,6 +7,7 @@ takes most of the machine's memory. The base model is scored once on the recipe'
 predictions are shared with `make eval`).
 """
 import argparse
+import json
 import time
 from pathlib import Path
 
@@ -125,8 +126,6 @@ def run_sweep(recipe_path, spec=None, limit=None, out=None, results_dir=None, re
 
 
 def report_finished(recipe, grid, cells, limit, out):
-    import json
-
     from slingshot.sweep import SweepError, cell_record, is_finished
 
     finished = [c for c in cells if is_finished(c, limit)]
@@ -139,8 +138,6 @@ def report_finished(recipe, grid, cells, limit, out):
 
 def write_report(recipe, grid, cells, base_store, out, wall_s=None, unfinished=(), n_cells=None):
     """The sweep report of the finished `cells` (eval/sweep_report.py)."""
-    import json
-
     from eval.store import RunStore
     from eval.sweep_report import print_sweep_report, build_sweep_report
     from slingshot.layout import resolve

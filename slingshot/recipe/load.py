@@ -2,9 +2,9 @@
 (nested ones too), values, the sweep, and Axolotl's own schema. Errors name the file, the line and
 the key."""
 import sys
-import unicodedata
 from pathlib import Path
 
+from slingshot.io import has_control_characters
 from slingshot.recipe.core import COMMON_KEYS, Recipe, RecipeError
 from slingshot.recipe.keys import axolotl_keys, check_key_types, dataset_keys, unknown_key, validate_with_axolotl
 from slingshot.recipe.paths import own_paths
@@ -23,7 +23,7 @@ def load_recipe(path):
         raise RecipeError(f"{path}: is a folder, not a recipe; give the recipe's .yml file")
     if not path.is_file():
         raise RecipeError(f"{path}: is not a regular file (a device, a FIFO or a socket); give the recipe's .yml file")
-    if any(unicodedata.category(c)[0] == "C" for c in path.name):
+    if has_control_characters(path.name):
         raise RecipeError(f"{str(path)[:200]!r}: the file name holds control characters (a line break?); a recipe's name "
                           f"names its folders, models and reports: rename the file")
     config, lines = read_yaml_mapping(path)
