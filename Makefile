@@ -170,7 +170,7 @@ $(VENV)/actionlint/.installed:
 test: venv model julia llamacpp browser actionlint  # the whole test suite (slow end-to-end tests included)
 	$(PY) -m pytest -p no:cacheprovider --durations=25 tests
 
-test-fast: venv  # the unit layer only
+test-fast: venv model  # the unit layer only (the planner reads the embedded model's config)
 	$(PY) -m pytest -p no:cacheprovider -m "not slow" tests
 
 bench: venv model prepare  # eval throughput of the batched backend
