@@ -22,7 +22,7 @@ export AXOLOTL_DO_NOT_TRACK := 1
 export DO_NOT_TRACK := 1
 export PYTHONUNBUFFERED := 1
 
-.PHONY: all venv lock gpu-stack actionlint model prepare train eval report sweep measurements publish test test-fast browser julia bench bench-julia bench-export smoke clean help doctor plan llamacpp export gpu-check
+.PHONY: all venv lock gpu-stack actionlint model prepare train eval report sweep measurements publish test test-fast browser julia bench bench-julia bench-export smoke clean help doctor plan llamacpp export gpu-check vllm serve
 
 all:  # set-up, then prepare, train and eval the default recipe (CPU, embedded model)
 	@start=$$(date +%s); $(MAKE) --no-print-directory venv model prepare train eval && \
@@ -37,7 +37,8 @@ help:  # this list
 	@echo "  GPUS (data-parallel GPUs), NODES, NODE_RANK, HEAD (multi-node train: node count, this node, head host:port),"
 	@echo "  LOCK (cpu, cuda13, cuda12: the lock make venv installs), TORCH_WHEELS (torch's CPU wheels), GPU_NAME (plan's GPU),"
 	@echo "  PYTHON_FOR_VENV (the Python that makes .venv), LIMIT (questions to score), EXPORTS=1 (score the exports),"
-	@echo "  TYPES (export types), MAX_DROP (EM points an export may lose)"
+	@echo "  TYPES (export types), MAX_DROP (EM points an export may lose),"
+	@echo "  SWEEP (make serve: the recipe whose sweep cells to serve), GRID (its grid, if not its sweep block), PORT (make serve)"
 
 venv: $(VENV)/.lock-$(LOCK)  # requirements/locks/$(LOCK).txt in .venv, exactly (LOCK=cpu|cuda13|cuda12; make doctor says which)
 
@@ -105,6 +106,26 @@ else
 	$(PY) -m eval recipe $(RECIPE) $(if $(LIMIT),--limit $(LIMIT))
 endif
 
+# vLLM in its own venv: its torch, tokenizers and huggingface-hub pins conflict with Axolotl's (docs/locks.md)
+VLLM_VENV := .venv-vllm
+PORT ?= 8000
+vllm: $(VLLM_VENV)/.lock-vllm  # vLLM (requirements/locks/vllm.txt) in .venv-vllm, for make serve on a GPU (GBs)
+
+$(VLLM_VENV)/.lock-vllm: requirements/locks/vllm.txt | $(VENV)/.uv
+	@rm -f $(VLLM_VENV)/.lock-vllm
+	@test -x $(VLLM_VENV)/bin/python || $(UV) venv --python $(PYTHON_FOR_VENV) $(VLLM_VENV)
+	@echo "installing requirements/locks/vllm.txt into $(VLLM_VENV) (uv; the full log: $(VLLM_VENV)/install.log)"
+	@$(UV) pip sync --python $(VLLM_VENV)/bin/python --require-hashes requirements/locks/vllm.txt \
+		> $(VLLM_VENV)/install.log 2>&1 || { tail -25 $(VLLM_VENV)/install.log; exit 1; }
+	@touch $@
+
+# make serve RECIPE=... (its base model and tuned adapter) or SWEEP=<recipe> (every trained cell of its sweep;
+# RECIPE=... SWEEP="lora_r=8,16", as make sweep took it, or GRID= beside SWEEP=<recipe>, for a sweep run with a grid):
+# vLLM from .venv-vllm where nvidia-smi finds a GPU (run make vllm first), else python -m eval serve (docs/eval.md)
+serve: venv  # one OpenAI-compatible server for RECIPE's adapter, or SWEEP=<recipe>'s trained cells (PORT=8000)
+	$(PY) -m eval serve $(if $(SWEEP),$(if $(findstring =,$(SWEEP)),--sweep $(RECIPE) --grid "$(SWEEP)",--sweep $(SWEEP) \
+		$(if $(GRID),--grid "$(GRID)")),--recipe $(RECIPE)) --port $(PORT)
+
 # llama.cpp: its server and quantizer (llama-cpp-python, built once; pip caches the wheel) and its
 # HF-to-GGUF converter, from the llama.cpp sources the same version's sdist vendors.
 LLAMA_CPP_VERSION := $(shell sed -n "s/^llama-cpp-python\[server\]==//p" requirements/llamacpp.in)
@@ -136,6 +157,9 @@ export: venv model llamacpp  # merged model, GGUF files and Ollama Modelfiles of
 	$(PY) -m slingshot export $(RECIPE) $(if $(TYPES),--types $(TYPES))
 
 report: eval  # finished runs are never recomputed: this only rebuilds the report
+
+compare: venv  # FILES="A B ..." (stores, lm-eval samples, inspect logs, {id, answer} JSONL) scored by our metric (SPLIT=, docs/eval.md)
+	$(PY) -m eval compare $(FILES) $(if $(SPLIT),--split $(SPLIT)) $(if $(OUT),--out $(OUT))
 
 sweep: venv model  # SWEEP="key=v1,v2 ..." or the recipe's slingshot.sweep block; finished cells are kept
 	$(PY) -m eval sweep $(RECIPE) $(if $(SWEEP),--sweep "$(SWEEP)") $(if $(LIMIT),--limit $(LIMIT)) $(if $(OUT),--out $(OUT))

@@ -15,6 +15,7 @@ COMMANDS = {
     "recipe": "eval.commands.recipe",
     "sweep": "eval.commands.sweep",
     "report": "eval.commands.report",
+    "compare": "eval.commands.compare",
     "serve": "eval.commands.serve",
     "exports": "eval.commands.exports",
     "leaderboard": "eval.commands.leaderboard",

@@ -1,6 +1,8 @@
 """Cost per 1,000 answers, and the throughput it was computed from.
 
-API models:   tokens_in * input price + tokens_out * output price (eval/prices.yaml).
+API models:   tokens_in * input price + tokens_out * output price (eval/prices.yaml); the answers a batch
+              gave (meta batch.answered) at the table's batch price, the rest at the list price, and what
+              the other mode would have cost beside it (priced_by_mode).
 Local models: measured generation wall seconds * usd_per_hour / 3600.
 Leaderboard records: the cost the leaderboard stored with each answer (its prices of the day).
 A model with no known price stays unknown (None, with a note): a cost is never guessed. So do
@@ -73,21 +75,34 @@ def _read_price_file(path):
         where = f"{path}: key models.{model}"
         if not isinstance(entry, dict):
             raise UserError(f"{where}: expected {{input: USD per 1M tokens, output: USD per 1M tokens}}")
-        for side in ("input", "output"):
-            value = entry.get(side)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-                raise UserError(f"{where}.{side}: need a non-negative number (USD per million tokens), got {value!r}")
+        check_sides(entry, where)
+        batch = entry.get("batch")
+        if batch is not None:
+            if not isinstance(batch, dict):
+                raise UserError(f"{where}.batch: expected {{input: USD per 1M tokens, output: USD per 1M tokens}}")
+            check_sides(batch, f"{where}.batch")
         as_of = entry.get("as_of", doc.get("as_of"))
         if as_of is None:
             raise UserError(f"{where}: no 'as_of' date (give one per model or at the top of the file)")
         if isinstance(as_of, datetime.date):
             as_of = as_of.isoformat()
+        table_source = str(entry.get("source", doc.get("source", path)))
         table[str(model)] = {
             "input": float(entry["input"]), "output": float(entry["output"]), "as_of": str(as_of),
-            "source": str(entry.get("source", doc.get("source", path))),
+            "source": table_source,
             **({"note": str(entry["note"])} if "note" in entry else {}),
+            **({"batch": {"input": float(batch["input"]), "output": float(batch["output"]),
+                          "source": str(entry.get("batch_source", doc.get("batch_source", table_source)))}}
+               if batch is not None else {}),
         }
     return table
+
+
+def check_sides(entry, where):
+    for side in ("input", "output"):
+        value = entry.get(side)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+            raise UserError(f"{where}.{side}: need a non-negative number (USD per million tokens), got {value!r}")
 
 
 def load_prices(extra=None):
@@ -218,4 +233,50 @@ def priced_run(meta, predictions, token_price=None, unpriced_note=None):
     out = run_cost(**run_usage(meta, predictions), usd_per_hour=meta.get("usd_per_hour"), token_price=token_price,
                    unpriced_note=unpriced_note)
     out["requests"] = requests_of(meta)
+    return out
+
+
+def batch_answered(meta):
+    """The ids of the answers a Batch API run got from a batch (meta batch.answered; none for a live run)."""
+    batch = meta.get("batch")
+    answered = batch.get("answered") if isinstance(batch, dict) else None
+    return set(answered) if isinstance(answered, list) else set()
+
+
+def tokens_usd(rows, price):
+    """USD of the rows whose usage is known and trusted, at price {input, output} per 1M tokens."""
+    rows = [r for r in rows if has_usage(r) and usage_trusted(r)]
+    return sum(r["tokens_in"] * price["input"] + r["tokens_out"] * price["output"] for r in rows) / 1e6
+
+
+def priced_by_mode(meta, predictions, token_price, unpriced_note):
+    """priced_run at list prices, then the cost the run was charged: its batch answers at the batch price
+    (mode "batch", or "mixed" when some were asked live), and beside it what the other mode would cost
+    (`other`: all live at list prices for a batch run, all in a batch for a live one; None when the table
+    has no batch price). A batch answer of a model without a batch price leaves the cost unknown."""
+    out = priced_run(meta, predictions, token_price=token_price, unpriced_note=unpriced_note)
+    answered = batch_answered(meta)
+    batch_rows = [r for r in predictions if r.get("id") in answered]
+    out["mode"] = "live" if not batch_rows else "batch" if len(batch_rows) == len(predictions) else "mixed"
+    out["n_batch"], out["other"] = len(batch_rows), None
+    if out["usd_total"] is None or token_price is None:
+        return out
+    list_total, price = out["usd_total"], token_price[1]
+    batch_price = price.get("batch")
+    per_1k = out["usd_per_1k_answers"] / list_total if list_total and out["usd_per_1k_answers"] else None
+    if batch_price is None:
+        if batch_rows:
+            out.update(usd_total=None, usd_per_1k_answers=None,
+                       note=f"no batch price for {token_price[0]!r} in the price table, and {len(batch_rows)} "
+                            f"answers came from a batch; add batch: {{input, output}} to its entry")
+        return out
+    all_batch = tokens_usd(predictions, batch_price)
+    charged = list_total - tokens_usd(batch_rows, price) + tokens_usd(batch_rows, batch_price)
+    other = list_total if batch_rows else all_batch
+    out.update(usd_total=charged, usd_per_1k_answers=charged * per_1k if per_1k is not None else None)
+    if batch_rows:
+        out["basis"] = ("api tokens, batch" if out["mode"] == "batch" else
+                        f"api tokens, {len(batch_rows)} batch + {len(predictions) - len(batch_rows)} live")
+    out["other"] = {"mode": "live" if batch_rows else "batch", "usd_total": other,
+                    "usd_per_1k_answers": other * per_1k if per_1k is not None else None}
     return out

@@ -3,7 +3,11 @@ then write the report comparing them (and any other finished run on the same spl
 
 The base model is scored twice: with the task's instruction only (0-shot) and with k worked
 training examples (eval setting `shots`, default 3 for SQuAD). The report's headline compares
-the tuned model with the stronger of the two, and tests it against both."""
+the tuned model with the stronger of the two, and tests it against both.
+
+With `base_url` every row is asked of an OpenAI-compatible server instead (`make serve RECIPE=...`: vLLM on a
+GPU, `eval serve` on the CPU), the base model and the adapter each by its served name (eval/serving.py), under
+the same labels and settings, so the report reads the same."""
 from pathlib import Path
 
 from eval.backends import registry
@@ -22,7 +26,8 @@ def reference_runs(task, split, results_dir, limit):
     return registry()[task.REFERENCE_BACKEND].reference_runs(split, results_dir=results_dir, limit=limit)
 
 
-def evaluate_recipe(recipe_path, limit=None, out=None, results_dir=RESULTS_DIR, include_others=True):
+def evaluate_recipe(recipe_path, limit=None, out=None, results_dir=RESULTS_DIR, include_others=True, base_url=None,
+                    concurrency=None):
     from eval.report import build_report
 
     recipe = load_recipe(recipe_path)
@@ -51,8 +56,7 @@ def evaluate_recipe(recipe_path, limit=None, out=None, results_dir=RESULTS_DIR, 
     stores = []
     for adapter, k, label in rows:
         tuned = adapter is not None
-        backend = LocalBackend(base_model, adapter=adapter, batch_size=settings.get("batch_size", "auto"),
-                               quantize=eval_quantization(recipe))
+        backend = row_backend(recipe, adapter, base_url, concurrency)
         stores.append(evaluate(backend, split, settings["max_new_tokens"], label=label, shots=k,
                                seen_ids=set(overlap["affected_ids"]) if tuned else None,
                                extra_meta=tuned_meta if tuned else None, **common))
@@ -66,6 +70,19 @@ def evaluate_recipe(recipe_path, limit=None, out=None, results_dir=RESULTS_DIR, 
     print(f"report: {display_path(report_folder / 'report.md')}")
     print(f"every answer beside its question: {display_path(report_folder / 'index.html')} (open it in a browser)")
     return report
+
+
+def row_backend(recipe, adapter, base_url=None, concurrency=None):
+    """The backend that answers a row: the recipe's base model (with `adapter`: tuned) loaded here as `make
+    eval` loads it, or, with `base_url`, the same model asked of a server by its served name (`concurrency`
+    requests at a time; the client's default where None)."""
+    if base_url:
+        from eval.backends.openai_api import OpenAIBackend
+        from eval.serving import served_model
+        return OpenAIBackend(served_model(recipe, adapter is not None), base_url=base_url,
+                             **({"concurrency": concurrency} if concurrency else {}))
+    return LocalBackend(recipe.config["base_model"], adapter=adapter,
+                        batch_size=recipe.eval_settings().get("batch_size", "auto"), quantize=eval_quantization(recipe))
 
 
 def eval_quantization(recipe):

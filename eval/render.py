@@ -3,7 +3,7 @@ list of eval.format Columns; the headline's are shared with the results viewer (
 import re
 
 from eval.format import (MISSING, Column, fmt_cell, fmt_cost, fmt_diff, fmt_p, fmt_price, fmt_rate, fmt_requests,
-                         markdown_table, one_line, score_columns, table_lines)
+                         fmt_usd, markdown_table, one_line, score_columns, table_lines)
 
 RAW_HTML = re.compile(r"<(?=[A-Za-z!/?])")
 
@@ -87,8 +87,29 @@ def headline_columns(report):
              Column("n", lambda m: m["n"])]
             + score_columns(metrics, labels)
             + [delta_column(m, labels[m]) for m in metrics]
-            + [Column("$ per 1k answers", lambda m: m["cost"], fmt_cost),
+            + [Column("$ per 1k answers", lambda m: m["cost"], fmt_charged),
                Column("questions/s", lambda m: m["throughput"]["questions_per_s"], fmt_rate)])
+
+
+def fmt_charged(cost):
+    """The cost per 1k answers a row was charged, and for an API row what the other mode would cost:
+    '$0.0100 batch (live: $0.0200)', '$0.0200 (batch: $0.0100)'."""
+    text = fmt_cost(cost)
+    mode, other = cost.get("mode"), cost.get("other")
+    if mode in ("batch", "mixed") and cost["usd_per_1k_answers"] is not None:
+        text += " batch" if mode == "batch" else f" ({cost['n_batch']} batch)"
+    if other and other["usd_per_1k_answers"] is not None:
+        text += f" ({other['mode']}: {fmt_usd(other['usd_per_1k_answers'])})"
+    return text
+
+
+def fmt_batch_price(model):
+    """What the row's cost was computed from: the batch price beside the list price for a batch run."""
+    price = model["cost"].get("price") or {}
+    text = fmt_price(model)
+    if model["cost"].get("mode") in ("batch", "mixed") and price.get("batch"):
+        text += f"; batch ${price['batch']['input']:g} / ${price['batch']['output']:g}"
+    return text
 
 
 def headline_cells(report):
@@ -128,8 +149,8 @@ def scoring_modes_lines(report):
 def cost_lines(report):
     columns = [Column("Model", lambda m: m["name"]),
                Column("basis", lambda m: m["cost"]["basis"] or "unknown"),
-               Column("price", fmt_price),
-               Column("$ per 1k answers", lambda m: m["cost"], fmt_cost)]
+               Column("price", fmt_batch_price),
+               Column("$ per 1k answers", lambda m: m["cost"], fmt_charged)]
     columns += [Column(header, lambda m, key=key: m["throughput"][key], fmt_rate)
                 for header, key in (("questions/s", "questions_per_s"), ("prompt tokens/s", "prompt_tokens_per_s"),
                                     ("generated tokens/s", "generated_tokens_per_s"))]

@@ -78,6 +78,9 @@ def evaluate(backend, split_path, max_new_tokens, results_dir=RESULTS_DIR, label
     label = one_line(label or default_label(backend, shots))[:200]  # shown in bars, tables and terminals
     store = RunStore.for_identity(identity, label, results_dir)
     store.lock(wait=wait)
+    attach = getattr(backend, "attach_store", None)  # a backend that records state beside its answers (batches)
+    if attach is not None:
+        attach(store)
     if is_scored(store, rows, label, split_name, quiet):
         return store
     store.repair()

@@ -2,14 +2,18 @@
 
     python -m eval serve --model hf:models/smollm2-135m-instruct [--adapter runs/<run>] \
         --host 127.0.0.1 --port 8000
+    python -m eval serve --model hf:... --adapter a=runs/<a> --adapter b=runs/<b>   (many adapters)
 
     POST /v1/chat/completions   non-streaming, greedy; answer, finish_reason and token usage
-    GET  /v1/models             the one model served here
+    GET  /v1/models             the models served here: the one model, or the base and each named adapter
+    POST /tokenize              vLLM's: {"model", "messages"} -> the prompt's token ids (and, here, its text)
     GET  /health                liveness, queue length and batching counters
 
 Requests that arrive together are gathered for a few milliseconds into one
 backend.generate call, so concurrent clients share a batch instead of queuing
-one by one. Any OpenAI client (and `python -m eval run --model openai:<name>
+one by one. With named adapters a request's "model" picks the base or one adapter, and a
+batch only ever holds requests for one of them (eval/serving.py builds this server's and
+vLLM's command lines for `make serve`). Any OpenAI client (and `python -m eval run --model openai:<name>
 --base-url http://host:port/v1`) can talk to it.
 """
 import json
@@ -63,14 +67,17 @@ def message_text(content, where):
 
 
 def parse_chat_request(body, served_name, default_max_tokens, max_tokens_limit):
-    """Validate a chat completion request; returns (messages, max_tokens)."""
+    """Validate a chat completion request; returns (messages, max_tokens). `served_name`: the one name
+    served, or a collection of them (the base and its named adapters)."""
     if not isinstance(body, dict):
         raise RequestError(400, "request body must be a JSON object")
     if "model" not in body:
         raise RequestError(400, "'model' is required", param="model")
-    if body["model"] != served_name:
+    names = [served_name] if isinstance(served_name, str) else list(served_name)
+    if not isinstance(body["model"], str) or body["model"] not in names:
+        serves = repr(names[0]) if len(names) == 1 else ", ".join(repr(n) for n in names)
         raise RequestError(404, f"model {body['model']!r} is not served here; "
-                                f"this server serves {served_name!r}",
+                                f"this server serves {serves}",
                            param="model", code="model_not_found")
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
@@ -114,8 +121,9 @@ def parse_chat_request(body, served_name, default_max_tokens, max_tokens_limit):
 class Pending:
     """One request waiting for its share of a batch."""
 
-    def __init__(self, messages, max_tokens, connection=None):
+    def __init__(self, messages, max_tokens, connection=None, adapter=None):
         self.messages, self.max_tokens, self.connection = messages, max_tokens, connection
+        self.adapter = adapter  # the named adapter it asked for (None: the base, or the one model)
         self.done = threading.Event()
         self.generation = self.error = None
 
@@ -142,9 +150,9 @@ class MicroBatcher:
         self.batches = self.requests = self.largest_batch = self.abandoned = 0
         threading.Thread(target=self._loop, name="micro-batcher", daemon=True).start()
 
-    def submit(self, messages, max_tokens, connection=None):
+    def submit(self, messages, max_tokens, connection=None, adapter=None):
         """Blocks until the request is answered; returns its Generation or raises."""
-        pending = Pending(messages, max_tokens, connection)
+        pending = Pending(messages, max_tokens, connection, adapter)
         self.queue.put(pending)
         pending.done.wait()
         if pending.error is not None:
@@ -177,19 +185,22 @@ class MicroBatcher:
             self.batches += 1
             self.requests += len(batch)
             self.largest_batch = max(self.largest_batch, len(batch))
-            # generate takes one max_new_tokens, so each distinct limit is its own call.
-            by_limit = {}
+            # generate takes one max_new_tokens and one adapter, so each distinct pair is its own call:
+            # a call never mixes adapters.
+            by_call = {}
             for pending in batch:
-                by_limit.setdefault(pending.max_tokens, []).append(pending)
-            for max_tokens, group in by_limit.items():
-                self._run(group, max_tokens)
+                by_call.setdefault((pending.adapter, pending.max_tokens), []).append(pending)
+            for (adapter, max_tokens), group in by_call.items():
+                self._run(group, max_tokens, adapter)
 
-    def _run(self, group, max_tokens):
+    def _run(self, group, max_tokens, adapter=None):
         def on_result(index, generation):
             group[index].generation = generation
             group[index].done.set()
 
         try:
+            if getattr(self.backend, "adapters", None):
+                self.backend.select_adapter(adapter)
             self.backend.generate([(i, p.messages) for i, p in enumerate(group)], max_tokens, on_result)
         except Exception as e:  # answer every waiting client instead of leaving it hanging
             error = RequestError(500, f"generation failed: {type(e).__name__}: {e}")
@@ -210,8 +221,11 @@ class ChatServer(ThreadingHTTPServer):
     daemon_threads = True
 
     def __init__(self, address, backend, served_name, max_batch=8, batch_wait_s=0.01,
-                 default_max_tokens=256, max_tokens_limit=2048, quiet=False):
+                 default_max_tokens=256, max_tokens_limit=2048, quiet=False, models=None):
+        """`models`: {served name: adapter name or None (the base)} for a backend with named adapters;
+        by default `served_name` alone, the backend as loaded."""
         self.backend, self.served_name = backend, served_name
+        self.models = dict(models) if models else {served_name: None}
         self.default_max_tokens, self.max_tokens_limit = default_max_tokens, max_tokens_limit
         self.quiet = quiet
         self.created = int(time.time())
@@ -231,16 +245,19 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         server = self.server
         if self.path == "/health":
-            self.send_json(200, {"status": "ok", "model": server.served_name,
+            self.send_json(200, {"status": "ok", "model": server.served_name, "models": list(server.models),
                                  **server.batcher.stats()})
         elif self.path == "/v1/models":
             self.send_json(200, {"object": "list", "data": [{
-                "id": server.served_name, "object": "model", "created": server.created,
-                "owned_by": "slingshot"}]})
+                "id": name, "object": "model", "created": server.created,
+                "owned_by": "slingshot"} for name in server.models]})
         else:
             self.send_error_json(RequestError(404, f"no such endpoint: GET {self.path}"))
 
     def do_POST(self):
+        if self.path == "/tokenize":
+            self.tokenize()
+            return
         if self.path != "/v1/chat/completions":
             self.send_error_json(RequestError(404, f"no such endpoint: POST {self.path}"))
             return
@@ -248,21 +265,37 @@ class Handler(BaseHTTPRequestHandler):
             body = self.read_json()
             server = self.server
             messages, max_tokens = parse_chat_request(
-                body, server.served_name, server.default_max_tokens, server.max_tokens_limit)
-            generation = server.batcher.submit(messages, max_tokens, self.connection)
+                body, list(server.models), server.default_max_tokens, server.max_tokens_limit)
+            generation = server.batcher.submit(messages, max_tokens, self.connection, server.models[body["model"]])
         except RequestError as e:
             self.send_error_json(e)
             return
         finish = "length" if generation.tokens_out >= max_tokens else "stop"
         self.send_json(200, {
             "id": f"chatcmpl-{uuid.uuid4().hex[:24]}", "object": "chat.completion",
-            "created": int(time.time()), "model": server.served_name,
+            "created": int(time.time()), "model": body["model"],
             "choices": [{"index": 0, "finish_reason": finish,
                          "message": {"role": "assistant", "content": generation.text}}],
             "usage": {"prompt_tokens": generation.tokens_in,
                       "completion_tokens": generation.tokens_out,
                       "total_tokens": generation.tokens_in + generation.tokens_out},
         })
+
+    def tokenize(self):
+        """vLLM's /tokenize for chat messages: the token ids the model is given for them (the chat template of
+        the model or adapter asked for), and, beyond vLLM's answer, the prompt text itself."""
+        server = self.server
+        render = getattr(server.backend, "render", None)
+        try:
+            body = self.read_json()
+            messages, _ = parse_chat_request(body, list(server.models), 1, server.max_tokens_limit)
+            if render is None:
+                raise RequestError(404, "this backend does not tokenize")
+            text, tokens = render(messages, server.models[body["model"]])
+        except RequestError as e:
+            self.send_error_json(e)
+            return
+        self.send_json(200, {"count": len(tokens), "tokens": tokens, "prompt": text})
 
     def read_json(self):
         lengths = set(self.headers.get_all("Content-Length") or [])

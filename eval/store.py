@@ -3,6 +3,7 @@
     results/<split>/<model-slug>-<key>/meta.json           what was run, status, timing, usage
     results/<split>/<model-slug>-<key>/predictions.jsonl   one line per answered example
     results/<split>/<model-slug>-<key>/run.lock            held by the one process writing the store
+    results/<split>/<model-slug>-<key>/batch.json          a Batch API run's files and batches (openai_batch)
 
 Each prediction is appended and flushed as soon as it exists, so a killed run resumes
 where it stopped and a finished one is never recomputed or paid for twice. The key
@@ -43,10 +44,16 @@ PREDICTIONS_FLOOR, PREDICTIONS_CAP = 64 << 20, 1 << 30
 FIGURES = ("wall_s", "generation_s", "usage", "segments", "requests", "retries", "missing_usage", "concurrency",
            "usd_per_hour", "n_stored", "n_expected", "n_truncated", "recorded_cost", "recorded_elapsed_s",
            "n_samples", "gguf_bytes")
+# covered when present (a Batch API run's batches and the answers they gave, which set its price), so the
+# hash of a store written before they existed is unchanged
+OPTIONAL_FIGURES = ("batch",)
+
+
 def figures_sha256(meta):
-    """The hash of a finished store's figures (FIGURES) and of its answers' sha256."""
+    """The hash of a finished store's figures (FIGURES, and OPTIONAL_FIGURES it has) and of its answers' sha256."""
     return stable_hash({"predictions_sha256": meta.get("predictions_sha256"),
-                        **{key: meta.get(key) for key in FIGURES}}, length=64)
+                        **{key: meta.get(key) for key in FIGURES},
+                        **{key: meta[key] for key in OPTIONAL_FIGURES if key in meta}}, length=64)
 
 
 def run_key(identity):

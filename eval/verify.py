@@ -138,6 +138,7 @@ def check_meta_against_rows(store, meta, rows):
         raise UserError(f"{store.meta_path}: key generation_s is {meta['generation_s']!r}, but the answers' "
                         f"latency_s add up to {round(sum(latencies), 3)!r}; restore it, or {REDO}")
     check_segments(store, meta)
+    check_batch(store, meta, rows)
     if by_run and None not in latencies and latencies:
         check_wall_time(store, meta, latencies)
 
@@ -159,6 +160,20 @@ def check_segments(store, meta):
             abs(meta["wall_s"] - sum(walls)) > TIME_SLACK * len(walls):
         raise UserError(f"{store.meta_path}: key wall_s is {meta['wall_s']!r}, but its segments' wall_s add up "
                         f"to {round(sum(walls), 3)!r}; restore it, or {REDO}")
+
+
+def check_batch(store, meta, rows):
+    """A Batch API run's `batch.answered` (the answers priced at the batch price) names stored answers only."""
+    if "batch" not in meta:
+        return
+    answered = meta["batch"].get("answered") if isinstance(meta["batch"], dict) else None
+    if not isinstance(answered, list) or not all(isinstance(a, (str, int)) for a in answered):
+        raise UserError(f"{store.meta_path}: key batch.answered must be the list of the ids a batch answered, got "
+                        f"{type(answered).__name__}; restore it, or {REDO}")
+    stray = set(answered) - {r.get("id") for r in rows}
+    if stray:
+        raise UserError(f"{store.meta_path}: key batch.answered names ids with no stored answer "
+                        f"({', '.join(map(repr, sorted(stray, key=str)[:3]))}); restore it, or {REDO}")
 
 
 def check_wall_time(store, meta, latencies):

@@ -4,7 +4,7 @@ import shutil
 
 import pytest
 
-from tests.helpers import DEFAULT_RECIPE, MODEL_DIR, WORKSPACE, checkout_files, run_module
+from tests.helpers import DEFAULT_RECIPE, MODEL_DIR, WORKSPACE, checkout_files, run_in_process
 
 
 @pytest.fixture(scope="session")
@@ -34,10 +34,14 @@ def short_run(model_dir):
     """The default recipe's short setting (3 steps on 24 questions), prepared and trained once per session
     and shared by every test that only reads its adapter (end to end, export, the notebook, the viewer).
     `train_stdout`: what the training printed."""
+    from data_prep.__main__ import main as prepare
+    from slingshot.commands.train import main as train
     from slingshot.recipe import load_recipe, short_recipe
     recipe = short_recipe(load_recipe(DEFAULT_RECIPE))
-    run_module("data_prep", recipe.path, check=True)
-    recipe.train_stdout = run_module("slingshot", "train", recipe.path, check=True).stdout
+    for command in (prepare, train):
+        code, out, err = run_in_process(command, recipe.path)
+        assert code == 0, out[-3000:] + err[-3000:]
+    recipe.train_stdout = out
     return recipe
 
 

@@ -122,11 +122,13 @@ class LocalBackend(Backend):
     BATCHES = True  # generate() reports each finished batch (on_batch)
 
     def __init__(self, model, adapter=None, batch_size="auto", device=None, dtype=None,
-                 batch_tokens=DEFAULT_BATCH_TOKENS, quantize=None, reuse_prefix=True):
+                 batch_tokens=DEFAULT_BATCH_TOKENS, quantize=None, reuse_prefix=True, adapters=None):
         """`quantize` ("4bit" or "8bit") loads the base as a QLoRA or 8-bit recipe trained it,
-        so its eval fits the GPU it trained on; the adapter then stays unmerged, as in training."""
+        so its eval fits the GPU it trained on; the adapter then stays unmerged, as in training.
+        `adapters` ({name: run folder}, instead of `adapter`): every adapter loaded unmerged beside the base,
+        one active per generate call (select_adapter; None: the base alone), for `eval serve`."""
         import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers import AutoModelForCausalLM
 
         self.spec = f"{self.PREFIX}:{model}"
         self.model_name = model
@@ -141,18 +143,12 @@ class LocalBackend(Backend):
         self.model_source = str(model_path) if model_path.exists() else model
         self.adapter = None
         tokenizer_source = self.model_source
+        if adapter and adapters:
+            raise ValueError("pass `adapter` (merged) or `adapters` (selected per call), not both")
         if adapter:
-            adapter_path = resolve_path(adapter)
-            if not (adapter_path / "adapter_config.json").exists():
-                raise UserError(f"{adapter}: not a LoRA run folder (no adapter_config.json); "
-                                 f"train it first with `make train`")
-            self.adapter = adapter_path
-            if (adapter_path / "tokenizer_config.json").exists():
-                tokenizer_source = str(adapter_path)  # the template Axolotl trained with
-        self.tokenizer = AutoTokenizer.from_pretrained(tokenizer_source)
-        self.tokenizer.padding_side = "left"
-        if self.tokenizer.pad_token_id is None:
-            self.tokenizer.pad_token = self.tokenizer.eos_token
+            self.adapter = adapter_folder(adapter)
+            tokenizer_source = tokenizer_source_of(self.adapter, tokenizer_source)
+        self.tokenizer = load_tokenizer(tokenizer_source)
         self.quantize = quantize
         if quantize:
             self.model = AutoModelForCausalLM.from_pretrained(
@@ -167,10 +163,40 @@ class LocalBackend(Backend):
             self.model = PeftModel.from_pretrained(self.model, str(self.adapter))
             if not quantize:  # merging into 4-bit weights would round them again
                 self.model = self.model.merge_and_unload()
+        self.adapters, self.active = {}, None
+        if adapters:
+            self._load_adapters(adapters)
         if not quantize:
             self.model.to(self.device)
         self.model.eval()
         self.eos_ids = self._eos_ids()
+        self.base_tokenizer, self.base_eos_ids = self.tokenizer, self.eos_ids
+
+    def _load_adapters(self, adapters):
+        """Every adapter beside the base, unmerged (peft's named adapters), each with the tokenizer (chat
+        template) Axolotl trained it with, so a request renders as the local backend renders it for that run."""
+        from peft import PeftModel
+        for i, (name, folder) in enumerate(adapters.items()):
+            path, inside = adapter_folder(folder), f"adapter{i}"  # peft's name: a served name may hold a '.'
+            if i == 0:
+                self.model = PeftModel.from_pretrained(self.model, str(path), adapter_name=inside)
+            else:
+                self.model.load_adapter(str(path), adapter_name=inside)
+            source = tokenizer_source_of(path, None)
+            self.adapters[name] = {"path": path, "peft": inside,
+                                   "tokenizer": load_tokenizer(source) if source else self.tokenizer}
+
+    def select_adapter(self, name):
+        """The adapter the next generate calls use (None: the base model alone); one per call, never mixed."""
+        if name is not None and name not in self.adapters:
+            raise ValueError(f"no adapter named {name!r}; loaded: {', '.join(self.adapters) or 'none'}")
+        self.active = name
+        if name is None:
+            self.tokenizer, self.eos_ids = self.base_tokenizer, self.base_eos_ids
+        else:
+            self.model.set_adapter(self.adapters[name]["peft"])
+            self.tokenizer = self.adapters[name]["tokenizer"]
+            self.eos_ids = self._eos_ids()
 
     def _eos_ids(self):
         ids = {self.tokenizer.eos_token_id}
@@ -199,6 +225,16 @@ class LocalBackend(Backend):
     def encode(self, messages):
         return self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True,
                                                   return_dict=False)
+
+    def render(self, messages, adapter=None):
+        """(prompt text, token ids) of messages as a generate call with `adapter` selected renders them (None:
+        the base's, or the one model's); the active adapter is left as it is (the server's /tokenize)."""
+        if adapter is not None and adapter not in self.adapters:
+            raise ValueError(f"no adapter named {adapter!r}")
+        tokenizer = self.adapters[adapter]["tokenizer"] if adapter is not None else self.base_tokenizer
+        text = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True, return_dict=False)
+        return text, list(ids)
 
     def batches(self, encoded, skip=0):
         """Length-sorted batches of (id, ids) under the batch-size and token budgets; the first
@@ -239,6 +275,12 @@ class LocalBackend(Backend):
         """Answer every (id, messages), calling on_result(id, Generation) for each; `on_batch(n)`, if
         given, once a batch's n answers are all handed over (a progress bar then moves a batch at a
         time: counted per answer, it shows the first answer after the whole first batch's time)."""
+        if self.adapters and self.active is None:  # the base alone: every loaded adapter off
+            with self.model.disable_adapter():
+                return self._generate(items, max_new_tokens, on_result, on_batch)
+        return self._generate(items, max_new_tokens, on_result, on_batch)
+
+    def _generate(self, items, max_new_tokens, on_result, on_batch):
         encoded = [(item_id, self.encode(messages)) for item_id, messages in items]
         n_prefix = self.shared_prefix([ids for _, ids in encoded])
         prefix = self.prefix_cache(encoded[0][1][:n_prefix]) if n_prefix else None
@@ -295,6 +337,28 @@ class LocalBackend(Backend):
             step_positions = step_positions[:, -1:] + 1
             step_ids = next_ids.unsqueeze(-1)
         return results
+
+
+def adapter_folder(adapter):
+    """A LoRA run folder's path; an error naming it where it holds no adapter."""
+    path = resolve_path(adapter)
+    if not (path / "adapter_config.json").exists():
+        raise UserError(f"{adapter}: not a LoRA run folder (no adapter_config.json); train it first with `make train`")
+    return path
+
+
+def tokenizer_source_of(adapter_path, default):
+    """The run folder where it holds a tokenizer (the chat template Axolotl trained with), else `default`."""
+    return str(adapter_path) if (adapter_path / "tokenizer_config.json").exists() else default
+
+
+def load_tokenizer(source):
+    from transformers import AutoTokenizer
+    tokenizer = AutoTokenizer.from_pretrained(source)
+    tokenizer.padding_side = "left"
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
 
 
 def _display(path):

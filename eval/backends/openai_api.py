@@ -14,6 +14,9 @@ in the base URL (sent as the server's basic auth, redacted from answers and erro
 A 200 whose body is cut short or is not JSON is retried like a dropped connection. A usage
 block with negative or impossible token counts stops the run: a cost is never computed from it.
 An answer without usage keeps tokens None (cost unknown), never 0.
+
+With batch=True the questions go through the Batch API instead (eval.backends.openai_batch), each
+request line's body built by the same request_body as a live request's.
 """
 import base64
 import math
@@ -29,6 +32,7 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from eval.backends.base import Backend, Generation, register
+from eval.backends.batch_files import request_body
 from eval.redact import redact, short_number
 from slingshot.errors import UserError, stop_signals
 
@@ -100,21 +104,21 @@ def is_openai(base_url):
 class OpenAIBackend(Backend):
     PREFIX, NAME, SPEC = "openai", "openai", "<model name>"
     OPTIONS = {"base_url": "base_url", "concurrency": "concurrency", "timeout": "timeout",
-               "max_retries": "max_retries", "api_key_env": "api_key_env"}
+               "max_retries": "max_retries", "api_key_env": "api_key_env", "batch": "batch",
+               "finish": "finish", "poll_interval": "poll_interval"}
 
     @classmethod
     def cost(cls, meta, predictions, prices):
         """Token usage at the price table's prices for the model; wall time x usd_per_hour for a
         model the table does not price, when one was given."""
-        from eval.cost import PRICES_ENV, api_model_name, find_price, priced_run
+        from eval.cost import PRICES_ENV, api_model_name, find_price, priced_by_mode
         priced_name, price = find_price(meta.get("model", ""), prices)
         note = (f"no price for {api_model_name(meta.get('model', ''))!r} in the price table; "
                 f"add it to a YAML file passed with --prices or ${PRICES_ENV}")
-        return priced_run(meta, predictions, token_price=(priced_name, price) if price is not None else None,
-                          unpriced_note=note)
+        return priced_by_mode(meta, predictions, (priced_name, price) if price is not None else None, note)
 
     def __init__(self, model, base_url=None, concurrency=8, timeout=None, max_retries=DEFAULT_MAX_RETRIES,
-                 api_key_env=None, backoff_s=1.0, max_backoff_s=60.0):
+                 api_key_env=None, backoff_s=1.0, max_backoff_s=60.0, batch=False, finish=None, poll_interval=None):
         """`timeout` is per attempt: 60 s for OpenAI, 120 s for a self-hosted server unless
         given. `api_key_env` names the variable holding the key. OpenAI itself defaults to
         OPENAI_API_KEY; another base URL gets a key only when a variable is named,
@@ -161,6 +165,15 @@ class OpenAIBackend(Backend):
         self.missing_usage = 0
         self.served_models = set()
         self._stopping = threading.Event()
+        self.batch = None
+        if batch or finish is not None or poll_interval is not None:
+            from eval.backends.openai_batch import BatchJob
+            self.batch = BatchJob(self, finish=finish, poll_interval=poll_interval, enabled=batch)
+
+    def attach_store(self, store):
+        """The store a batch run records its files and batches in (eval.run calls it before generating)."""
+        if self.batch is not None:
+            self.batch.attach(store)
 
     def __repr__(self):
         return f"OpenAIBackend({self.model!r}, base_url={self.base_url!r})"
@@ -179,9 +192,16 @@ class OpenAIBackend(Backend):
                 "missing_usage": self.missing_usage,
                 # The snapshot the server actually answered with, e.g. gpt-4o-mini-2024-07-18.
                 "served_models": sorted(self.served_models),
+                **({"batch": self.batch.summary()} if self.batch is not None and self.batch.store else {}),
             }
 
     def generate(self, items, max_new_tokens, on_result):
+        """Answer every (id, messages), live or (batch=True) through the Batch API."""
+        if self.batch is not None:
+            return self.batch.generate(items, max_new_tokens, on_result)
+        return self.generate_live(items, max_new_tokens, on_result)
+
+    def generate_live(self, items, max_new_tokens, on_result):
         """Answer every (id, messages); call on_result(id, Generation) as each finishes.
 
         Ctrl-C stops asking: requests in flight finish their attempt (not retried) and their
@@ -226,8 +246,7 @@ class OpenAIBackend(Backend):
             start = time.perf_counter()
             try:
                 response = self._client.chat.completions.create(
-                    model=self.model, messages=messages, temperature=0,
-                    max_tokens=max_new_tokens)
+                    **request_body(self.model, messages, max_new_tokens))
                 latency = time.perf_counter() - start
                 return self._generation(response, latency, max_new_tokens)
             except (BadResponse, openai.APIResponseValidationError) as e:
@@ -280,6 +299,14 @@ class OpenAIBackend(Backend):
                 self.missing_usage += 1
         return Generation(text=self._redact(text),  # a server that echoes the key must not get it stored
                           tokens_in=tokens_in, tokens_out=tokens_out, latency_s=round(latency, 4))
+
+    def batch_generation(self, response, max_new_tokens):
+        """An answer from a batch's output file, checked and redacted as a live one (a batch times no single
+        answer: latency 0); BackendError when it holds no answer or impossible usage."""
+        try:
+            return self._generation(response, 0.0, max_new_tokens)
+        except BadResponse as e:
+            raise BackendError(f"{self.base_url}: {e}") from None
 
     def _usage(self, response, max_new_tokens):
         """(prompt tokens, completion tokens), or (None, None) when the server reported no usage;

@@ -6,7 +6,8 @@ from slingshot.errors import cli, finite_number, whole_number
 
 HELP = "score one model on one split (resumable)"
 POSITIVE, NON_NEGATIVE = whole_number(1), whole_number(0)
-BACKEND_OPTIONS = ("adapter", "base_url", "batch_size", "concurrency", "api_key_env", "timeout", "max_retries")
+BACKEND_OPTIONS = ("adapter", "base_url", "batch_size", "concurrency", "api_key_env", "timeout", "max_retries",
+                   "batch", "finish", "poll_interval")
 
 
 def batch_size(text):
@@ -33,6 +34,14 @@ def add_arguments(parser):
                              "120 for other servers)")
     parser.add_argument("--max-retries", type=NON_NEGATIVE, default=None,
                         help="API models: retries of a failed request before the run stops (default 4)")
+    parser.add_argument("--batch", action="store_const", const=True, default=None,
+                        help="API models: ask through the Batch API (half price on OpenAI, answers within 24 h); "
+                             "the same command resumes the recorded batch")
+    parser.add_argument("--finish", choices=("live", "batch"),
+                        help="with --batch: ask the questions a failed, expired, cancelled or partly failed batch "
+                             "left without an answer live (list price) or in a new batch")
+    parser.add_argument("--poll-interval", type=finite_number(0, above=True), default=None, metavar="SECONDS",
+                        help="with --batch: seconds between status checks of the batch (default 30)")
     parser.add_argument("--wait", action="store_true",
                         help="if another process is scoring the same run, wait for it instead of refusing")
     parser.add_argument("--shots", type=NON_NEGATIVE, default=0,

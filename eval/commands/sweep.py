@@ -5,6 +5,9 @@ A cell's steps are the table STEPS, each a function call: data prep, training (w
 process, as `make train` does), scoring the tuned model. Cells run one at a time, because one CPU training
 takes most of the machine's memory. The base model is scored once on the recipe's test split (its stored
 predictions are shared with `make eval`).
+
+With --base-url the cells are scored through a server that serves the base model and every cell's adapter by name
+(`make serve SWEEP=<recipe>`: vLLM on a GPU, `eval serve` on the CPU); every cell must be trained already.
 """
 import argparse
 import json
@@ -32,24 +35,23 @@ def train(recipe, cell, context):
 
 def score_tuned(recipe, cell, context):
     context["scored"] = score(recipe, recipe.output_dir, f"{recipe.name} (tuned)", recipe.paths["test"],
-                              context["limit"], context["results_dir"])
+                              context["limit"], context["results_dir"], context.get("base_url"), context.get("concurrency"))
 
 
 STEPS = (("data preparation", prepare), ("training", train), ("scoring", score_tuned))
 
 
-def score(recipe, adapter, label, split, limit, results_dir):
+def score(recipe, adapter, label, split, limit, results_dir, base_url=None, concurrency=None):
     """Score the recipe's base model (with `adapter`: the tuned one) as `make eval` does (the same backend,
-    quantization and settings); returns {"store": its run folder, "wall_s": its scoring wall time}."""
-    from eval.backends.local import LocalBackend
-    from eval.recipe import eval_quantization
+    quantization and settings; with `base_url`, through that server by its served name); returns
+    {"store": its run folder, "wall_s": its scoring wall time}."""
+    from eval.recipe import row_backend
     from eval.run import evaluate
     from slingshot.layout import display_path
 
     settings = recipe.eval_settings()
     hardware = recipe.block.get("hardware") or {}
-    backend = LocalBackend(recipe.config["base_model"], adapter=adapter, batch_size=settings.get("batch_size", "auto"),
-                           quantize=eval_quantization(recipe))
+    backend = row_backend(recipe, adapter, base_url, concurrency)
     store = evaluate(backend, Path(split), settings["max_new_tokens"], results_dir=results_dir, label=label,
                      limit=limit, hardware=hardware.get("name"), usd_per_hour=hardware.get("usd_per_hour"))
     return {"store": display_path(store.folder), "wall_s": store.read_meta().get("wall_s")}
@@ -73,6 +75,7 @@ def run_cell(cell, context):
         "config": stable_hash(recipe.config), "fingerprint": summary["fingerprint"], "limit": context["limit"],
         "store": context["scored"]["store"], "base_store": context["base"]["store"],
         "train_wall_s": summary.get("wall_s"), "eval_wall_s": context["scored"]["wall_s"],
+        **({"base_url": context["base_url"]} if context.get("base_url") else {}),
     })
 
 
@@ -84,7 +87,7 @@ def run_cells(cells, context):
     durations, total = [], len(cells)
     for i, cell in enumerate(cells, 1):
         name = cell["recipe"].name
-        if is_finished(cell, context["limit"]):
+        if is_finished(cell, context["limit"]) and scored_by(cell) == context.get("base_url"):
             print(f"cell {i} of {total}: {name}: finished earlier, kept")
             continue
         eta = f", ETA {fmt_duration((total - i + 1) * sum(durations) / len(durations))}" if durations else ""
@@ -95,7 +98,25 @@ def run_cells(cells, context):
         print(f"cell {i} of {total} finished in {fmt_duration(durations[-1])}", flush=True)
 
 
-def run_sweep(recipe_path, spec=None, limit=None, out=None, results_dir=None, report_only=False):
+def scored_by(cell):
+    """The server a finished cell was scored through (None: here), as its record says."""
+    from slingshot.sweep import cell_record
+    return json.loads(cell_record(cell).read_text()).get("base_url")
+
+
+def check_trained(recipe, cells, base_url):
+    """Through a server every cell must be trained already: the server serves only existing adapters."""
+    from slingshot.layout import display_path
+    from slingshot.sweep import SweepError
+    untrained = [c["recipe"].name for c in cells if not c["recipe"].paths["adapter"].exists()]
+    if base_url and untrained:
+        raise SweepError(f"--base-url {base_url}: {len(untrained)} of {len(cells)} cells are not trained "
+                         f"({', '.join(untrained[:3])}{', ...' if len(untrained) > 3 else ''}); train them first "
+                         f"(make sweep RECIPE={display_path(recipe.path)}), then serve them (make serve SWEEP=...)")
+
+
+def run_sweep(recipe_path, spec=None, limit=None, out=None, results_dir=None, report_only=False, base_url=None,
+              concurrency=None):
     """Train and score every unfinished cell, one at a time, then write the report.
     report_only: train nothing, report the cells finished so far (e.g. of a sweep still running)."""
     from eval.store import RESULTS_DIR
@@ -118,9 +139,11 @@ def run_sweep(recipe_path, spec=None, limit=None, out=None, results_dir=None, re
     started, split = time.time(), recipe.paths["test"]
     if not split.exists():  # the first cell's data prep writes the shared test split
         prepare(cells[0]["recipe"], cells[0], {})
-    context = {"limit": limit, "results_dir": results_dir or RESULTS_DIR}
-    print(f"base model on {split.stem}" + (f" (first {limit} questions)" if limit else "") + ": scored once for every cell")
-    context["base"] = score(recipe, None, base_label(recipe), split, limit, context["results_dir"])
+    check_trained(recipe, cells, base_url)
+    context = {"limit": limit, "results_dir": results_dir or RESULTS_DIR, "base_url": base_url, "concurrency": concurrency}
+    print(f"base model on {split.stem}" + (f" (first {limit} questions)" if limit else "") + ": scored once for every cell"
+          + (f", through {base_url}" if base_url else ""))
+    context["base"] = score(recipe, None, base_label(recipe), split, limit, context["results_dir"], base_url, concurrency)
     run_cells(cells, context)
     write_report(recipe, grid, cells, context["base"]["store"], out, wall_s=time.time() - started)
 
@@ -160,6 +183,10 @@ def main(argv=None):
     parser.add_argument("--limit", type=whole_number(1), help="score only the first N test questions (quick checks)")
     parser.add_argument("--out", help="report folder (default reports/<recipe>-sweep; beside a recipe outside the repo)")
     parser.add_argument("--report-only", action="store_true", help="train nothing: report the cells finished so far")
+    parser.add_argument("--base-url", help="score through a server serving the base model and every trained cell by "
+                        "name (make serve SWEEP=<recipe>), e.g. http://127.0.0.1:8000/v1; trains nothing new")
+    parser.add_argument("--concurrency", type=whole_number(1), help="with --base-url: requests in flight (default 8)")
     args = parser.parse_args(argv)
-    run_sweep(args.recipe, args.sweep, limit=args.limit, out=args.out, report_only=args.report_only)
+    run_sweep(args.recipe, args.sweep, limit=args.limit, out=args.out, report_only=args.report_only,
+              base_url=args.base_url, concurrency=args.concurrency)
     return 0

@@ -16,7 +16,7 @@ def main(argv=None):
     parser.add_argument("--uv", default="uv", help="the uv executable")
     parser.add_argument("--torch-wheels", help="where torch's CPU build is found (a find-links folder or URL)")
     args = parser.parse_args(argv)
-    every = locks.LOCK_NAMES + (locks.MODEL_LOCK,)
+    every = locks.EVERY_LOCK
     unknown = [n for n in args.names if n not in every]
     if unknown:
         raise UserError(f"no lock named {', '.join(unknown)}; the locks are {', '.join(every)}")

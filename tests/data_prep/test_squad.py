@@ -5,12 +5,13 @@ import shutil
 import pytest
 
 from data_prep import squad
+from data_prep.__main__ import main as prepare
 from data_prep.prepare import prepare_recipe
 from slingshot.io import read_jsonl
 from slingshot.recipe import load_recipe
 from slingshot.tasks import parse_size
 from slingshot.tasks import squad as task
-from tests.helpers import run_module, write_recipe
+from tests.helpers import ROOT, write_recipe
 
 
 @pytest.fixture(scope="module")
@@ -144,23 +145,26 @@ def test_prepare_writes_manifest_and_is_a_noop_when_unchanged(tmp_path):
     assert len(read_jsonl(tmp_path / "data" / "train.jsonl")) == 16
 
 
-def test_cli_rejects_oversized_request_and_writes_nothing(tmp_path):
+def test_cli_rejects_oversized_request_and_writes_nothing(tmp_path, capsys):
     path = write_recipe(tmp_path, edit=lambda c: c["slingshot"].update(train_size=10**6))
-    result = run_module("data_prep", path)
-    assert result.returncode == 2
-    assert "slingshot.train_size" in result.stderr and "only" in result.stderr
+    assert prepare([str(path)]) == 2
+    stderr = capsys.readouterr().err
+    assert "slingshot.train_size" in stderr and "only" in stderr
     assert not (tmp_path / "data").exists()
 
 
-def test_cli_wrong_recipe_path():
-    result = run_module("data_prep", "recipes/squad/nope.yml")
-    assert result.returncode == 2 and "recipes/squad/nope.yml: recipe not found" in result.stderr
+def test_cli_wrong_recipe_path(capsys, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    assert prepare(["recipes/squad/nope.yml"]) == 2
+    assert "recipes/squad/nope.yml: recipe not found" in capsys.readouterr().err
 
 
-def test_a_source_of_its_own_gets_its_own_split_and_never_rewrites_the_shared_one(tmp_path):
+def test_a_source_of_its_own_gets_its_own_split_and_never_rewrites_the_shared_one(tmp_path, capsys):
     """A folder source whose dev answers were rewritten: the shared dev-200 stays what the carried,
     hash-checked source makes; the recipe scores on dev-200@<source> instead, and a report refuses to
     pair rows scored on the two."""
+    from eval.commands.report import main as report
+    from eval.commands.run import main as run
     from slingshot.io import sha256_file
     from slingshot.layout import test_split_path
     from tests.helpers.servers import WordBackend, start_server, stop_server
@@ -182,9 +186,9 @@ def test_a_source_of_its_own_gets_its_own_split_and_never_rewrites_the_shared_on
     own_split = load_recipe(own).paths["test"]
     assert own_split.parent == shared.parent and own_split.name.startswith("dev-200@my-squad-")
     try:
-        run_module("data_prep", local, check=True)
+        assert prepare([str(local)]) == 0
         before = sha256_file(shared)
-        run_module("data_prep", own, check=True)
+        assert prepare([str(own)]) == 0
         assert sha256_file(shared) == before  # the shared split is untouched
         assert {a for r in read_jsonl(own_split) for a in r["answers"]} == {"poisoned"}
         assert "poisoned" not in shared.read_text()
@@ -195,15 +199,15 @@ def test_a_source_of_its_own_gets_its_own_split_and_never_rewrites_the_shared_on
         server = start_server(WordBackend())
         try:
             for split in (shared, own_split.stem):  # a path, and a split name as users type it
-                run_module("eval", "run", "--model", "openai:word-model", "--base-url", server.url, "--split", split,
-                           "--results-dir", results, "--limit", 5, "--max-new-tokens", 4, check=True)
+                assert run(["--model", "openai:word-model", "--base-url", server.url, "--split", str(split),
+                            "--results-dir", str(results), "--limit", "5", "--max-new-tokens", "4"]) == 0
         finally:
             stop_server(server)
         stores = sorted(p.parent for p in results.rglob("meta.json"))
         assert len({s.parent for s in stores}) == 2  # one results folder per split
-        result = run_module("eval", "report", *stores, "--out", tmp_path / "report")
-        assert result.returncode == 2 and "Traceback" not in result.stderr
-        assert "refusing to compare runs scored on different splits" in result.stderr
+        capsys.readouterr()
+        assert report([*map(str, stores), "--out", str(tmp_path / "report")]) == 2
+        assert "refusing to compare runs scored on different splits" in capsys.readouterr().err
     finally:
         own_split.unlink(missing_ok=True)
 

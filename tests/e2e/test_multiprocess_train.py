@@ -1,6 +1,5 @@
 """Data-parallel training through torchrun, on the CPU: two processes talking over gloo."""
 import json
-from pathlib import Path
 
 import pytest
 

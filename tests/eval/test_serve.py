@@ -13,6 +13,7 @@ import pytest
 
 from eval.serve import RequestError, default_served_name, parse_chat_request
 from slingshot.layout import ROOT
+from eval.backends import Generation
 from tests.helpers.servers import WordBackend, start_server, stop_server
 
 MODEL_DIR = ROOT / "models" / "smollm2-135m-instruct"
@@ -274,3 +275,73 @@ def test_cli_serves_the_real_model_like_the_backend_answers_directly():
     assert reply.usage.prompt_tokens == direct["q"].tokens_in > 0
     assert reply.usage.completion_tokens == direct["q"].tokens_out > 0
     assert reply.choices[0].finish_reason in ("stop", "length")
+
+
+class AdapterWordBackend(WordBackend):
+    """WordBackend with named adapters: an answer starts with the adapter that made it; records each call's."""
+
+    def __init__(self, names):
+        super().__init__()
+        self.adapters, self.active, self.calls = {n: {} for n in names}, None, []
+
+    def select_adapter(self, name):
+        assert name is None or name in self.adapters
+        self.active = name
+
+    def generate(self, items, max_new_tokens, on_result):
+        self.calls.append((self.active, [messages[-1]["content"] for _, messages in items]))
+        time.sleep(0.05)
+        for item_id, messages in items:
+            on_result(item_id, Generation(f"{self.active or 'base'}: {messages[-1]['content']}", 1, 1, 0.0))
+
+    def render(self, messages, adapter=None):
+        text = f"<{adapter or 'base'}>" + "".join(m["content"] for m in messages)
+        return text, [ord(c) for c in text]
+
+
+def test_named_adapters_are_listed_picked_per_request_and_never_share_a_call():
+    backend = AdapterWordBackend(["alpha", "beta"])
+    server = start_server(backend, served_name="base-model", max_batch=8, batch_wait_s=0.3,
+                          models={"base-model": None, "alpha": "alpha", "beta": "beta"})
+    try:
+        status, models = call(server, "GET", "/v1/models")
+        assert status == 200 and [m["id"] for m in models["data"]] == ["base-model", "alpha", "beta"]
+        asks = [(name, f"q{i}") for i in range(3) for name in ("base-model", "alpha", "beta")]
+        start = threading.Barrier(len(asks))
+
+        def ask(pair):
+            start.wait()
+            return call(server, "POST", "/v1/chat/completions",
+                        {"model": pair[0], "messages": [{"role": "user", "content": pair[1]}]})
+
+        with ThreadPoolExecutor(len(asks)) as pool:
+            replies = list(pool.map(ask, asks))
+        status, unknown = call(server, "POST", "/v1/chat/completions", {**chat("x"), "model": "gamma"})
+        status_t, tokens = call(server, "POST", "/tokenize", {"model": "beta", "messages": [
+            {"role": "user", "content": "hi"}]})
+    finally:
+        stop_server(server)
+    for (name, text), (status_c, reply) in zip(asks, replies):
+        assert status_c == 200 and reply["model"] == name
+        assert reply["choices"][0]["message"]["content"] == f"{'base' if name == 'base-model' else name}: {text}"
+    assert all(len(texts) >= 1 for _, texts in backend.calls)
+    assert sum(len(texts) for _, texts in backend.calls) == len(asks)
+    assert len(backend.calls) < len(asks), f"no two requests for one adapter shared a call: {backend.calls}"
+    assert status == 404 and "'base-model', 'alpha', 'beta'" in unknown["error"]["message"]
+    assert status_t == 200 and tokens["prompt"] == "<beta>hi" and tokens["count"] == len("<beta>hi")
+
+
+def test_a_call_never_mixes_adapters_even_when_one_batch_gathers_them():
+    """The batch gathered holds requests for two adapters: each adapter is its own generate call."""
+    backend = AdapterWordBackend(["alpha"])
+    server = start_server(backend, served_name="base-model", max_batch=8, batch_wait_s=0.5,
+                          models={"base-model": None, "alpha": "alpha"})
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(lambda name: call(server, "POST", "/v1/chat/completions",
+                                            {"model": name, "messages": [{"role": "user", "content": name}]}),
+                          ["alpha", "base-model", "alpha", "base-model"]))
+    finally:
+        stop_server(server)
+    for active, texts in backend.calls:
+        assert set(texts) == {"alpha" if active == "alpha" else "base-model"}, backend.calls

@@ -1,12 +1,13 @@
 """What tests share: the session's workspace (set before slingshot is imported), commands run as a user
 runs them, recipe copies, SQuAD rows and run folders, fake executables and what the machine has.
 Import from here (tests.helpers), never from conftest or from another test file."""
+import contextlib
 import gzip
+import io
 import json
 import os
 import random
 import shlex
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -39,6 +40,16 @@ def run_module(*args, check=False, timeout=1800, env=None):
     if check and result.returncode != 0:
         raise AssertionError(f"{args} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
     return result
+
+
+def run_in_process(main, *args):
+    """A command's main([...]) in this process, without the seconds of imports a `python -m` process of its
+    own costs (long work, such as Axolotl's training, still runs in processes of its own): (exit code,
+    stdout, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main([str(arg) for arg in args])
+    return code, out.getvalue(), err.getvalue()
 
 
 def write_recipe(folder, base=DEFAULT_RECIPE, edit=None, name="recipe.yml"):

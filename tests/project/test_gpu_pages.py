@@ -118,7 +118,8 @@ RULES = [  # (pattern matched at the command's start, what happens, detail)
     (r"make train( RECIPE=\S+)? GPUS=\d+$", COVERED,  # data-parallel on one machine: two CPU processes over gloo
      ("tests/e2e/test_multiprocess_train.py::test_two_processes_train_the_default_recipe_each_on_half_the_data",
       "-m slingshot train", '"--gpus", "2"')),
-    (r"make export\b", COVERED, ("tests/slingshot/test_export.py::exported", "-m slingshot export", '"slingshot", "export"')),
+    (r"make export\b", COVERED, ("tests/slingshot/test_export.py::exported", "-m slingshot export",
+                                    "from slingshot.commands.export import main")),
     (r"make sweep\b", COVERED,  # make sweep runs `python -m eval sweep`
      ("tests/slingshot/test_sweep.py::test_two_cell_sweep_killed_after_the_first_cell_resumes_without_retraining",
       "-m eval sweep", '"eval", "sweep"')),

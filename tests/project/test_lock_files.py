@@ -18,7 +18,7 @@ from slingshot import lock_extensions, locks
 from slingshot.layout import ROOT
 
 UV = str(Path(sys.executable).with_name("uv"))
-LOCKS = locks.LOCK_NAMES + (locks.MODEL_LOCK,)
+LOCKS = locks.EVERY_LOCK
 
 
 def index_or_skip(url=locks.INDEX + "/uv/"):
@@ -84,7 +84,7 @@ def resolve_the_lock_itself(lock_text, tmp_path, python=locks.PYTHON_VERSION):
     return proc.returncode, proc.stderr, {locks.normalize(k): v for k, v in found.items()}
 
 
-@pytest.mark.parametrize("name, python", [("cuda13", "3.11"), ("cpu", "3.11"), ("cuda13", "3.12")])
+@pytest.mark.parametrize("name, python", [("cuda13", "3.11"), ("cpu", "3.11"), ("cuda13", "3.12"), ("vllm", "3.11")])
 def test_each_lock_resolves_for_linux_x86_64_with_every_dependency_inside_it(name, python, tmp_path):
     """The check that would have caught the CPU freeze's triton 3.9.0 beside the CUDA torch's triton==3.7.1.
     Python 3.12 too: Colab's, where the same pins install."""
@@ -95,6 +95,24 @@ def test_each_lock_resolves_for_linux_x86_64_with_every_dependency_inside_it(nam
     pinned = {p: v for p, (v, _, _) in locks.parse_lock(text).items()}
     assert resolved == pinned, {p: (pinned.get(p), resolved.get(p)) for p in set(pinned) | set(resolved)
                                 if pinned.get(p) != resolved.get(p)}
+
+
+def test_vllm_cannot_share_the_training_venv_and_the_docs_quote_the_resolver(tmp_path):
+    """vLLM has a lock and a venv of its own (.venv-vllm): resolved with Axolotl's pins it fails, first on torch,
+    then (torch and tokenizers overridden) on huggingface-hub. docs/locks.md quotes these very messages."""
+    index_or_skip()
+    date = locks.lock_date_of(locks.lock_path("vllm"))
+    docs = " ".join((ROOT / "docs/locks.md").read_text().split())
+    for overrides, package in (("", "torch"), ("torch==2.14.0\ntokenizers==0.23.2\n", "huggingface-hub")):
+        (tmp_path / "overrides.txt").write_text(overrides)
+        proc = subprocess.run([UV, "pip", "compile", str(ROOT / "requirements/base.in"), str(ROOT / "requirements/vllm.in"),
+                               "--overrides", str(tmp_path / "overrides.txt"), "--python-version", locks.PYTHON_VERSION,
+                               "--python-platform", locks.PYTHON_PLATFORM, "--exclude-newer", f"{date}T00:00:00Z",
+                               "--no-config", "--default-index", locks.INDEX, "--no-header", "--quiet"],
+                              capture_output=True, text=True, timeout=300, cwd=ROOT)
+        cause = " ".join(proc.stderr.split("cause:")[-1].split())
+        assert proc.returncode != 0 and f"depends on {package}" in cause, proc.stderr[-2000:]
+        assert cause.split(" we can conclude")[0] in docs, f"docs/locks.md no longer quotes the resolver: {cause}"
 
 
 def test_the_cuda12_lock_is_cuda13_without_the_cuda13_runtime_and_says_where_torch_comes_from(tmp_path):

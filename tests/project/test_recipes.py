@@ -129,11 +129,12 @@ def test_bad_yaml_names_the_line(tmp_path):
         load_recipe(path)
 
 
-def test_train_without_prepared_data_says_what_to_run(tmp_path):
+def test_train_without_prepared_data_says_what_to_run(tmp_path, capsys):
+    from slingshot.commands.train import main as train
     path = write_recipe(tmp_path)
-    result = run_module("slingshot", "train", path)
-    assert result.returncode == 2
-    assert "no prepared data" in result.stderr and "make prepare" in result.stderr
+    assert train([str(path)]) == 2
+    stderr = capsys.readouterr().err
+    assert "no prepared data" in stderr and "make prepare" in stderr
 
 
 @pytest.mark.slow

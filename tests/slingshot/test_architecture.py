@@ -41,7 +41,7 @@ def test_process_starts_are_library_to_command_with_a_reason():
 
 def test_the_drawing_lists_each_file_on_its_floor_with_its_first_line():
     drawn = drawing(["slingshot/io.py", "eval/cost.py", "scripts/x.py"]).splitlines()
-    assert drawn[0] == f"floor 1: commands (0 modules)"
+    assert drawn[0] == "floor 1: commands (0 modules)"
     assert "floor 2: eval (1 modules)" in drawn and "floor 2: data_prep (0 modules)" in drawn
     assert any(line.split() == ["slingshot/io.py", *first_line("slingshot/io.py").split()] for line in drawn)
     assert drawn[-1].startswith("(scripts/ and bench/ stand on the commands' floor: 1 scripts")

@@ -3,10 +3,10 @@ import os
 
 import pytest
 
+from slingshot.commands.doctor import main as doctor
 from slingshot.doctor import check_lock, check_python
 from slingshot.locks import driver_version
-from tests.helpers import run_module
-from tests.helpers import fake_nvidia_smi
+from tests.helpers import ROOT, fake_nvidia_smi
 
 R580, R570, R535, R470 = "580.95.05\n", "570.172.08\n", "535.274.02\n", "470.256.02\n"
 GARBAGE = "Failed to initialize NVML: Unknown Error\n"
@@ -38,18 +38,26 @@ def test_the_lock_line_by_driver(tmp_path, monkeypatch, printed, cuda, verdict, 
     assert "TORCH_INDEX" not in detail and "cu128" not in detail and "GPU=1" not in detail
 
 
-def test_doctor_prints_the_lock_line_for_the_driver_it_finds(tmp_path, model_dir):
+def run_doctor(recipe, capsys, monkeypatch):
+    """`python -m slingshot doctor RECIPE` from the repository root, in this process: (exit code, stdout)."""
+    monkeypatch.chdir(ROOT)
+    capsys.readouterr()
+    code = doctor([str(recipe)])
+    return code, capsys.readouterr().out
+
+
+def test_doctor_prints_the_lock_line_for_the_driver_it_finds(tmp_path, model_dir, capsys, monkeypatch):
     """The whole preflight with a fake R535 driver on the PATH and this venv's torch: the CPU build
     (no GPU here), so the lock line fails with the command for the CUDA 12 lock."""
     import torch
     if torch.version.cuda:
         pytest.skip("this venv has a CUDA build of torch")
     fake_nvidia_smi(tmp_path, R535)
-    result = run_module("slingshot", "doctor", "recipes/squad/smollm2-135m/lora-cpu.yml",
-                        env={"PATH": str(tmp_path) + os.pathsep + os.environ["PATH"], "HF_HUB_OFFLINE": "1"})
-    lock = [line for line in result.stdout.splitlines() if line.split()[1:2] == ["lock"]]
-    assert lock and lock[0].startswith("FAIL") and lock[0].endswith("make venv LOCK=cuda12"), result.stdout
-    assert result.returncode == 1 and "not ready: fix lock" in result.stdout
+    monkeypatch.setenv("PATH", str(tmp_path) + os.pathsep + os.environ["PATH"])
+    code, out = run_doctor("recipes/squad/smollm2-135m/lora-cpu.yml", capsys, monkeypatch)
+    lock = [line for line in out.splitlines() if line.split()[1:2] == ["lock"]]
+    assert lock and lock[0].startswith("FAIL") and lock[0].endswith("make venv LOCK=cuda12"), out
+    assert code == 1 and "not ready: fix lock" in out
 
 
 def test_python_versions():
@@ -58,13 +66,13 @@ def test_python_versions():
     assert verdict == "FAIL" and "3.12" in detail
 
 
-def test_cpu_recipe_is_ready_here_and_a_gpu_recipe_is_not(model_dir):
-    ready = run_module("slingshot", "doctor", "recipes/squad/smollm2-135m/lora-cpu.yml")
-    assert ready.returncode == 0 and "ready for" in ready.stdout, ready.stdout + ready.stderr
-    gpu = run_module("slingshot", "doctor", "recipes/squad/llama-3.1-8b/lora.yml", env={"HF_HUB_OFFLINE": "1"})
-    assert gpu.returncode == 1
-    assert "FAIL  gpu" in gpu.stdout and "nvidia-smi" in gpu.stdout
-    assert "not ready: fix gpu" in gpu.stdout
+def test_cpu_recipe_is_ready_here_and_a_gpu_recipe_is_not(model_dir, capsys, monkeypatch):
+    code, out = run_doctor("recipes/squad/smollm2-135m/lora-cpu.yml", capsys, monkeypatch)
+    assert code == 0 and "ready for" in out, out
+    code, out = run_doctor("recipes/squad/llama-3.1-8b/lora.yml", capsys, monkeypatch)
+    assert code == 1
+    assert "FAIL  gpu" in out and "nvidia-smi" in out
+    assert "not ready: fix gpu" in out
 
 
 def test_compiled_extensions_are_checked_against_this_torch(tmp_path):
@@ -116,19 +124,19 @@ def test_hf_command_and_export_room(tmp_path, monkeypatch):
     assert verdict == "warn" and "TYPES=Q4_K_M" in detail and "GB of RAM" in detail
 
 
-def test_doctor_names_every_check(model_dir):
-    result = run_module("slingshot", "doctor", "recipes/squad/llama-3.1-8b/lora.yml", env={"HF_HUB_OFFLINE": "1"})
-    names = [line.split()[1] for line in result.stdout.splitlines() if line[:5].strip() in ("ok", "warn", "FAIL")]
-    assert {"python", "lock", "gpu", "disk", "hf", "hub", "packages", "extensions", "export"} <= set(names), result.stdout
-    assert "huggingface-cli" not in result.stdout
+def test_doctor_names_every_check(model_dir, capsys, monkeypatch):
+    _, out = run_doctor("recipes/squad/llama-3.1-8b/lora.yml", capsys, monkeypatch)
+    names = [line.split()[1] for line in out.splitlines() if line[:5].strip() in ("ok", "warn", "FAIL")]
+    assert {"python", "lock", "gpu", "disk", "hf", "hub", "packages", "extensions", "export"} <= set(names), out
+    assert "huggingface-cli" not in out
 
 
-def test_a_base_model_folder_without_config_is_one_failing_line(tmp_path):
+def test_a_base_model_folder_without_config_is_one_failing_line(tmp_path, capsys, monkeypatch):
     """The rest of the checklist still prints; nothing asks the hub about a local folder."""
     from tests.helpers import write_recipe
     (tmp_path / "nocfg").mkdir()
     path = write_recipe(tmp_path, edit=lambda c: c.update(base_model=str(tmp_path / "nocfg")))
-    result = run_module("slingshot", "doctor", path, env={"HF_HUB_OFFLINE": "1"})
-    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr[-2000:]
-    assert "FAIL  export" in result.stdout and "without a config.json" in result.stdout
-    assert "FAIL  disk" not in result.stdout and "packages" in result.stdout
+    code, out = run_doctor(path, capsys, monkeypatch)
+    assert code == 1
+    assert "FAIL  export" in out and "without a config.json" in out
+    assert "FAIL  disk" not in out and "packages" in out

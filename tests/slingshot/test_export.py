@@ -12,7 +12,7 @@ from slingshot.layout import resolve
 from slingshot.export import ExportError, export
 from slingshot.recipe import load_recipe
 from slingshot.runtimes import check_prompts, read_conversations
-from tests.helpers import DEFAULT_RECIPE, run_module
+from tests.helpers import DEFAULT_RECIPE, run_in_process
 
 
 class FakeStore:  # a stored run's predictions, as RunStore.load_predictions returns them
@@ -45,9 +45,11 @@ def test_unknown_quant_type_is_named():
 def exported(short_run):
     """The shared 3-step adapter of the default recipe, exported to F32, F16, Q8_0 and the adapter alone."""
     pytest.importorskip("llama_cpp", reason="run `make llamacpp`")
+    from slingshot.commands.export import main as export_command
     recipe = short_run
-    result = run_module("slingshot", "export", recipe.path, "--types", "F32,F16,Q8_0,LORA", check=True)
-    recipe.export_stdout = result.stdout
+    code, out, err = run_in_process(export_command, recipe.path, "--types", "F32,F16,Q8_0,LORA")
+    assert code == 0, out[-3000:] + err[-3000:]
+    recipe.export_stdout = out
     return recipe
 
 

@@ -1,7 +1,6 @@
 """Which lock a machine installs, read from the driver nvidia-smi reports, as `make venv` and `make doctor`
 read it: each case is a fake nvidia-smi printing what the real one prints for that driver."""
 import os
-import shlex
 
 import pytest
 

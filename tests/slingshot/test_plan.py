@@ -6,7 +6,7 @@ import pytest
 from slingshot import ROOT
 from slingshot.plan import GPUS, LITGPT, estimate, format_plan, litgpt_config, model_config, plan
 from slingshot.recipe import load_recipe
-from tests.helpers import run_module, write_recipe
+from tests.helpers import write_recipe
 
 RECIPES = sorted((ROOT / "recipes").glob("*/*/*.yml"))
 
@@ -57,19 +57,18 @@ def test_will_not_fit_says_what_would():
     assert all(float(way.rsplit("(", 1)[1].split()[0]) <= 15.0 for way in result["to_fit"])
 
 
-def test_cli_json_and_table():
-    result = run_module("slingshot", "plan", "recipes/squad/llama-3.1-8b/qlora.yml", "--gpu", "T4-16GB",
-                        "--usd-per-hour", "0.5", "--json", env={"HF_HUB_OFFLINE": "1"})
-    assert result.returncode == 0, result.stderr
-    data = json.loads(result.stdout.strip().splitlines()[-1])
+def test_cli_json_and_table(capsys, monkeypatch):
+    from slingshot.commands.plan import main  # in this process: a process of its own costs seconds of imports
+    monkeypatch.chdir(ROOT)  # offline: tests.helpers sets HF_HUB_OFFLINE before anything imports the hub's client
+    assert main(["recipes/squad/llama-3.1-8b/qlora.yml", "--gpu", "T4-16GB", "--usd-per-hour", "0.5", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert data["fits"] is True and data["usd_per_hour"] == 0.5
     assert data["usd"] == round(data["hours"] * 0.5, 2)
     assert data["train_tokens"] == 3504 * data["tokens_per_row"]
-    table = run_module("slingshot", "plan", "recipes/squad/llama-3.1-8b/lora.yml", "--gpu", "T4-16GB",
-                       env={"HF_HUB_OFFLINE": "1"})
-    assert "will not fit" in table.stdout and "to fit" in table.stdout
-    bad = run_module("slingshot", "plan", "recipes/squad/llama-3.1-8b/lora.yml", "--gpu", "B300")
-    assert bad.returncode == 2 and "T4-16GB" in bad.stderr
+    main(["recipes/squad/llama-3.1-8b/lora.yml", "--gpu", "T4-16GB"])
+    table = capsys.readouterr().out
+    assert "will not fit" in table and "to fit" in table
+    assert main(["recipes/squad/llama-3.1-8b/lora.yml", "--gpu", "B300"]) == 2 and "T4-16GB" in capsys.readouterr().err
 
 
 def test_unknown_model_without_network_is_a_clear_error(tmp_path, monkeypatch):

@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from eval.commands.sweep import main as sweep_command
 from eval.stats import holm
 from slingshot.layout import DATA_DIR, REPORTS_DIR, ROOT, RUNS_DIR, sweep_home
 from slingshot.sweep import SweepError, cell_slug, make_cells, parse_sweep
@@ -62,19 +63,20 @@ def test_sweep_folders_keep_published_names_and_key_every_other_recipe_by_its_pa
     assert in_repo[0] not in (a[0], b[0], "lora-sweep") and in_repo[1] is None
 
 
-def test_same_stem_recipes_outside_the_repo_sweep_into_their_own_cells(tmp_path):
-    """Two lora.yml in different folders, swept through the CLI (--report-only: nothing trains)."""
+def test_same_stem_recipes_outside_the_repo_sweep_into_their_own_cells(tmp_path, capsys):
+    """Two lora.yml in different folders, swept through the CLI in this process (--report-only: nothing
+    trains)."""
     derived_before = sorted((ROOT / "runs" / "derived").glob("lora-*")) + sorted((ROOT / "data" / "derived").glob("lora-*"))
     cells = {}
     for folder in ("a", "b"):
         path = tmp_path / folder / "lora.yml"
         path.parent.mkdir()
         shutil.copyfile(DEFAULT_RECIPE, path)
-        result = run_module("eval", "sweep", path, "--sweep", "lora_r=8,16", "--report-only", timeout=600)
-        assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-2000:]
-        assert result.stderr.strip().endswith("no finished cell to report on yet (0 of 2)"), result.stderr[-2000:]
+        assert sweep_command([str(path), "--sweep", "lora_r=8,16", "--report-only"]) == 2
+        out, err = capsys.readouterr()
+        assert err.strip().endswith("no finished cell to report on yet (0 of 2)"), err[-2000:]
         name, beside, _ = sweep_home(path)
-        assert f"cell recipes under {beside / 'runs'}/{name}-*" in result.stdout
+        assert f"cell recipes under {beside / 'runs'}/{name}-*" in out
         cells[folder] = sorted(beside.glob("runs/*/recipe.yml"))
         assert [p.parent.name for p in cells[folder]] == [f"{name}-lora_r16", f"{name}-lora_r8"]
         for cell in cells[folder]:
@@ -105,7 +107,7 @@ def test_two_cell_sweep_killed_after_the_first_cell_resumes_without_retraining(m
     for folder in cell_runs() + sorted((DATA_DIR / "derived").glob(f"{TINY}-sweep-*")):
         shutil.rmtree(folder)
     tiny = derive_recipe(load_recipe(DEFAULT_RECIPE), TINY,
-                         {"max_steps": 2, "evals_per_epoch": None, "micro_batch_size": 4, "gradient_accumulation_steps": 1,
+                         {"max_steps": 2, "evals_per_epoch": None, "micro_batch_size": 1, "gradient_accumulation_steps": 1,
                           "warmup_steps": 0},
                          {"train_size": 8, "validation_size": 4})
     args = ["eval", "sweep", tiny.path, "--sweep", "seed=0,1", "--limit", "5", "--out", tmp_path / "report"]
@@ -170,7 +172,7 @@ def test_settings_show_seed_spread_and_the_conclusion_needs_every_seed():
     assert conclusion(settings[:1], baseline, "exact_match", "EM", 2).startswith("No setting")
 
 
-def test_report_only_hands_the_finished_cells_to_the_eval_report_command(tmp_path):
+def test_report_only_hands_the_finished_cells_to_the_eval_report_command(tmp_path, capsys):
     """`eval sweep --report-only` writes the report from the finished cells' records alone, and names the
     unfinished ones."""
     from slingshot.io import stable_hash
@@ -191,10 +193,10 @@ def test_report_only_hands_the_finished_cells_to_the_eval_report_command(tmp_pat
         "params": first["params"], "config": stable_hash(first["recipe"].config), "fingerprint": "f", "limit": None,
         "store": str(tmp_path / "results" / "cell"), "base_store": str(tmp_path / "results" / "base"),
         "train_wall_s": 12.0, "eval_wall_s": 40.0}))
-    result = run_module("eval", "sweep", path, "--sweep", "lora_r=8,16", "--report-only", "--out", tmp_path / "report",
-                        timeout=600)
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert "sweep report (1 of 2 cells)" in result.stdout
+    code = sweep_command([str(path), "--sweep", "lora_r=8,16", "--report-only", "--out", str(tmp_path / "report")])
+    out, err = capsys.readouterr()
+    assert code == 0, err[-2000:]
+    assert "sweep report (1 of 2 cells)" in out
     markdown = (tmp_path / "report" / "sweep.md").read_text()
     assert "Partial report: 1 cell(s) not finished yet" in markdown and first["recipe"].name in markdown
     report = json.loads((tmp_path / "report" / "sweep.json").read_text())

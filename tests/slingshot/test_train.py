@@ -13,11 +13,13 @@ from pathlib import Path
 import pytest
 import yaml
 
+from data_prep.__main__ import main as prepare
+from slingshot.commands.train import main as train
 from slingshot.layout import ROOT, display_path
 from slingshot.train import launch_command, recipe_gpus
-from tests.helpers import run_module, write_recipe
+from tests.helpers import write_recipe
 
-MAX_STEPS = 30
+MAX_STEPS = 8  # the kill waits for checkpoint-3: five more steps, each saved, before the run could end
 
 
 def test_launch_commands_for_one_gpu_n_gpus_and_several_nodes(monkeypatch):
@@ -59,10 +61,19 @@ def steps_trained(run):
     return json.loads((run / "train_summary.json").read_text())["steps"]
 
 
+def train_here(path, capsys):
+    """`python -m slingshot train PATH` in this process (Axolotl still trains in processes of its own): what
+    it printed."""
+    code = train([str(path)])
+    out, err = capsys.readouterr()
+    assert code == 0, out[-3000:] + err[-3000:]
+    return out
+
+
 @pytest.mark.slow
-def test_a_killed_run_resumes_and_a_changed_run_starts_fresh(model_dir, tmp_path):
+def test_a_killed_run_resumes_and_a_changed_run_starts_fresh(model_dir, tmp_path, capsys):
     path = recipe_on_stand_in(tmp_path)
-    run_module("data_prep", path, check=True)
+    assert prepare([str(path)]) == 0
     run = tmp_path / "run"
 
     training = subprocess.Popen([sys.executable, "-m", "slingshot", "train", str(path)], cwd=ROOT,
@@ -78,9 +89,8 @@ def test_a_killed_run_resumes_and_a_changed_run_starts_fresh(model_dir, tmp_path
     complete = sorted(int(p.name.split("-")[1]) for p in run.glob("checkpoint-*") if (p / "trainer_state.json").exists())
     assert complete and complete[-1] < MAX_STEPS
 
-    resumed = run_module("slingshot", "train", path)
-    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
-    assert f"resuming this training from checkpoint-{complete[-1]}" in resumed.stdout
+    resumed = train_here(path, capsys)
+    assert f"resuming this training from checkpoint-{complete[-1]}" in resumed
     assert f"resume from checkpoint at {run}/checkpoint-{complete[-1]}" in (run / "train.log").read_text()
     state = json.loads((run / f"checkpoint-{MAX_STEPS}" / "trainer_state.json").read_text())
     assert state["global_step"] == MAX_STEPS
@@ -92,14 +102,12 @@ def test_a_killed_run_resumes_and_a_changed_run_starts_fresh(model_dir, tmp_path
     config = yaml.safe_load(path.read_text())
     config["learning_rate"] = config["learning_rate"] / 2
     path.write_text(yaml.safe_dump(config, sort_keys=False))
-    fresh = run_module("slingshot", "train", path)
-    assert fresh.returncode == 0, fresh.stdout[-3000:] + fresh.stderr[-3000:]
-    assert "training starts fresh" in fresh.stdout and "resuming" not in fresh.stdout
+    fresh = train_here(path, capsys)
+    assert "training starts fresh" in fresh and "resuming" not in fresh
     assert steps_trained(run) == MAX_STEPS
     superseded = list((run / "superseded").iterdir())
     assert any((folder / f"checkpoint-{MAX_STEPS}").exists() for folder in superseded)
     assert "auto-resume functionality" not in (run / "train.log").read_text()
 
     # an unchanged, finished run is not trained again
-    again = run_module("slingshot", "train", path)
-    assert again.returncode == 0 and "already trained" in again.stdout
+    assert "already trained" in train_here(path, capsys)

@@ -1,16 +1,19 @@
 """A recipe owns its paths: a copied recipe writes only into its own folders, and a recipe whose
 paths point at another recipe's folders fails before anything is written."""
 import hashlib
-import re
 import uuid
 
 import pytest
 import yaml
 
-from slingshot.layout import DATA_DIR, REPORTS_DIR, ROOT, RUNS_DIR, recipe_home, recipe_name, relative_path
+from data_prep.__main__ import main as prepare
+from eval.commands.recipe import main as eval_recipe
+from slingshot.commands.export import main as export
+from slingshot.commands.train import main as train
+from slingshot.layout import REPORTS_DIR, ROOT, RUNS_DIR, recipe_home, recipe_name, relative_path
 from slingshot.recipe import RecipeError, load_recipe
 from slingshot.recipe.paths import claim_folders, distinct_trainings, recipe_file_named, shipped_recipes
-from tests.helpers import DEFAULT_RECIPE, run_module, write_recipe
+from tests.helpers import DEFAULT_RECIPE, run_in_process, run_module, write_recipe
 
 DEFAULT_NAME = "squad-smollm2-135m-lora-cpu"
 
@@ -96,63 +99,60 @@ def test_a_missing_prepared_path_is_filled_in_inside_the_run(tmp_path):
     assert recipe.paths["prepared"].resolve().is_relative_to(recipe.paths["run"].resolve())
 
 
-def test_two_recipes_claiming_one_output_dir_fail_before_anything_is_written(tmp_path):
-    """Both outside the repo, so both may name their own folders, but not the same one."""
+def test_two_recipes_claiming_one_output_dir_fail_before_anything_is_written(tmp_path, capsys):
+    """Both outside the repo, so both may name their own folders, but not the same one (data prep and train
+    run in this process, through their commands' main)."""
     shared = tmp_path / "shared-run"
     for folder in ("a", "b"):
         (tmp_path / folder).mkdir()
     claim = dict(output_dir=str(shared), dataset_prepared_path=str(shared / "prepared"))  # prepared lies in the run
     first = write_recipe(tmp_path / "a", edit=lambda c: c.update(claim))
     second = write_recipe(tmp_path / "b", edit=lambda c: c.update(claim))
-    run_module("data_prep", first, check=True)
+    assert prepare([str(first)]) == 0
     assert (shared / ".owner").read_text().strip() == str(first)
 
-    result = run_module("data_prep", second)
-    assert result.returncode == 2
-    assert f"output_dir points at {shared}, which belongs to {first}" in result.stderr
-    assert "two recipes cannot share a folder" in result.stderr and "Fix:" in result.stderr
+    assert prepare([str(second)]) == 2
+    stderr = capsys.readouterr().err
+    assert f"output_dir points at {shared}, which belongs to {first}" in stderr
+    assert "two recipes cannot share a folder" in stderr and "Fix:" in stderr
     assert not (tmp_path / "b" / "data").exists()  # nothing of the second recipe was written
-    result = run_module("slingshot", "train", second)
-    assert result.returncode == 2 and "belongs to" in result.stderr
+    assert train([str(second)]) == 2 and "belongs to" in capsys.readouterr().err
 
 
 def tree_hashes(*folders):
     hashes = {}
     for folder in folders:
         for path in sorted(folder.rglob("*")):
-            if path.is_file():
-                hashes[str(path)] = hashlib.sha256(path.read_bytes()).hexdigest()  # results may live outside the repo
+            if path.is_file():  # streamed: the shared run's folder may hold its exported GGUFs (gigabytes)
+                with open(path, "rb") as f:
+                    hashes[str(path)] = hashlib.file_digest(f, "sha256").hexdigest()  # results may live outside the repo
     return hashes
 
 
-TINY = {"max_steps": 2, "evals_per_epoch": None, "micro_batch_size": 4, "gradient_accumulation_steps": 1,
+TINY = {"max_steps": 2, "evals_per_epoch": None, "micro_batch_size": 1, "gradient_accumulation_steps": 1,
         "warmup_steps": 0}
 
 
 @pytest.mark.slow
-def test_copy_edit_prepare_train_leaves_the_original_byte_identical(recipe_copy, model_dir, tmp_path):
-    config = yaml.safe_load(DEFAULT_RECIPE.read_text())
-    config.update({k: v for k, v in TINY.items() if v is not None})
-    config.pop("evals_per_epoch")
-    config["slingshot"].update(train_size=8, validation_size=4)
-    original = recipe_copy(yaml.safe_dump(config, sort_keys=False))
+def test_copy_edit_prepare_train_leaves_the_original_byte_identical(short_run, recipe_copy, tmp_path):
+    original = short_run  # the default recipe, prepared and trained (the session's shared short training)
     results = {"SLINGSHOT_RESULTS_DIR": str(tmp_path / "results")}
-    run_module("data_prep", original, check=True)
-    run_module("slingshot", "train", original, check=True)
-    run_module("eval", "recipe", original, "--limit", "3", env=results, check=True)
-    name = load_name(original)
-    folders = [DATA_DIR / name, RUNS_DIR / name, REPORTS_DIR / name, tmp_path / "results"]
+    run_module("eval", "recipe", original.path, "--limit", "3", env=results, check=True)
+    folders = [original.paths["train"].parent, original.output_dir, REPORTS_DIR / original.name, tmp_path / "results"]
     before = tree_hashes(*folders)
     assert any(k.endswith("adapter_model.safetensors") for k in before)
     assert any(k.endswith("train.jsonl") for k in before) and any("predictions.jsonl" in k for k in before)
 
-    # what a user does: cp, edit the rank and the data size, run the same targets
-    text = original.read_text()
-    text = re.sub(r"^lora_r: \d+", "lora_r: 8", text, flags=re.M)
-    text = re.sub(r"^  train_size: \d+", "  train_size: 6", text, flags=re.M)
-    copy = recipe_copy(text)
-    run_module("data_prep", copy, check=True)
-    run_module("slingshot", "train", copy, check=True)
+    # what a user does: cp the default recipe, edit the rank and the data size (and the steps, to stay
+    # short), run the same targets
+    config = yaml.safe_load(DEFAULT_RECIPE.read_text())
+    config.update({k: v for k, v in TINY.items() if v is not None}, lora_r=8)
+    config.pop("evals_per_epoch")
+    config["slingshot"].update(train_size=6, validation_size=4)
+    copy = recipe_copy(yaml.safe_dump(config, sort_keys=False))
+    assert prepare([str(copy)]) == 0
+    code, out, err = run_in_process(train, copy)
+    assert code == 0, out[-3000:] + err[-3000:]
 
     assert tree_hashes(*folders) == before
     copied = load_recipe(copy)
@@ -164,34 +164,33 @@ def test_copy_edit_prepare_train_leaves_the_original_byte_identical(recipe_copy,
     assert "slingshot" not in runnable
 
 
-def test_export_and_eval_recipe_claim_the_folders_they_write(tmp_path):
+def test_export_and_eval_recipe_claim_the_folders_they_write(tmp_path, capsys):
     """A recipe pointing at another recipe's run folder (both outside the repo) cannot export into it or
-    score its adapter as its own; two recipes cannot write one report folder."""
+    score its adapter as its own; two recipes cannot write one report folder (the commands run in this
+    process, through their main)."""
     shared = tmp_path / "shared-run"
     for folder in ("a", "b"):
         (tmp_path / folder).mkdir()
     claim = dict(output_dir=str(shared), dataset_prepared_path=str(shared / "prepared"))
     first = write_recipe(tmp_path / "a", edit=lambda c: c.update(claim))
     second = write_recipe(tmp_path / "b", edit=lambda c: c.update(claim))
-    run_module("data_prep", first, check=True)
+    assert prepare([str(first)]) == 0
     (shared / "adapter_model.safetensors").write_bytes(b"an adapter of the first recipe")
     before = tree_hashes(shared)
 
-    result = run_module("slingshot", "export", second, "--types", "Q8_0")
-    assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert f"output_dir points at {shared}, which belongs to {first}" in result.stderr
+    assert export([str(second), "--types", "Q8_0"]) == 2
+    assert f"output_dir points at {shared}, which belongs to {first}" in capsys.readouterr().err
     assert not (shared / "export").exists()
-    result = run_module("eval", "recipe", second, "--out", tmp_path / "report-b")
-    assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert f"output_dir (the adapter scored) points at {shared}, which belongs to {first}" in result.stderr
+    assert eval_recipe([str(second), "--out", str(tmp_path / "report-b")]) == 2
+    assert f"output_dir (the adapter scored) points at {shared}, which belongs to {first}" in capsys.readouterr().err
     assert not (tmp_path / "report-b").exists() and tree_hashes(shared) == before
 
     report = tmp_path / "report"
     claim_folders(load_recipe(first), {report: "--out"})  # what the first recipe's `eval recipe --out` does
     third = write_recipe(_folder(tmp_path / "c"))
     _folder(tmp_path / "c" / "run").joinpath("adapter_model.safetensors").write_bytes(b"its own adapter")
-    result = run_module("eval", "recipe", third, "--out", report)
-    assert result.returncode == 2 and f"--out points at {report}, which belongs to {first}" in result.stderr
+    assert eval_recipe([str(third), "--out", str(report)]) == 2
+    assert f"--out points at {report}, which belongs to {first}" in capsys.readouterr().err
 
 
 def _folder(path):

@@ -7,6 +7,8 @@ from datetime import date
 import pytest
 
 from data_prep import dates as prep
+from data_prep.__main__ import main as prepare
+from slingshot.commands.train import main as train
 from slingshot.contamination import check
 from slingshot.io import read_jsonl
 from slingshot.layout import resolve
@@ -14,7 +16,7 @@ from slingshot.plan import plan
 from slingshot.recipe import derive_recipe, load_recipe
 from slingshot.tasks import dates as task
 from slingshot.tasks import get_task
-from tests.helpers import ROOT, run_module, write_recipe
+from tests.helpers import ROOT, run_in_process, run_module, write_recipe
 
 DATES_RECIPE = ROOT / "recipes" / "dates" / "smollm2-135m" / "lora-cpu.yml"
 SMALL = {**task.RECIPE_DEFAULTS, "train_size": 40, "validation_size": 8}
@@ -102,18 +104,18 @@ def test_viewer_hooks():
     assert answer["verdicts"] == [0.0] and len(answer["verdicts"]) == len(task.VIEW_VERDICTS)
 
 
-def test_data_prep_writes_rows_and_a_manifest_with_seeds_and_hashes(tmp_path):
+def test_data_prep_writes_rows_and_a_manifest_with_seeds_and_hashes(tmp_path, capsys):
     path = write_recipe(tmp_path, base=DATES_RECIPE, edit=lambda c: c["slingshot"].update(train_size=24,
                                                                                           validation_size=8))
-    result = run_module("data_prep", path, check=True)
-    assert "No contamination found" in result.stdout
+    assert prepare([str(path)]) == 0
+    assert "No contamination found" in capsys.readouterr().out
     manifest = json.loads((tmp_path / "data" / "manifest.json").read_text())
     assert manifest["task"] == "dates" and manifest["prompt_version"] == task.PROMPT_VERSION
     assert manifest["sources"]["generator"]["source"] == "slingshot/tasks/dates.py"
     assert len(manifest["sources"]["generator"]["sha256"]) == 64 and manifest["params"]["seed"] == 0
     assert {k: v["rows"] for k, v in manifest["outputs"].items()} == {"train": 24, "validation": 8, "test": 200}
     assert read_jsonl(resolve(manifest["outputs"]["test"]["path"]))[0]["format"] == "long"
-    assert "up to date" in run_module("data_prep", path, check=True).stdout
+    assert prepare([str(path)]) == 0 and "up to date" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("change, message", [
@@ -122,11 +124,10 @@ def test_data_prep_writes_rows_and_a_manifest_with_seeds_and_hashes(tmp_path):
     ({"source": "hub:someone/dates"}, r"slingshot.source: 'hub:someone/dates': this task has no hub source"),
     ({"test_split": "dev-200"}, r"slingshot.test_split: unknown split 'dev-200'; known: test-200, test-1000"),
 ])
-def test_bad_values_name_the_recipe_line(tmp_path, change, message):
+def test_bad_values_name_the_recipe_line(tmp_path, capsys, change, message):
     path = write_recipe(tmp_path, base=DATES_RECIPE, edit=lambda c: c["slingshot"].update(change))
-    result = run_module("data_prep", path, timeout=300)
-    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-2000:]
-    error = result.stderr.strip().splitlines()[-1]
+    assert prepare([str(path)]) == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
     assert error.startswith(f"error: {path}:"), error
     assert re.search(message, error), error
     assert not (tmp_path / "data").exists()
@@ -149,10 +150,12 @@ def test_all_draws_every_training_day_the_plan_counts():
 def test_dates_cpu_recipe_end_to_end(model_dir, tmp_path):
     """Prepare, three real Axolotl steps on the CPU, `eval recipe --limit 20`: a report with the task's rows,
     each with its EM and confidence interval, and paired tests against the base rows."""
-    recipe = derive_recipe(load_recipe(DATES_RECIPE), "e2e-dates-cpu", {"max_steps": 3, "evals_per_epoch": None},
+    recipe = derive_recipe(load_recipe(DATES_RECIPE), "e2e-dates-cpu",
+                           {"max_steps": 3, "micro_batch_size": 2, "evals_per_epoch": None},
                            {"train_size": 24, "validation_size": 8})
-    run_module("data_prep", recipe.path, check=True)
-    run_module("slingshot", "train", "--force", recipe.path, check=True)
+    assert prepare([str(recipe.path)]) == 0
+    code, out, err = run_in_process(train, "--force", recipe.path)
+    assert code == 0, out[-3000:] + err[-3000:]
     summary = json.loads((recipe.output_dir / "train_summary.json").read_text())
     assert summary["steps"] == 3 and "No contamination found" in summary["contamination"]
 
