@@ -123,8 +123,10 @@ $(VLLM_VENV)/.lock-vllm: requirements/locks/vllm.txt | $(VENV)/.uv
 # RECIPE=... SWEEP="lora_r=8,16", as make sweep took it, or GRID= beside SWEEP=<recipe>, for a sweep run with a grid):
 # vLLM from .venv-vllm where nvidia-smi finds a GPU (run make vllm first), else python -m eval serve (docs/eval.md)
 serve: venv  # one OpenAI-compatible server for RECIPE's adapter, or SWEEP=<recipe>'s trained cells (PORT=8000)
-	$(PY) -m eval serve $(if $(SWEEP),$(if $(findstring =,$(SWEEP)),--sweep $(RECIPE) --grid "$(SWEEP)",--sweep $(SWEEP) \
-		$(if $(GRID),--grid "$(GRID)")),--recipe $(RECIPE)) --port $(PORT)
+	$(if $(and $(SWEEP),$(if $(findstring =,$(SWEEP)),,sweep),$(filter command,$(origin RECIPE))),$(error make serve: \
+		RECIPE= or SWEEP=<recipe>, not both (beside RECIPE=, SWEEP= is a grid: SWEEP="lora_r=8,16")))
+	$(PY) -m eval serve $(if $(SWEEP),$(if $(findstring =,$(SWEEP)),--sweep "$(RECIPE)" --grid "$(SWEEP)",--sweep "$(SWEEP)" \
+		$(if $(GRID),--grid "$(GRID)")),--recipe "$(RECIPE)") --port $(PORT)
 
 # llama.cpp: its server and quantizer (llama-cpp-python, built once; pip caches the wheel) and its
 # HF-to-GGUF converter, from the llama.cpp sources the same version's sdist vendors.

@@ -78,7 +78,11 @@ def row_backend(recipe, adapter, base_url=None, concurrency=None):
     requests at a time; the client's default where None)."""
     if base_url:
         from eval.backends.openai_api import OpenAIBackend
-        from eval.serving import served_model
+        from eval.serving import ServingError, check_served_model, served_model
+        if served_model(recipe, True) == served_model(recipe, False):
+            raise ServingError(f"{recipe.path}: its name {recipe.name!r} is its base model's served name, so a server "
+                               f"cannot tell the tuned model from the base; rename the recipe")
+        check_served_model(base_url, served_model(recipe, adapter is not None), adapter)
         return OpenAIBackend(served_model(recipe, adapter is not None), base_url=base_url,
                              **({"concurrency": concurrency} if concurrency else {}))
     return LocalBackend(recipe.config["base_model"], adapter=adapter,

@@ -232,6 +232,15 @@ class ChatServer(ThreadingHTTPServer):
         self.batcher = MicroBatcher(backend, max_batch=max_batch, wait_s=batch_wait_s)
         super().__init__(address, Handler)
 
+    def root(self, name):
+        """What a served name is loaded from, as vLLM's /v1/models says it (its `root`): the base model as given,
+        or the adapter's run folder; None where the backend does not say. Clients check it (eval.serving)."""
+        adapter = self.models.get(name)
+        if adapter is None:
+            return getattr(self.backend, "model_name", None)
+        path = (getattr(self.backend, "adapters", None) or {}).get(adapter, {}).get("path")
+        return str(path) if path else None
+
     @property
     def url(self):
         host, port = self.server_address[:2]
@@ -249,8 +258,8 @@ class Handler(BaseHTTPRequestHandler):
                                  **server.batcher.stats()})
         elif self.path == "/v1/models":
             self.send_json(200, {"object": "list", "data": [{
-                "id": name, "object": "model", "created": server.created,
-                "owned_by": "slingshot"} for name in server.models]})
+                "id": name, "object": "model", "created": server.created, "owned_by": "slingshot",
+                **({"root": server.root(name)} if server.root(name) else {})} for name in server.models]})
         else:
             self.send_error_json(RequestError(404, f"no such endpoint: GET {self.path}"))
 
@@ -291,7 +300,10 @@ class Handler(BaseHTTPRequestHandler):
             messages, _ = parse_chat_request(body, list(server.models), 1, server.max_tokens_limit)
             if render is None:
                 raise RequestError(404, "this backend does not tokenize")
-            text, tokens = render(messages, server.models[body["model"]])
+            try:
+                text, tokens = render(messages, server.models[body["model"]])
+            except Exception as e:  # a template that fails on these messages: an answer, not a dropped connection
+                raise RequestError(500, f"tokenize failed: {type(e).__name__}: {e}") from None
         except RequestError as e:
             self.send_error_json(e)
             return

@@ -16,6 +16,7 @@ import json
 from pathlib import Path
 
 from slingshot.errors import UserError
+from slingshot.io import has_control_characters
 from slingshot.layout import ROOT, display_path
 
 VLLM_VENV = ".venv-vllm"
@@ -60,15 +61,18 @@ def sweep_adapters(recipe, spec=None):
 
 
 def lora_rank(folder):
-    """The LoRA rank `r` of a run folder's adapter_config.json."""
+    """The largest LoRA rank of a run folder's adapter_config.json: its `r`, or a module's in `rank_pattern`."""
     config = Path(folder) / "adapter_config.json"
     try:
-        rank = json.loads(config.read_text())["r"]
-    except (OSError, ValueError, KeyError) as e:
+        settings = json.loads(config.read_text())
+        pattern = settings.get("rank_pattern") or {}
+        ranks = [("r", settings["r"])] + [(f"rank_pattern.{k}", v) for k, v in pattern.items()]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
         raise ServingError(f"{display_path(config)}: no LoRA rank 'r' to read ({type(e).__name__}: {e})") from None
-    if not isinstance(rank, int) or rank < 1:
-        raise ServingError(f"{display_path(config)}: 'r' is {rank!r}, expected a positive whole number")
-    return rank
+    for key, rank in ranks:
+        if isinstance(rank, bool) or not isinstance(rank, int) or rank < 1:
+            raise ServingError(f"{display_path(config)}: '{key}' is {rank!r}, expected a positive whole number")
+    return max(rank for _, rank in ranks)
 
 
 def vllm_max_lora_rank(adapters):
@@ -85,6 +89,7 @@ def vllm_command(base_model, adapters, host="127.0.0.1", port=8000, vllm=None):
     the request (temperature 0); `--generation-config vllm` keeps the model's generation_config.json from
     changing a request's defaults, and max_tokens is always sent by the eval client."""
     vllm = vllm or str(Path(VLLM_VENV) / "bin" / "vllm")
+    check_served(base_model, adapters)
     modules = [f"{name}={path_arg(folder)}" for name, folder in adapters]
     return [vllm, "serve", path_arg(base_model), "--served-model-name", Path(str(base_model).rstrip("/")).name,
             "--enable-lora", "--max-loras", str(len(adapters)), "--max-lora-rank", str(vllm_max_lora_rank(adapters)),
@@ -97,10 +102,60 @@ def eval_serve_arguments(base_model, adapters, host="127.0.0.1", port=8000):
     of `make serve`."""
     from eval.backends.local import LocalBackend
 
+    check_served(base_model, adapters)
     argv = ["--model", f"{LocalBackend.PREFIX}:{path_arg(base_model)}"]
     for name, folder in adapters:
         argv += ["--adapter", f"{name}={path_arg(folder)}"]
     return argv + ["--host", host, "--port", str(port)]
+
+
+def check_served(base_model, adapters):
+    """Every adapter servable under its name beside this base: a name `name=path` can carry (no '=', no
+    control character), not the base's own name (the tuned row would get the base's answers), and an adapter
+    trained on this base (its adapter_config.json's base_model_name_or_path names the same model folder)."""
+    from eval.backends.local import check_adapter_base
+
+    base_name = Path(str(base_model).rstrip("/")).name
+    for name, folder in adapters:
+        if "=" in name or has_control_characters(name) or not name.strip():
+            raise ServingError(f"{display_path(folder)}: the served name {name!r} holds '=' or a control character "
+                               f"(name=path could not carry it); rename the recipe")
+        if name == base_name:
+            raise ServingError(f"{display_path(folder)}: the adapter's served name {name!r} is the base model's; "
+                               f"rename the recipe so the two can be told apart")
+        check_adapter_base(folder, base_model)
+
+
+def check_served_model(base_url, name, expected):
+    """Before a row is scored through a server: ServingError where its /models list (when it answers one) lacks
+    `name`, or says `name` is loaded from elsewhere than `expected` (the base model or the adapter's run folder:
+    vLLM's and eval serve's `root`; None: not compared), so another recipe's adapter is never scored under this
+    one's label."""
+    import urllib.error
+    import urllib.request
+    from urllib.parse import urlsplit
+
+    if urlsplit(base_url).username:  # basic auth: the OpenAI client's to send; no listing to check
+        return
+    try:
+        with urllib.request.urlopen(base_url.rstrip("/") + "/models", timeout=10) as response:
+            listed = {m["id"]: m for m in json.loads(response.read())["data"] if isinstance(m, dict) and "id" in m}
+    except (OSError, ValueError, KeyError, TypeError, urllib.error.URLError):
+        return  # no listing: the requests themselves say what is wrong (404, refused connection)
+    if name not in listed:
+        raise ServingError(f"--base-url {base_url} does not serve {name!r} (it serves {', '.join(map(repr, sorted(listed)[:20]))}); "
+                           f"start make serve with this recipe")
+    root = listed[name].get("root")  # compared where it names a folder here (not a remote host's, not a hub id)
+    if expected is not None and isinstance(root, str) and Path(same_place(root)).exists() \
+            and same_place(root) != same_place(expected):
+        raise ServingError(f"--base-url {base_url} serves {name!r} from {root}, not {path_arg(expected)}; "
+                           f"start make serve with this recipe")
+
+
+def same_place(path):
+    """A model or run folder as one comparable text: an absolute path resolved, a relative one from the repository."""
+    candidate = Path(str(path).rstrip("/"))
+    return str((candidate if candidate.is_absolute() else ROOT / candidate).resolve())
 
 
 def path_arg(path):
@@ -123,7 +178,7 @@ def parse_adapter_args(values):
     """--adapter values as (single run folder or None, {name: folder} or None). `name=path` (any number) asks
     for per-request adapters; one bare path keeps the old single-adapter form (merged, served as base+run)."""
     values = list(values or [])
-    named = [v for v in values if "=" in v]
+    named = [v for v in values if "=" in v and "/" not in v.partition("=")[0]]  # runs/lr=1e-4 is a path
     if not values:
         return None, None
     if not named:
@@ -135,7 +190,8 @@ def parse_adapter_args(values):
     adapters = {}
     for value in values:
         name, _, folder = value.partition("=")
-        if not name or not folder or name in adapters:
-            raise UserError(f"--adapter {value!r}: expected a new name=runs/<run> (names must differ)")
+        if not name.strip() or not folder or name in adapters or has_control_characters(name):
+            raise UserError(f"--adapter {value!r}: expected a new name=runs/<run> (names must differ, "
+                            f"hold no control character)")
         adapters[name] = folder
     return None, adapters

@@ -178,6 +178,7 @@ class LocalBackend(Backend):
         from peft import PeftModel
         for i, (name, folder) in enumerate(adapters.items()):
             path, inside = adapter_folder(folder), f"adapter{i}"  # peft's name: a served name may hold a '.'
+            check_adapter_base(path, self.model_name)
             if i == 0:
                 self.model = PeftModel.from_pretrained(self.model, str(path), adapter_name=inside)
             else:
@@ -345,6 +346,20 @@ def adapter_folder(adapter):
     if not (path / "adapter_config.json").exists():
         raise UserError(f"{adapter}: not a LoRA run folder (no adapter_config.json); train it first with `make train`")
     return path
+
+
+def check_adapter_base(folder, base_model):
+    """UserError where a run folder's adapter was trained on another model than `base_model` (the last part of
+    adapter_config.json's base_model_name_or_path differs): peft would load it onto any base of the same shapes."""
+    config = Path(folder) / "adapter_config.json"
+    try:
+        trained_on = json.loads(config.read_text()).get("base_model_name_or_path")
+    except (OSError, ValueError, AttributeError):
+        return  # what the adapter's loader reports
+    if isinstance(trained_on, str) and trained_on.strip("/") and \
+            Path(trained_on.rstrip("/")).name.lower() != Path(str(base_model).rstrip("/")).name.lower():
+        raise UserError(f"{_display(config)}: base_model_name_or_path is {trained_on!r}, not the served base "
+                        f"{str(base_model)!r}; serve it on the model it was trained on")
 
 
 def tokenizer_source_of(adapter_path, default):

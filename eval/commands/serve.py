@@ -78,6 +78,7 @@ def serve(args):
 def serve_recipe(args):
     """--recipe / --sweep: vLLM where there is a GPU (exec'd from .venv-vllm), else this server in-process."""
     from eval import serving
+    from slingshot.layout import ROOT
     from slingshot.recipe import load_recipe
 
     if args.model or args.adapter:
@@ -91,9 +92,10 @@ def serve_recipe(args):
         print(shlex.join(argv), flush=True)
         if args.print_command:
             return 0
-        if not os.path.exists(argv[0]):
+        if not (ROOT / argv[0]).exists():
             raise UserError(f"{argv[0]} is missing: `make vllm` installs vLLM's own venv (requirements/locks/vllm.txt)")
-        os.execv(argv[0], argv)
+        os.chdir(ROOT)  # the paths in argv are the repository's, relative to it (serving.path_arg)
+        os.execv(ROOT / argv[0], argv)
     argv = serving.eval_serve_arguments(base, adapters, args.host, args.port)
     print(f"python -m eval serve {shlex.join(argv)}", flush=True)  # the same server, run here in this process
     if args.print_command:

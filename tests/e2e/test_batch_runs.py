@@ -8,9 +8,8 @@ import time
 
 import pytest
 
-from slingshot.io import atomic_write_jsonl
 from slingshot.layout import ROOT
-from tests.helpers import run_module
+from tests.helpers import first_squad_questions, run_module
 from tests.helpers.servers import FakeBatchServer
 
 N = 6
@@ -18,11 +17,7 @@ N = 6
 
 @pytest.fixture(scope="module")
 def split(tmp_path_factory):
-    from data_prep import squad
-    rows = [squad.test_row(q) for q in squad.test_split(squad.load_source("local", "dev")[0], "dev-200")[:N]]
-    path = tmp_path_factory.mktemp("data") / "squad" / "test" / f"dev-first{N}.jsonl"
-    atomic_write_jsonl(path, rows)
-    return path
+    return first_squad_questions(tmp_path_factory.mktemp("data"), N)
 
 
 @pytest.fixture

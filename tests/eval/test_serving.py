@@ -49,6 +49,7 @@ def test_adapter_arguments_are_one_bare_folder_or_named_ones():
     assert serving.parse_adapter_args(None) == (None, None)
     assert serving.parse_adapter_args(["runs/x"]) == ("runs/x", None)
     assert serving.parse_adapter_args(["a=runs/x", "b=runs/y"]) == (None, {"a": "runs/x", "b": "runs/y"})
+    assert serving.parse_adapter_args(["runs/lr=1e-4"]) == ("runs/lr=1e-4", None)  # a path, not a name
     for bad in (["runs/x", "runs/y"], ["a=runs/x", "runs/y"], ["a=runs/x", "a=runs/y"], ["=runs/x"]):
         with pytest.raises(UserError, match="--adapter"):
             serving.parse_adapter_args(bad)

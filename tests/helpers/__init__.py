@@ -72,6 +72,15 @@ def squad_test_rows(split):
     return [squad.test_row(q) for q in squad.test_split(squad.load_source("local", "dev")[0], split)]
 
 
+def first_squad_questions(folder, n, split="dev-200"):
+    """The first n rows of a named SQuAD test split in a file of their own, <folder>/squad/test/dev-first<n>.jsonl
+    (a user's own split: no manifest)."""
+    from slingshot.io import atomic_write_jsonl
+    path = Path(folder) / "squad" / "test" / f"dev-first{n}.jsonl"
+    atomic_write_jsonl(path, squad_test_rows(split)[:n])
+    return path
+
+
 def write_squad_split(folder, rows, name):
     """A SQuAD test split file under folder/data (a workspace), where the layout looks for one, with the
     manifest data prep writes beside it."""

@@ -11,7 +11,7 @@ from eval.report import build_report
 from eval.run import evaluate
 from eval.store import RunStore
 from slingshot.errors import UserError
-from slingshot.io import atomic_write_jsonl
+from tests.helpers import first_squad_questions
 from tests.helpers.servers import FakeBatchServer
 
 N = 6
@@ -22,11 +22,7 @@ SECRET = "sk-test-DoNotLeakThisBatchKey0123"
 
 @pytest.fixture(scope="module")
 def split(tmp_path_factory):
-    from data_prep import squad
-    rows = [squad.test_row(q) for q in squad.test_split(squad.load_source("local", "dev")[0], "dev-200")[:N]]
-    path = tmp_path_factory.mktemp("data") / "squad" / "test" / f"dev-first{N}.jsonl"
-    atomic_write_jsonl(path, rows)
-    return path
+    return first_squad_questions(tmp_path_factory.mktemp("data"), N)
 
 
 @pytest.fixture

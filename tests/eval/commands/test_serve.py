@@ -55,12 +55,13 @@ def test_make_serve_names_what_is_missing(tmp_path, capsys, monkeypatch):
 
 
 @pytest.mark.parametrize("variables, command", [
-    ([], "-m eval serve --recipe recipes/squad/smollm2-135m/lora-cpu.yml --port 8000"),
-    (["SWEEP=r.yml", "PORT=9000"], "-m eval serve --sweep r.yml --port 9000"),
-    (["SWEEP=r.yml", "GRID=lora_r=8,16"], '-m eval serve --sweep r.yml --grid "lora_r=8,16" --port 8000'),
-    (["RECIPE=r.yml", "SWEEP=lora_r=8,16"], '-m eval serve --sweep r.yml --grid "lora_r=8,16" --port 8000')])
+    ([], '-m eval serve --recipe "recipes/squad/smollm2-135m/lora-cpu.yml" --port 8000'),
+    (["SWEEP=r.yml", "PORT=9000"], '-m eval serve --sweep "r.yml" --port 9000'),
+    (["SWEEP=r.yml", "GRID=lora_r=8,16"], '-m eval serve --sweep "r.yml" --grid "lora_r=8,16" --port 8000'),
+    (["RECIPE=r.yml", "SWEEP=lora_r=8,16"], '-m eval serve --sweep "r.yml" --grid "lora_r=8,16" --port 8000'),
+    (["RECIPE=my recipes/r 1.yml"], '-m eval serve --recipe "my recipes/r 1.yml" --port 8000')])
 def test_make_serve_runs_eval_serve_with_the_recipe_or_the_sweep(variables, command):
     import subprocess
     from slingshot.layout import ROOT
-    dry = subprocess.run(["make", "-n", "serve", *variables], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    dry = subprocess.run(["make", "--no-print-directory", "-n", "serve", *variables], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert " ".join(dry.stdout.strip().splitlines()[-1].replace("\\", "").split()).endswith(command), dry.stdout
