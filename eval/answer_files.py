@@ -97,14 +97,7 @@ def json_lines(path):
                                       f"not a file of answers (or a damaged one)")
             if not raw.strip():
                 continue
-            try:
-                value = json.loads(raw.decode("utf-8"))
-            except UnicodeDecodeError:
-                raise AnswerFileError(f"{display_path(path)}:{lineno}: not UTF-8") from None
-            except json.JSONDecodeError as e:
-                raise AnswerFileError(f"{display_path(path)}:{lineno}: not valid JSON ({e.msg})") from None
-            except ValueError as e:  # a number of more digits than Python reads (int_max_str_digits)
-                raise AnswerFileError(f"{display_path(path)}:{lineno}: not JSON this can read ({e})"[:300]) from None
+            value = parse_json(raw, f"{display_path(path)}:{lineno}")
             if not isinstance(value, dict):
                 raise AnswerFileError(f"{display_path(path)}:{lineno}: a JSON {type(value).__name__}, not an object")
             yield lineno, value
@@ -197,10 +190,7 @@ def read_store(folder):
     """A prediction store of `eval run`: its answers as extracted, its stored metrics (0..100) and meta."""
     meta_path = folder / "meta.json"
     checked_file(meta_path, "a store's meta.json", 16 << 20)
-    try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as e:
-        raise AnswerFileError(f"{display_path(meta_path)}: not valid JSON ({e})") from None
+    meta = parse_json(meta_path.read_bytes(), display_path(meta_path), line_of_error=True)
     if not isinstance(meta, dict) or not all(isinstance(meta.get(k), str) for k in ("task", "split")):
         raise AnswerFileError(f"{display_path(meta_path)}: not a store's meta.json (needs task and split)")
     entries = []
@@ -218,17 +208,24 @@ def read_store(folder):
     return AnswerFile(folder, "store", label, entries, meta)
 
 
+def parse_json(raw, where, line_of_error=False):
+    """One JSON value from bytes; AnswerFileError naming `where` (file, or file:line) for bytes that are not
+    UTF-8 or not JSON. `line_of_error`: say on which line of a whole file the JSON breaks."""
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise AnswerFileError(f"{where}: not UTF-8") from None
+    except json.JSONDecodeError as e:
+        at = f", line {e.lineno}" if line_of_error else ""
+        raise AnswerFileError(f"{where}: not valid JSON ({e.msg}{at})") from None
+    except ValueError as e:  # a number of more digits than Python reads (int_max_str_digits)
+        raise AnswerFileError(f"{where}: not JSON this can read ({e})"[:300]) from None
+
+
 def read_inspect_log(path, task):
     """An inspect-ai log in its JSON format (EvalLog: version, status, eval, samples)."""
     checked_file(path, "an inspect-ai log", MAX_LOG_BYTES)
-    try:
-        log = json.loads(path.read_bytes().decode("utf-8"))
-    except UnicodeDecodeError:
-        raise AnswerFileError(f"{display_path(path)}: not UTF-8") from None
-    except json.JSONDecodeError as e:
-        raise AnswerFileError(f"{display_path(path)}: not valid JSON ({e.msg}, line {e.lineno})") from None
-    except ValueError as e:  # a number of more digits than Python reads (int_max_str_digits)
-        raise AnswerFileError(f"{display_path(path)}: not JSON this can read ({e})"[:300]) from None
+    log = parse_json(path.read_bytes(), display_path(path), line_of_error=True)
     if not (isinstance(log, dict) and isinstance(log.get("eval"), dict) and "status" in log):
         raise AnswerFileError(f"{display_path(path)}: not an inspect-ai log (a JSON object with eval, status and samples)")
     samples = log.get("samples")
